@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from portal.views.health import healthz
+from portal.views.home import home
+
+admin.site.site_header = "Consortium Model Hub administration"
+admin.site.site_title = "Model Hub admin"
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/", include("api.v1.urls")),
+    # path("_blobs/", include("api.blobstore_urls")),  # TEMP until the storage work lands
+    # Last: the HF-compatible routes include /{namespace}/{name}/resolve/… catch-alls.
+    path("", include("api.hf.urls")),
+]

@@ -1,0 +1,215 @@
+"""Django admin: organisations, members, repos, licenses, access requests, keys, takedowns, audit log.
+
+Admin actions call services, so they are audited like every other change.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from registry.exceptions import HubError
+from registry.models import (
+    ApiKey,
+    AuditEvent,
+    Blob,
+    Branch,
+    Commit,
+    CommitFile,
+    License,
+    LicenseAcceptance,
+    Membership,
+    ModelRepo,
+    Organization,
+    Tag,
+)
+from registry.services.keys import api_key_revoke
+from registry.services.licenses import license_decide
+from registry.services.repos import repo_set_disabled
+
+
+def _ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "is_consortium_member", "created_at"]
+    list_filter = ["is_consortium_member"]
+    search_fields = ["slug", "name"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "organization", "role", "created_at"]
+    list_filter = ["role", "organization"]
+    search_fields = ["user__username", "organization__slug"]
+    autocomplete_fields = ["user", "organization"]
+
+
+@admin.register(License)
+class LicenseAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "version", "updated_at"]
+    search_fields = ["slug", "name"]
+    readonly_fields = ["version", "updated_at"]
+
+    def save_model(self, request, obj, form, change):  # noqa: ANN001
+        if change and "text" in form.changed_data:
+            from registry.services.licenses import license_update_text
+
+            new_text = obj.text
+            original = License.objects.get(pk=obj.pk)
+            for field in form.changed_data:
+                if field != "text":
+                    setattr(original, field, getattr(obj, field))
+            original.save()
+            license_update_text(actor=request.user, license=original, text=new_text, ip=_ip(request))
+            obj.version = original.version
+            return
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(ModelRepo)
+class ModelRepoAdmin(admin.ModelAdmin):
+    list_display = ["repo_id", "private", "gating", "license", "disabled", "downloads", "updated_at"]
+    list_filter = ["private", "gating", "disabled", "owner_org"]
+    search_fields = ["namespace", "name", "description"]
+    readonly_fields = ["card_data", "tags", "pipeline_tag", "languages", "card_license", "parameter_count",
+                       "downloads", "created_at", "updated_at"]
+    raw_id_fields = ["owner_user"]
+    actions = ["take_down", "restore"]
+
+    @admin.action(description="Take down (disable downloads)")
+    def take_down(self, request: HttpRequest, queryset: QuerySet[ModelRepo]) -> None:
+        for repo in queryset:
+            repo_set_disabled(actor=request.user, repo=repo, disabled=True, reason=repo.disabled_reason,
+                              ip=_ip(request))
+        self.message_user(request, f"{queryset.count()} repo(s) taken down.", messages.SUCCESS)
+
+    @admin.action(description="Restore taken-down repos")
+    def restore(self, request: HttpRequest, queryset: QuerySet[ModelRepo]) -> None:
+        for repo in queryset:
+            repo_set_disabled(actor=request.user, repo=repo, disabled=False, ip=_ip(request))
+        self.message_user(request, f"{queryset.count()} repo(s) restored.", messages.SUCCESS)
+
+
+@admin.register(LicenseAcceptance)
+class LicenseAcceptanceAdmin(admin.ModelAdmin):
+    list_display = ["user", "repo", "license_version", "status", "created_at", "decided_by", "ip"]
+    list_filter = ["status", "repo"]
+    search_fields = ["user__username", "user__email", "repo__name"]
+    readonly_fields = ["user", "repo", "license", "license_version", "answers", "ip", "created_at",
+                       "decided_at", "decided_by"]
+    actions = ["approve", "reject"]
+
+    def _decide(self, request: HttpRequest, queryset: QuerySet[LicenseAcceptance], approve: bool) -> None:
+        done = 0
+        for acceptance in queryset.select_related("repo", "user"):
+            try:
+                license_decide(actor=request.user, acceptance=acceptance, approve=approve, ip=_ip(request))
+                done += 1
+            except HubError as exc:
+                self.message_user(request, f"{acceptance}: {exc.message}", messages.ERROR)
+        self.message_user(request, f"{done} request(s) {'approved' if approve else 'rejected'}.", messages.SUCCESS)
+
+    @admin.action(description="Approve selected access requests")
+    def approve(self, request: HttpRequest, queryset: QuerySet[LicenseAcceptance]) -> None:
+        self._decide(request, queryset, True)
+
+    @admin.action(description="Reject selected access requests")
+    def reject(self, request: HttpRequest, queryset: QuerySet[LicenseAcceptance]) -> None:
+        self._decide(request, queryset, False)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["prefix", "name", "user", "scopes", "organization", "expires_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at", "organization"]
+    search_fields = ["prefix", "name", "user__username"]
+    readonly_fields = ["user", "prefix", "secret_hash", "scopes", "organization", "expires_at", "last_used_at",
+                       "revoked_at", "created_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Secrets are shown once to their owner: keys are created in the portal or with issue_api_key.
+        return False
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for key in queryset.select_related("user"):
+            api_key_revoke(actor=request.user, key=key, ip=_ip(request))
+        self.message_user(request, f"{queryset.count()} key(s) revoked.", messages.SUCCESS)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "actor_label", "action", "target_type", "target_label", "ip"]
+    list_filter = ["action", "target_type"]
+    search_fields = ["actor_label", "action", "target_label"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+
+class CommitFileInline(admin.TabularInline):
+    model = CommitFile
+    fields = ["path", "size", "blob", "git_oid"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+
+@admin.register(Commit)
+class CommitAdmin(admin.ModelAdmin):
+    list_display = ["oid", "repo", "title", "author_name", "created_at"]
+    search_fields = ["oid", "title", "repo__name"]
+    readonly_fields = ["oid", "repo", "parent", "author", "author_name", "title", "message", "created_at"]
+    inlines = [CommitFileInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Blob)
+class BlobAdmin(admin.ModelAdmin):
+    list_display = ["sha256", "size", "state", "created_at", "verified_at"]
+    list_filter = ["state"]
+    search_fields = ["sha256"]
+    readonly_fields = ["sha256", "size", "storage_key", "state", "rejected_reason", "multipart_upload_id",
+                       "created_at", "uploaded_at", "verified_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Branch)
+class BranchAdmin(admin.ModelAdmin):
+    list_display = ["repo", "name", "head", "updated_at"]
+    search_fields = ["repo__name", "name"]
+    readonly_fields = ["repo", "name", "head", "updated_at"]
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["repo", "name", "commit", "created_by", "created_at"]
+    search_fields = ["repo__name", "name"]
+    readonly_fields = ["repo", "name", "commit", "message", "created_by", "created_at"]

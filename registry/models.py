@@ -1,0 +1,339 @@
+"""The hub's data: who owns what, what bytes exist, and which commits point at them.
+
+Invariants the services rely on are constraints here, so a bug in a service fails loudly
+in the database instead of corrupting history.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+# Hugging Face repo-id rules: letters, digits, '-', '_', '.'; no '--' or '..'; not starting or
+# ending with '-' or '.'; at most 96 characters; '.git' suffix reserved.
+NAME_RE = re.compile(r"^(?![.-])(?!.*(--|\.\.))[A-Za-z0-9._-]{1,96}(?<![.-])$")
+RESERVED_NAMESPACES = {
+    "admin", "api", "models", "settings", "static", "accounts", "account", "organizations",
+    "healthz", "datasets", "spaces", "new", "docs", "login", "logout", "signup", "_blobs", "cas",
+    "media", "search", "releases", ".well-known",
+}
+
+
+def validate_repo_part(value: str) -> None:
+    if not NAME_RE.match(value or "") or value.lower().endswith(".git"):
+        raise ValidationError(
+            f"{value!r} is not a valid name: use letters, digits, '-', '_' and '.', at most 96 characters, "
+            "not starting or ending with '-' or '.', without '--' or '..'"
+        )
+
+
+class Organization(models.Model):
+    slug = models.CharField(max_length=96, unique=True, validators=[validate_repo_part])
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    website = models.URLField(blank=True)
+    is_consortium_member = models.BooleanField(
+        default=True, help_text="Consortium members may sign off releases and see member-only tooling."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        WRITE = "write", "Write"
+        READ = "read", "Read"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.READ)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "organization"], name="uniq_membership")]
+        ordering = ["organization__slug", "user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.organization} ({self.role})"
+
+
+class License(models.Model):
+    """A license text. Editing the text bumps `version`; acceptances are tied to a version."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    text = models.TextField(help_text="Markdown")
+    version = models.PositiveIntegerField(default=1)
+    url = models.URLField(blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (v{self.version})"
+
+
+class ModelRepo(models.Model):
+    class Gating(models.TextChoices):
+        NONE = "none", "Open"
+        AUTO = "auto", "Gated, automatic approval"
+        MANUAL = "manual", "Gated, manual approval"
+
+    namespace = models.CharField(max_length=96, validators=[validate_repo_part])
+    name = models.CharField(max_length=96, validators=[validate_repo_part])
+    owner_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="repos"
+    )
+    owner_org = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="repos"
+    )
+    private = models.BooleanField(default=False)
+    gating = models.CharField(max_length=8, choices=Gating.choices, default=Gating.NONE)
+    gating_fields = models.JSONField(
+        default=list, blank=True,
+        help_text='Extra questions asked on license acceptance: [{"name", "label", "type", "required"}]',
+    )
+    license = models.ForeignKey(License, null=True, blank=True, on_delete=models.PROTECT, related_name="repos")
+    disabled = models.BooleanField(default=False, help_text="Taken down: nothing can be downloaded.")
+    disabled_reason = models.TextField(blank=True)
+    # Cached from the model card (README.md front matter) of the default branch.
+    description = models.TextField(blank=True)
+    card_data = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    pipeline_tag = models.CharField(max_length=64, blank=True)
+    library_name = models.CharField(max_length=64, blank=True)
+    languages = models.JSONField(default=list, blank=True)
+    card_license = models.CharField(max_length=64, blank=True, help_text="license id from the model card")
+    # Cached from validation.
+    parameter_count = models.BigIntegerField(null=True, blank=True)
+    downloads = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "name"], name="uniq_repo_id"),
+            models.CheckConstraint(
+                condition=(Q(owner_user__isnull=False, owner_org__isnull=True)
+                           | Q(owner_user__isnull=True, owner_org__isnull=False)),
+                name="repo_has_exactly_one_owner",
+            ),
+        ]
+        indexes = [models.Index(fields=["-downloads"]), models.Index(fields=["-updated_at"])]
+        ordering = ["namespace", "name"]
+
+    def __str__(self) -> str:
+        return self.repo_id
+
+    @property
+    def repo_id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def is_gated(self) -> bool:
+        return self.gating != self.Gating.NONE
+
+
+class Blob(models.Model):
+    """Content-addressed bytes in the blob store, shared by every commit that holds them."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        VERIFIED = "verified", "Verified"
+        REJECTED = "rejected", "Rejected"
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    size = models.PositiveBigIntegerField()
+    storage_key = models.CharField(max_length=255)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    rejected_reason = models.TextField(blank=True)
+    multipart_upload_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    uploaded_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="blob_sha256_hex"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sha256[:12]}… ({self.size} bytes, {self.state})"
+
+
+class Commit(models.Model):
+    oid = models.CharField(max_length=40, unique=True)
+    repo = models.ForeignKey(ModelRepo, on_delete=models.CASCADE, related_name="commits")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    author_name = models.CharField(max_length=150)
+    title = models.CharField(max_length=500)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(oid__regex=r"^[0-9a-f]{40}$"), name="commit_oid_hex"),
+        ]
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.oid[:8]} {self.title}"
+
+
+class CommitFile(models.Model):
+    """One path of a commit's full tree: either a blob in the store, or small inline content."""
+
+    commit = models.ForeignKey(Commit, on_delete=models.CASCADE, related_name="files")
+    path = models.CharField(max_length=1024)
+    blob = models.ForeignKey(Blob, null=True, blank=True, on_delete=models.PROTECT, related_name="commit_files")
+    content = models.BinaryField(null=True, blank=True)
+    size = models.PositiveBigIntegerField()
+    # git blob sha1 of the content (inline files) or of the LFS pointer (blob files), as the Hub reports.
+    git_oid = models.CharField(max_length=40)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["commit", "path"], name="uniq_commit_path"),
+            models.CheckConstraint(
+                condition=(Q(blob__isnull=False, content__isnull=True) | Q(blob__isnull=True, content__isnull=False)),
+                name="commitfile_blob_xor_inline",
+            ),
+        ]
+        ordering = ["path"]
+
+    def __str__(self) -> str:
+        return self.path
+
+    @property
+    def is_lfs(self) -> bool:
+        return self.blob_id is not None
+
+
+class Branch(models.Model):
+    repo = models.ForeignKey(ModelRepo, on_delete=models.CASCADE, related_name="branches")
+    name = models.CharField(max_length=255)
+    head = models.ForeignKey(Commit, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repo", "name"], name="uniq_branch")]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(models.Model):
+    repo = models.ForeignKey(ModelRepo, on_delete=models.CASCADE, related_name="tags_set")
+    name = models.CharField(max_length=255)
+    commit = models.ForeignKey(Commit, on_delete=models.PROTECT, related_name="+")
+    message = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repo", "name"], name="uniq_tag")]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LicenseAcceptance(models.Model):
+    class Status(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        PENDING = "pending", "Pending"
+        REJECTED = "rejected", "Rejected"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="acceptances")
+    repo = models.ForeignKey(ModelRepo, on_delete=models.CASCADE, related_name="acceptances")
+    license = models.ForeignKey(License, null=True, blank=True, on_delete=models.PROTECT)
+    license_version = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    answers = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "repo", "license_version"], name="uniq_acceptance_per_version"),
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.repo} v{self.license_version}: {self.status}"
+
+
+class ApiKey(models.Model):
+    """A bearer token. Only a SHA-256 of the secret is kept; the visible prefix finds the row."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read"
+        WRITE = "write", "Write"
+        ADMIN = "admin", "Admin"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys",
+        help_text="When set, the key can write only to this organisation's repos.",
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
+
+    @property
+    def is_active(self) -> bool:
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or self.expires_at > timezone.now()
+
+    def has_scope(self, scope: str) -> bool:
+        order = ["read", "write", "admin"]
+        return any(order.index(s) >= order.index(scope) for s in self.scopes if s in order)
+
+
+class AuditEvent(models.Model):
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_label = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=64, db_index=True)
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=300, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target_label}"

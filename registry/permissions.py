@@ -1,0 +1,113 @@
+"""Who may see and change what. Pure decisions over loaded rows; services and selectors both use them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from registry.models import ApiKey, LicenseAcceptance, Membership, ModelRepo, Organization
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+    Viewer = AbstractBaseUser | AnonymousUser | None
+
+WRITE_ROLES = {Membership.Role.ADMIN, Membership.Role.WRITE}
+
+
+def _authenticated(user: Viewer) -> bool:
+    return user is not None and bool(getattr(user, "is_authenticated", False))
+
+
+def org_role(user: Viewer, org: Organization | None) -> str | None:
+    if org is None or not _authenticated(user):
+        return None
+    membership = Membership.objects.filter(user=user, organization=org).only("role").first()
+    return membership.role if membership else None
+
+
+def can_read_repo(user: Viewer, repo: ModelRepo) -> bool:
+    """Private repos exist only for their owner, the owning organisation's members and staff."""
+    if not repo.private:
+        return True
+    if not _authenticated(user):
+        return False
+    if user.is_superuser:
+        return True
+    if repo.owner_user_id is not None:
+        return repo.owner_user_id == user.pk
+    return org_role(user, repo.owner_org) is not None
+
+
+def key_allows_write(api_key: ApiKey | None, org_id: int | None) -> bool:
+    """An API key needs the write scope; an org-restricted key writes only inside that organisation."""
+    if api_key is None:
+        return True
+    if not api_key.has_scope("write"):
+        return False
+    return api_key.organization_id is None or api_key.organization_id == org_id
+
+
+def can_write_namespace(user: Viewer, namespace: str, api_key: ApiKey | None = None) -> bool:
+    if not _authenticated(user):
+        return False
+    org = Organization.objects.filter(slug=namespace).first()
+    if not key_allows_write(api_key, org.pk if org else None):
+        return False
+    if org is None:
+        return namespace == user.get_username()
+    return user.is_superuser or org_role(user, org) in WRITE_ROLES
+
+
+def can_admin_namespace(user: Viewer, namespace: str, api_key: ApiKey | None = None) -> bool:
+    if not _authenticated(user):
+        return False
+    org = Organization.objects.filter(slug=namespace).first()
+    if not key_allows_write(api_key, org.pk if org else None):
+        return False
+    if org is None:
+        return namespace == user.get_username()
+    return user.is_superuser or org_role(user, org) == Membership.Role.ADMIN
+
+
+def can_write_repo(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = None) -> bool:
+    if not _authenticated(user) or not key_allows_write(api_key, repo.owner_org_id):
+        return False
+    if user.is_superuser:
+        return True
+    if repo.owner_user_id is not None:
+        return repo.owner_user_id == user.pk
+    return org_role(user, repo.owner_org) in WRITE_ROLES
+
+
+def can_admin_repo(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = None) -> bool:
+    if not _authenticated(user) or not key_allows_write(api_key, repo.owner_org_id):
+        return False
+    if user.is_superuser:
+        return True
+    if repo.owner_user_id is not None:
+        return repo.owner_user_id == user.pk
+    return org_role(user, repo.owner_org) == Membership.Role.ADMIN
+
+
+def acceptance_for(user: Viewer, repo: ModelRepo) -> LicenseAcceptance | None:
+    """The user's acceptance record for the repo's current license version, if any."""
+    if not _authenticated(user):
+        return None
+    version = repo.license.version if repo.license_id else 0
+    return LicenseAcceptance.objects.filter(user=user, repo=repo, license_version=version).first()
+
+
+def can_download(user: Viewer, repo: ModelRepo) -> bool:
+    """Gated repos need an accepted license (current version); members of the owner are exempt."""
+    if not can_read_repo(user, repo):
+        return False
+    if not repo.is_gated:
+        return True
+    if not _authenticated(user):
+        return False
+    if user.is_superuser or (repo.owner_user_id is not None and repo.owner_user_id == user.pk):
+        return True
+    if repo.owner_org_id is not None and org_role(user, repo.owner_org) is not None:
+        return True
+    acceptance = acceptance_for(user, repo)
+    return acceptance is not None and acceptance.status == LicenseAcceptance.Status.ACCEPTED

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from registry import permissions
+from registry.exceptions import EntryNotFound, RepoNotFound, RevisionNotFound
+from registry.hashing import COMMIT_OID_RE
+from registry.models import Branch, Commit, CommitFile, Membership, ModelRepo, Tag
+
+
+def repo_visible_queryset(*, viewer: Any) -> QuerySet[ModelRepo]:
+    qs = ModelRepo.objects.select_related("owner_org", "owner_user", "license")
+    if viewer is not None and getattr(viewer, "is_superuser", False):
+        return qs
+    if viewer is None or not getattr(viewer, "is_authenticated", False):
+        return qs.filter(private=False)
+    org_ids = Membership.objects.filter(user=viewer).values("organization_id")
+    return qs.filter(Q(private=False) | Q(owner_user=viewer) | Q(owner_org__in=org_ids))
+
+
+def repo_get(*, viewer: Any, namespace: str, name: str) -> ModelRepo:
+    """The repo, or RepoNotFound — the same answer whether it is missing or private to the viewer."""
+    repo = (
+        ModelRepo.objects.select_related("owner_org", "owner_user", "license")
+        .filter(namespace__iexact=namespace, name__iexact=name)
+        .first()
+    )
+    if repo is None or not permissions.can_read_repo(viewer, repo):
+        raise RepoNotFound("Repository not found")
+    return repo
+
+
+def repo_list(*, viewer: Any, search: str = "", author: str = "", tags: list[str] | None = None,
+              sort: str = "downloads") -> QuerySet[ModelRepo]:
+    qs = repo_visible_queryset(viewer=viewer)
+    if search:
+        qs = qs.filter(Q(name__icontains=search) | Q(namespace__icontains=search)
+                       | Q(description__icontains=search))
+    if author:
+        qs = qs.filter(namespace__iexact=author)
+    for tag in tags or []:
+        qs = qs.filter(Q(tags__contains=[tag]) if _json_contains_supported() else Q(tags__icontains=f'"{tag}"'))
+    order = {
+        "downloads": ["-downloads", "-updated_at", "id"],
+        "lastModified": ["-updated_at", "id"],
+        "createdAt": ["-created_at", "id"],
+        "name": ["namespace", "name"],
+    }.get(sort, ["-downloads", "id"])
+    return qs.order_by(*order)
+
+
+def _json_contains_supported() -> bool:
+    from django.db import connection
+
+    return connection.features.supports_json_field_contains
+
+
+def revision_resolve(*, repo: ModelRepo, revision: str) -> Commit:
+    """A branch, a tag, or a full commit id of this repo."""
+    branch = Branch.objects.select_related("head").filter(repo=repo, name=revision).first()
+    if branch is not None:
+        return branch.head
+    tag = Tag.objects.select_related("commit").filter(repo=repo, name=revision).first()
+    if tag is not None:
+        return tag.commit
+    if COMMIT_OID_RE.match(revision):
+        commit = Commit.objects.filter(repo=repo, oid=revision).first()
+        if commit is not None:
+            return commit
+    raise RevisionNotFound(f"Invalid rev id: {revision}")
+
+
+def commit_files(*, commit: Commit, prefix: str = "") -> QuerySet[CommitFile]:
+    qs = CommitFile.objects.filter(commit=commit).select_related("blob").defer("content")
+    if prefix:
+        qs = qs.filter(path__startswith=prefix.rstrip("/") + "/")
+    return qs.order_by("path")
+
+
+def commit_file(*, commit: Commit, path: str) -> CommitFile:
+    entry = CommitFile.objects.select_related("blob").filter(commit=commit, path=path).first()
+    if entry is None:
+        raise EntryNotFound(f"{path} does not exist in revision {commit.oid}")
+    return entry
+
+
+def repo_refs(*, repo: ModelRepo) -> tuple[list[Branch], list[Tag]]:
+    branches = list(Branch.objects.filter(repo=repo).select_related("head").order_by("name"))
+    tags = list(Tag.objects.filter(repo=repo).select_related("commit").order_by("name"))
+    return branches, tags

@@ -1,0 +1,96 @@
+"""Blobs: content-addressed objects in the store. Registered before upload, verified after."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from typing import BinaryIO
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from registry.exceptions import BlobMissing, InvalidInput
+from registry.hashing import SHA256_RE, digests_equal, sha256_stream
+from registry.models import Blob
+from registry.storage import blob_key, get_store
+
+
+def _check_sha(sha256: str) -> str:
+    sha256 = (sha256 or "").lower()
+    if not SHA256_RE.match(sha256):
+        raise InvalidInput(f"{sha256!r} is not a sha256 hex digest")
+    return sha256
+
+
+def blob_register(*, sha256: str, size: int) -> Blob:
+    """The row for an object about to be uploaded (or already stored). Idempotent, race-safe."""
+    sha256 = _check_sha(sha256)
+    if size < 0:
+        raise InvalidInput("size must not be negative")
+    try:
+        with transaction.atomic():
+            blob, _ = Blob.objects.get_or_create(
+                sha256=sha256, defaults={"size": size, "storage_key": blob_key(sha256)}
+            )
+    except IntegrityError:
+        blob = Blob.objects.get(sha256=sha256)
+    if blob.size != size:
+        raise InvalidInput(f"object {sha256} is known with size {blob.size}, not {size}")
+    return blob
+
+
+def blob_verify(*, blob: Blob) -> Blob:
+    """Hash the stored object by streaming it; mark it verified, or rejected when it does not match.
+
+    A rejected blob's bytes are deleted: they are never served under a name they don't have.
+    """
+    store = get_store()
+    info = store.head(blob.storage_key)
+    if info is None:
+        raise BlobMissing(f"object {blob.sha256} was never uploaded")
+    sha256, size = sha256_stream(store.iter_bytes(blob.storage_key))
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Blob.objects.select_for_update().get(pk=blob.pk)
+        if digests_equal(sha256, locked.sha256) and size == locked.size:
+            locked.state = Blob.State.VERIFIED
+            locked.verified_at = now
+            locked.rejected_reason = ""
+        else:
+            locked.state = Blob.State.REJECTED
+            locked.rejected_reason = (
+                f"stored content has sha256 {sha256} and size {size}; expected {locked.sha256} / {locked.size}"
+            )
+        locked.uploaded_at = locked.uploaded_at or now
+        locked.save(update_fields=["state", "verified_at", "rejected_reason", "uploaded_at"])
+    if locked.state == Blob.State.REJECTED:
+        store.delete(locked.storage_key)
+    return locked
+
+
+def blob_ingest_stream(*, stream: BinaryIO, expected_sha256: str | None = None) -> Blob:
+    """Store bytes from a local stream (seeding, browser uploads, workers), hashing while spooling.
+
+    The bytes are spooled to a temporary file once (constant memory), then streamed to the store.
+    """
+    digest = hashlib.sha256()
+    size = 0
+    with tempfile.TemporaryFile() as spool:
+        while chunk := stream.read(1024 * 1024):
+            digest.update(chunk)
+            size += len(chunk)
+            spool.write(chunk)
+        sha256 = digest.hexdigest()
+        if expected_sha256 and not digests_equal(sha256, expected_sha256.lower()):
+            raise InvalidInput(f"content has sha256 {sha256}, not the declared {expected_sha256}")
+        blob = blob_register(sha256=sha256, size=size)
+        if blob.state != Blob.State.VERIFIED:
+            spool.seek(0, os.SEEK_SET)
+            get_store().put_stream(blob.storage_key, spool, size=size)
+            now = timezone.now()
+            Blob.objects.filter(pk=blob.pk).update(
+                state=Blob.State.VERIFIED, uploaded_at=now, verified_at=now, rejected_reason=""
+            )
+            blob.refresh_from_db()
+    return blob

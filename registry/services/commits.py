@@ -1,0 +1,306 @@
+"""Commits: the only way a repo's files change. Atomic; a branch moves by compare-and-set."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from registry import permissions
+from registry.cards import CardError, card_fields, card_summary, parse_card
+from registry.exceptions import (
+    BlobMissing,
+    Conflict,
+    EntryNotFound,
+    InvalidInput,
+    PermissionDenied,
+    RepoNotFound,
+    RevisionNotFound,
+    StaleParent,
+)
+from registry.hashing import COMMIT_OID_RE, git_blob_sha1, lfs_pointer_sha1
+from registry.models import ApiKey, Blob, Branch, Commit, CommitFile, ModelRepo
+from registry.services.audit import audit_record
+
+MAX_PATH_LENGTH = 1000
+CAS_RETRIES = 20
+
+
+@dataclass(frozen=True)
+class AddInline:
+    path: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class AddBlob:
+    path: str
+    sha256: str
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class Delete:
+    path: str
+
+
+@dataclass(frozen=True)
+class DeleteFolder:
+    path: str
+
+
+@dataclass(frozen=True)
+class Copy:
+    src_path: str
+    dest_path: str
+    src_revision: str | None = None
+
+
+Operation = AddInline | AddBlob | Delete | DeleteFolder | Copy
+
+
+@dataclass
+class _Entry:
+    blob_id: int | None
+    content: bytes | None
+    size: int
+    git_oid: str
+
+
+def normalize_path(path: str) -> str:
+    """A repo-relative POSIX path; refuses traversal, absolute paths and anything under .git/."""
+    if not isinstance(path, str) or not path or "\x00" in path or "\\" in path:
+        raise InvalidInput(f"invalid path {path!r}")
+    if path.startswith("/"):
+        raise InvalidInput(f"absolute paths are not allowed: {path!r}")
+    parts = path.split("/")
+    if any(part in {"", ".", ".."} for part in parts):
+        raise InvalidInput(f"path {path!r} must not contain empty, '.' or '..' segments")
+    if parts[0] == ".git" or any(part == ".git" for part in parts):
+        raise InvalidInput(f"paths inside .git are not allowed: {path!r}")
+    if len(path.encode()) > MAX_PATH_LENGTH:
+        raise InvalidInput(f"path is longer than {MAX_PATH_LENGTH} bytes")
+    if any(ord(ch) < 32 for ch in path):
+        raise InvalidInput(f"path {path!r} contains control characters")
+    return posixpath.normpath(path)
+
+
+def _load_tree(commit: Commit | None) -> dict[str, _Entry]:
+    if commit is None:
+        return {}
+    return {
+        f.path: _Entry(f.blob_id, bytes(f.content) if f.content is not None else None, f.size, f.git_oid)
+        for f in CommitFile.objects.filter(commit=commit).only("path", "blob_id", "content", "size", "git_oid")
+    }
+
+
+def _resolve_in_repo(repo: ModelRepo, revision: str) -> Commit:
+    from registry.selectors.repos import revision_resolve
+
+    return revision_resolve(repo=repo, revision=revision)
+
+
+def _apply(repo: ModelRepo, tree: dict[str, _Entry], operations: Sequence[Operation],
+           blobs: dict[str, Blob]) -> dict[str, Any]:
+    counts = {"added": 0, "deleted": 0, "copied": 0}
+    for op in operations:
+        if isinstance(op, AddInline):
+            tree[op.path] = _Entry(None, op.content, len(op.content), git_blob_sha1(op.content))
+            counts["added"] += 1
+        elif isinstance(op, AddBlob):
+            blob = blobs[op.sha256]
+            tree[op.path] = _Entry(blob.pk, None, blob.size, lfs_pointer_sha1(blob.sha256, blob.size))
+            counts["added"] += 1
+        elif isinstance(op, Delete):
+            if op.path not in tree:
+                raise EntryNotFound(f"A file with this name doesn't exist: {op.path}")
+            del tree[op.path]
+            counts["deleted"] += 1
+        elif isinstance(op, DeleteFolder):
+            prefix = op.path.rstrip("/") + "/"
+            doomed = [p for p in tree if p.startswith(prefix)]
+            if not doomed:
+                raise EntryNotFound(f"A folder with this name doesn't exist: {op.path}")
+            for p in doomed:
+                del tree[p]
+            counts["deleted"] += len(doomed)
+        elif isinstance(op, Copy):
+            source_tree = tree if op.src_revision is None else _load_tree(_resolve_in_repo(repo, op.src_revision))
+            if op.src_path not in source_tree:
+                raise EntryNotFound(f"A file with this name doesn't exist: {op.src_path}")
+            tree[op.dest_path] = source_tree[op.src_path]
+            counts["copied"] += 1
+    return counts
+
+
+def _check_operations(operations: Sequence[Operation]) -> list[Operation]:
+    checked: list[Operation] = []
+    for op in operations:
+        if isinstance(op, AddInline | AddBlob | Delete):
+            path = normalize_path(op.path)
+            op = type(op)(**{**op.__dict__, "path": path})
+        elif isinstance(op, DeleteFolder):
+            op = DeleteFolder(normalize_path(op.path.rstrip("/")))
+        elif isinstance(op, Copy):
+            op = Copy(normalize_path(op.src_path), normalize_path(op.dest_path), op.src_revision)
+        else:
+            raise InvalidInput(f"unknown operation {op!r}")
+        if isinstance(op, AddBlob):
+            sha = (op.sha256 or "").lower()
+            if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+                raise InvalidInput(f"{op.path}: oid must be a sha256 hex digest")
+            op = AddBlob(op.path, sha, op.size)
+        checked.append(op)
+    return checked
+
+
+def _blobs_for(operations: Sequence[Operation]) -> dict[str, Blob]:
+    """The referenced blobs, each uploaded, not rejected, with the declared size."""
+    wanted = {op.sha256: op for op in operations if isinstance(op, AddBlob)}
+    blobs = {b.sha256: b for b in Blob.objects.filter(sha256__in=wanted)}
+    for sha, op in wanted.items():
+        blob = blobs.get(sha)
+        if blob is None or (blob.uploaded_at is None and blob.state != Blob.State.VERIFIED):
+            raise BlobMissing(f"{op.path}: object {sha} was never uploaded; upload it before committing")
+        if blob.state == Blob.State.REJECTED:
+            raise BlobMissing(f"{op.path}: object {sha} was rejected: {blob.rejected_reason}")
+        if op.size is not None and blob.size != op.size:
+            raise InvalidInput(f"{op.path}: declared size {op.size} but the stored object has {blob.size} bytes")
+    return blobs
+
+
+def _commit_oid(repo: ModelRepo, parent: Commit | None, tree: dict[str, _Entry], title: str, author: str) -> str:
+    listing = json.dumps(sorted((p, e.git_oid) for p, e in tree.items()), separators=(",", ":"))
+    material = "\n".join([
+        str(repo.pk), parent.oid if parent else "", hashlib.sha256(listing.encode()).hexdigest(),
+        author, title, timezone.now().isoformat(), secrets.token_hex(8),
+    ])
+    return hashlib.sha1(material.encode(), usedforsecurity=False).hexdigest()
+
+
+def commit_create(
+    *,
+    actor: Any,
+    repo: ModelRepo,
+    operations: Sequence[Operation],
+    title: str,
+    message: str = "",
+    branch: str = "main",
+    parent_oid: str | None = None,
+    create_branch: bool = False,
+    api_key: ApiKey | None = None,
+    ip: str | None = None,
+    audit: bool = True,
+) -> Commit:
+    """Apply operations on top of the branch head and move the branch, atomically.
+
+    With `parent_oid`, the commit is refused (StaleParent) unless the branch head is still that
+    commit. Without it, concurrent commits on one branch serialise: each is rebuilt on the head it
+    finds, so none loses another's changes.
+    """
+    if not permissions.can_write_repo(actor, repo, api_key):
+        if not permissions.can_read_repo(actor, repo):
+            raise RepoNotFound("Repository not found")
+        raise PermissionDenied("You don't have write access to this repository")
+    if repo.disabled:
+        raise PermissionDenied("This repository has been disabled")
+    title = (title or "").strip()
+    if not title:
+        raise InvalidInput("a commit needs a summary")
+    if parent_oid is not None and not COMMIT_OID_RE.match(parent_oid):
+        raise InvalidInput(f"parentCommit {parent_oid!r} is not a commit id")
+    operations = _check_operations(operations)
+    blobs = _blobs_for(operations)
+    author_name = actor.get_username() if getattr(actor, "is_authenticated", False) else "system"
+
+    for _attempt in range(CAS_RETRIES):
+        with transaction.atomic():
+            ref = Branch.objects.select_for_update().filter(repo=repo, name=branch).select_related("head").first()
+            if ref is None and not create_branch:
+                raise RevisionNotFound(f"Invalid rev id: {branch}")
+            head = ref.head if ref else None
+            if parent_oid is not None and (head is None or head.oid != parent_oid):
+                raise StaleParent(
+                    f"parent commit {parent_oid} is not the head of {branch} "
+                    f"({head.oid if head else 'none'}); pull and retry"
+                )
+            tree = _load_tree(head)
+            counts = _apply(repo, tree, operations, blobs)
+            commit = Commit.objects.create(
+                oid=_commit_oid(repo, head, tree, title, author_name),
+                repo=repo, parent=head,
+                author=actor if getattr(actor, "is_authenticated", False) else None,
+                author_name=author_name, title=title[:500], message=message,
+            )
+            CommitFile.objects.bulk_create(
+                CommitFile(commit=commit, path=path, blob_id=e.blob_id, content=e.content, size=e.size,
+                           git_oid=e.git_oid)
+                for path, e in sorted(tree.items())
+            )
+            now = timezone.now()
+            if ref is None:
+                Branch.objects.create(repo=repo, name=branch, head=commit, updated_at=now)
+            else:
+                moved = Branch.objects.filter(pk=ref.pk, head_id=head.pk).update(head=commit, updated_at=now)
+                if not moved:
+                    # Someone moved the branch between our read and write (databases without row
+                    # locks): roll back and rebuild on the new head.
+                    transaction.set_rollback(True)
+                    if parent_oid is not None:
+                        raise StaleParent(f"parent commit {parent_oid} is no longer the head of {branch}")
+                    continue
+            repo_fields = {"updated_at": now}
+            if branch == "main" and "README.md" in tree and any(
+                getattr(op, "path", None) == "README.md" or getattr(op, "dest_path", None) == "README.md"
+                for op in operations
+            ):
+                repo_fields.update(_card_cache(tree["README.md"]))
+            ModelRepo.objects.filter(pk=repo.pk).update(**repo_fields)
+            for key, value in repo_fields.items():
+                setattr(repo, key, value)
+            if audit:
+                audit_record(
+                    actor=actor, action="commit.create", target=repo, ip=ip,
+                    metadata={"commit": commit.oid, "branch": branch, "title": title[:200], **counts},
+                )
+            _on_new_commit(commit)
+            return commit
+    raise Conflict("the branch is too busy right now; retry the commit")
+
+
+def _card_cache(entry: _Entry) -> dict[str, Any]:
+    if entry.content is None:
+        return {}
+    try:
+        card = parse_card(entry.content.decode("utf-8", errors="replace"))
+    except CardError:
+        return {}
+    fields = card_fields(card.data)
+    fields["description"] = card_summary(card.body)
+    return fields
+
+
+def _on_new_commit(commit: Commit) -> None:
+    """Queue follow-up work once the transaction commits (validation lands here with its issue)."""
+    from registry import hooks
+
+    hooks.commit_created(commit)
+
+
+def commit_history(*, repo: ModelRepo, head: Commit, limit: int | None = None) -> list[Commit]:
+    """Walk first parents from head (newest first)."""
+    history: list[Commit] = []
+    ids = dict(Commit.objects.filter(repo=repo).values_list("id", "parent_id"))
+    current: int | None = head.pk
+    while current is not None and (limit is None or len(history) < limit):
+        history.append(current)  # type: ignore[arg-type]
+        current = ids.get(current)
+    commits = Commit.objects.in_bulk(history)
+    return [commits[pk] for pk in history]  # type: ignore[index]

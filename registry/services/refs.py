@@ -1,0 +1,96 @@
+"""Branches and tags. Tags are immutable: created or deleted, never moved."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from registry import permissions
+from registry.exceptions import Conflict, InvalidInput, PermissionDenied, RepoNotFound, RevisionNotFound
+from registry.hashing import COMMIT_OID_RE
+from registry.models import ApiKey, Branch, ModelRepo, Tag
+from registry.services.audit import audit_record
+
+REF_NAME_RE = re.compile(r"^(?!/)(?!.*//)(?!.*\.\.)(?!.*@\{)[^\x00-\x20~^:?*\[\\\x7f]{1,200}(?<![/.])$")
+DEFAULT_BRANCH = "main"
+
+
+def _check_ref_name(name: str) -> None:
+    if not REF_NAME_RE.match(name or "") or name.endswith(".lock") or name.startswith("refs/"):
+        raise InvalidInput(f"{name!r} is not a valid branch or tag name")
+    if COMMIT_OID_RE.match(name):
+        raise InvalidInput("a branch or tag name can't look like a commit id")
+
+
+def _require_write(actor: Any, repo: ModelRepo, api_key: ApiKey | None) -> None:
+    if not permissions.can_write_repo(actor, repo, api_key):
+        if not permissions.can_read_repo(actor, repo):
+            raise RepoNotFound("Repository not found")
+        raise PermissionDenied("You don't have write access to this repository")
+
+
+def _start(repo: ModelRepo, revision: str | None):
+    from registry.selectors.repos import revision_resolve
+
+    return revision_resolve(repo=repo, revision=revision or DEFAULT_BRANCH)
+
+
+def branch_create(*, actor: Any, repo: ModelRepo, name: str, start_revision: str | None = None,
+                  api_key: ApiKey | None = None, ip: str | None = None) -> Branch:
+    _require_write(actor, repo, api_key)
+    _check_ref_name(name)
+    commit = _start(repo, start_revision)
+    if Tag.objects.filter(repo=repo, name=name).exists():
+        raise Conflict(f"a tag named {name!r} already exists")
+    try:
+        with transaction.atomic():
+            branch = Branch.objects.create(repo=repo, name=name, head=commit)
+            audit_record(actor=actor, action="branch.create", target=repo, ip=ip,
+                         metadata={"branch": name, "commit": commit.oid})
+    except IntegrityError as exc:
+        raise Conflict(f"Reference already exists: refs/heads/{name}") from exc
+    return branch
+
+
+def branch_delete(*, actor: Any, repo: ModelRepo, name: str, api_key: ApiKey | None = None,
+                  ip: str | None = None) -> None:
+    _require_write(actor, repo, api_key)
+    if name == DEFAULT_BRANCH:
+        raise InvalidInput("the default branch can't be deleted")
+    with transaction.atomic():
+        deleted, _ = Branch.objects.filter(repo=repo, name=name).delete()
+        if not deleted:
+            raise RevisionNotFound(f"Invalid rev id: {name}")
+        audit_record(actor=actor, action="branch.delete", target=repo, ip=ip, metadata={"branch": name})
+
+
+def tag_create(*, actor: Any, repo: ModelRepo, name: str, revision: str | None = None, message: str = "",
+               api_key: ApiKey | None = None, ip: str | None = None) -> Tag:
+    _require_write(actor, repo, api_key)
+    _check_ref_name(name)
+    commit = _start(repo, revision)
+    if Branch.objects.filter(repo=repo, name=name).exists():
+        raise Conflict(f"a branch named {name!r} already exists")
+    try:
+        with transaction.atomic():
+            tag = Tag.objects.create(
+                repo=repo, name=name, commit=commit, message=message,
+                created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            )
+            audit_record(actor=actor, action="tag.create", target=repo, ip=ip,
+                         metadata={"tag": name, "commit": commit.oid})
+    except IntegrityError as exc:
+        raise Conflict(f"Tag already exists: {name}") from exc
+    return tag
+
+
+def tag_delete(*, actor: Any, repo: ModelRepo, name: str, api_key: ApiKey | None = None,
+               ip: str | None = None) -> None:
+    _require_write(actor, repo, api_key)
+    with transaction.atomic():
+        deleted, _ = Tag.objects.filter(repo=repo, name=name).delete()
+        if not deleted:
+            raise RevisionNotFound(f"Invalid rev id: {name}")
+        audit_record(actor=actor, action="tag.delete", target=repo, ip=ip, metadata={"tag": name})

@@ -1,0 +1,215 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from registry import permissions
+from registry.exceptions import Conflict, InvalidInput, PermissionDenied, RepoNotFound
+from registry.models import RESERVED_NAMESPACES, ApiKey, License, ModelRepo, Organization, validate_repo_part
+from registry.services.audit import audit_record
+
+# What the Hub writes into a new repo: these patterns are stored as LFS by git clients.
+DEFAULT_GITATTRIBUTES = "\n".join(
+    f"{pattern} filter=lfs diff=lfs merge=lfs -text"
+    for pattern in (
+        "*.7z", "*.arrow", "*.bin", "*.bz2", "*.ckpt", "*.ftz", "*.gguf", "*.gz", "*.h5", "*.joblib",
+        "*.lfs.*", "*.mlmodel", "*.model", "*.msgpack", "*.npy", "*.npz", "*.onnx", "*.ot", "*.parquet",
+        "*.pb", "*.pickle", "*.pkl", "*.pt", "*.pth", "*.rar", "*.safetensors", "saved_model/**/*",
+        "*.tar.*", "*.tar", "*.tflite", "*.tgz", "*.wasm", "*.xz", "*.zip", "*.zst", "*tfevents*",
+    )
+) + "\n"
+
+
+def _validate_id(namespace: str, name: str) -> None:
+    try:
+        validate_repo_part(namespace)
+        validate_repo_part(name)
+    except ValidationError as exc:
+        raise InvalidInput(exc.messages[0]) from exc
+    if namespace.lower() in RESERVED_NAMESPACES:
+        raise InvalidInput(f"{namespace!r} is a reserved name")
+
+
+def _owner_for(namespace: str) -> tuple[Any, Organization | None]:
+    org = Organization.objects.filter(slug=namespace).first()
+    if org is not None:
+        return None, org
+    user = get_user_model().objects.filter(username=namespace).first()
+    if user is None:
+        raise InvalidInput(f"no user or organisation named {namespace!r}")
+    return user, None
+
+
+def repo_create(
+    *,
+    actor: Any,
+    namespace: str,
+    name: str,
+    private: bool = False,
+    gating: str = ModelRepo.Gating.NONE,
+    license: License | None = None,
+    api_key: ApiKey | None = None,
+    ip: str | None = None,
+) -> ModelRepo:
+    """Create a repo with an initial commit on `main` (holding .gitattributes), as the Hub does.
+
+    Raises Conflict (carrying the existing repo) when the id is taken.
+    """
+    from registry.services.commits import AddInline, commit_create
+
+    _validate_id(namespace, name)
+    if gating not in ModelRepo.Gating.values:
+        raise InvalidInput(f"gating must be one of {', '.join(ModelRepo.Gating.values)}")
+    if not permissions.can_write_namespace(actor, namespace, api_key):
+        raise PermissionDenied(f"You don't have the rights to create a model under the namespace {namespace!r}")
+    owner_user, owner_org = _owner_for(namespace)
+    if ModelRepo.objects.filter(namespace__iexact=namespace, name__iexact=name).exists():
+        raise Conflict("You already created this model repo", code="RepoExists")
+    try:
+        with transaction.atomic():
+            repo = ModelRepo.objects.create(
+                namespace=owner_org.slug if owner_org else owner_user.get_username(),
+                name=name,
+                owner_user=owner_user,
+                owner_org=owner_org,
+                private=private,
+                gating=gating,
+                license=license,
+            )
+            commit_create(
+                actor=actor,
+                repo=repo,
+                operations=[AddInline(path=".gitattributes", content=DEFAULT_GITATTRIBUTES.encode())],
+                title="initial commit",
+                create_branch=True,
+                audit=False,
+            )
+            audit_record(actor=actor, action="repo.create", target=repo, ip=ip,
+                         metadata={"private": private, "gating": gating})
+    except IntegrityError as exc:
+        raise Conflict("You already created this model repo", code="RepoExists") from exc
+    return repo
+
+
+def repo_delete(*, actor: Any, repo: ModelRepo, api_key: ApiKey | None = None, ip: str | None = None) -> None:
+    """Delete a repo and its history. Blobs stay until the storage GC finds them unreferenced."""
+    if not permissions.can_admin_repo(actor, repo, api_key):
+        if not permissions.can_read_repo(actor, repo):
+            raise RepoNotFound("Repository not found")
+        raise PermissionDenied("You need admin rights on this repository to delete it")
+    with transaction.atomic():
+        repo_id = repo.repo_id
+        from registry.models import Branch, Commit, CommitFile, Tag
+
+        Branch.objects.filter(repo=repo).delete()
+        Tag.objects.filter(repo=repo).delete()
+        CommitFile.objects.filter(commit__repo=repo).delete()
+        # Children first: commits point at their parents with PROTECT.
+        Commit.objects.filter(repo=repo).update(parent=None)
+        Commit.objects.filter(repo=repo).delete()
+        audit_record(actor=actor, action="repo.delete", target=repo, target_label=repo_id, ip=ip)
+        repo.delete()
+
+
+def repo_update_settings(
+    *,
+    actor: Any,
+    repo: ModelRepo,
+    private: bool | None = None,
+    gating: str | None = None,
+    license: License | None | bool = False,
+    gating_fields: list[dict[str, Any]] | None = None,
+    api_key: ApiKey | None = None,
+    ip: str | None = None,
+) -> ModelRepo:
+    """Change visibility, gating, license or acceptance questions. `license=False` leaves it unchanged."""
+    if not permissions.can_write_repo(actor, repo, api_key):
+        if not permissions.can_read_repo(actor, repo):
+            raise RepoNotFound("Repository not found")
+        raise PermissionDenied("You need write access to change this repository's settings")
+    changes: dict[str, Any] = {}
+    if private is not None and private != repo.private:
+        changes["private"] = bool(private)
+    if gating is not None:
+        if gating not in ModelRepo.Gating.values:
+            raise InvalidInput(f"gated must be one of: auto, manual, false (got {gating!r})")
+        if gating != repo.gating:
+            changes["gating"] = gating
+    if license is not False and license != repo.license:
+        changes["license"] = license
+    if gating_fields is not None:
+        _check_gating_fields(gating_fields)
+        changes["gating_fields"] = gating_fields
+    if not changes:
+        return repo
+    with transaction.atomic():
+        for field_name, value in changes.items():
+            setattr(repo, field_name, value)
+        repo.updated_at = timezone.now()
+        repo.save(update_fields=[*changes.keys(), "updated_at"])
+        audit_record(
+            actor=actor, action="repo.update_settings", target=repo, ip=ip,
+            metadata={k: (v.slug if isinstance(v, License) else v) for k, v in changes.items()},
+        )
+    return repo
+
+
+def _check_gating_fields(fields: list[dict[str, Any]]) -> None:
+    if not isinstance(fields, list):
+        raise InvalidInput("gating fields must be a list")
+    for item in fields:
+        if not isinstance(item, dict) or not item.get("name") or not item.get("label"):
+            raise InvalidInput('each gating field needs a "name" and a "label"')
+        if item.get("type", "text") not in {"text", "country", "checkbox", "select"}:
+            raise InvalidInput("gating field type must be text, country, checkbox or select")
+
+
+def repo_move(
+    *, actor: Any, repo: ModelRepo, to_namespace: str, to_name: str, api_key: ApiKey | None = None,
+    ip: str | None = None,
+) -> ModelRepo:
+    """Rename a repo, or transfer it to a namespace the actor can administer."""
+    _validate_id(to_namespace, to_name)
+    if not permissions.can_admin_repo(actor, repo, api_key):
+        if not permissions.can_read_repo(actor, repo):
+            raise RepoNotFound("Repository not found")
+        raise PermissionDenied("You need admin rights on this repository to move it")
+    if to_namespace != repo.namespace and not permissions.can_admin_namespace(actor, to_namespace, api_key):
+        raise PermissionDenied(f"You can't move a repository into {to_namespace!r}")
+    owner_user, owner_org = _owner_for(to_namespace)
+    old = repo.repo_id
+    try:
+        with transaction.atomic():
+            if ModelRepo.objects.filter(namespace__iexact=to_namespace, name__iexact=to_name).exclude(
+                pk=repo.pk
+            ).exists():
+                raise Conflict(f"{to_namespace}/{to_name} already exists", code="RepoExists")
+            repo.namespace = owner_org.slug if owner_org else owner_user.get_username()
+            repo.name = to_name
+            repo.owner_org = owner_org
+            repo.owner_user = owner_user
+            repo.updated_at = timezone.now()
+            repo.save(update_fields=["namespace", "name", "owner_org", "owner_user", "updated_at"])
+            audit_record(actor=actor, action="repo.move", target=repo, ip=ip,
+                         metadata={"from": old, "to": repo.repo_id})
+    except IntegrityError as exc:
+        raise Conflict(f"{to_namespace}/{to_name} already exists", code="RepoExists") from exc
+    return repo
+
+
+def repo_set_disabled(*, actor: Any, repo: ModelRepo, disabled: bool, reason: str = "",
+                      ip: str | None = None) -> ModelRepo:
+    """Take a repo down (nothing downloadable, page says why) or restore it. Staff only."""
+    if not getattr(actor, "is_staff", False):
+        raise PermissionDenied("only staff can take repositories down")
+    with transaction.atomic():
+        repo.disabled = disabled
+        repo.disabled_reason = (reason or "Taken down by an administrator") if disabled else ""
+        repo.save(update_fields=["disabled", "disabled_reason"])
+        audit_record(actor=actor, action="repo.take_down" if disabled else "repo.restore", target=repo, ip=ip,
+                     metadata={"reason": repo.disabled_reason})
+    return repo

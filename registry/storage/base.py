@@ -1,0 +1,82 @@
+"""One interface for the blob store; `s3` and `local` implement it, switched by settings.BLOB_STORE.
+
+Keys are content-addressed (`blobs/ab/cd/<sha256>`): an object is written once and never renamed.
+URLs returned by the presign methods may be relative to the hub (local store); callers make them
+absolute with `request.build_absolute_uri`, which leaves absolute URLs (S3) untouched.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+CHUNK_SIZE = 1024 * 1024
+
+
+def blob_key(sha256: str) -> str:
+    return f"blobs/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    size: int
+    etag: str
+
+
+class StorageError(Exception):
+    """The store failed (network, permissions): worth a retry, not the user's fault."""
+
+
+class ObjectMissing(StorageError):
+    pass
+
+
+class BlobStore(ABC):
+    name: str
+
+    @abstractmethod
+    def head(self, key: str) -> ObjectInfo | None:
+        """Size and etag, or None when the object does not exist."""
+
+    @abstractmethod
+    def iter_bytes(self, key: str, *, start: int = 0, end: int | None = None,
+                   chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        """Stream bytes [start, end] (end inclusive, None = to the end). Raises ObjectMissing."""
+
+    @abstractmethod
+    def put_stream(self, key: str, stream: BinaryIO, *, size: int | None = None) -> None:
+        """Write an object from a file-like object, streaming (used by workers, seeding, tests)."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove the object; no error if it is already gone."""
+
+    @abstractmethod
+    def presigned_get_url(self, key: str, *, expires: int, filename: str | None = None) -> str:
+        """A self-authorising GET URL (Range supported), with Content-Disposition when filename is given."""
+
+    @abstractmethod
+    def presigned_put_url(self, key: str, *, expires: int, size: int) -> str:
+        """A self-authorising PUT URL for the whole object."""
+
+    @abstractmethod
+    def multipart_create(self, key: str) -> str:
+        """Start a multipart upload and return its upload id."""
+
+    @abstractmethod
+    def multipart_part_url(self, key: str, upload_id: str, part_number: int, *, expires: int) -> str:
+        """A self-authorising PUT URL for one part; the response carries the part's ETag."""
+
+    @abstractmethod
+    def multipart_list_parts(self, key: str, upload_id: str) -> dict[int, str]:
+        """Part number → ETag of the parts received so far (lets a resumed upload skip them)."""
+
+    @abstractmethod
+    def multipart_complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
+        """Assemble the parts [(part_number, etag), …] into the object."""
+
+    @abstractmethod
+    def multipart_abort(self, key: str, upload_id: str) -> None:
+        """Drop an unfinished multipart upload and its parts."""

@@ -1,0 +1,5 @@
+"""Shared fixtures. Domain-specific fixture modules live in tests/fixtures/ and are loaded here."""
+
+pytest_plugins = [
+    "tests.fixtures.s3",
+]

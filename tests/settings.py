@@ -1,0 +1,15 @@
+"""Test settings: the real settings module, with test-only defaults for what a deployment must set."""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-the-checks-0123456789")
+os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="hub-test-var-"))
+os.environ.setdefault("ACCOUNT_EMAIL_VERIFICATION", "mandatory")
+
+from portal.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
