@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 CHUNK_SIZE = 1024 * 1024
+# S3's smallest multipart part (every part but the last); the local store enforces it too, for parity.
+MIN_PART_SIZE = 5 * 1024 * 1024
+MAX_PART_NUMBER = 10_000
 
 
 def blob_key(sha256: str) -> str:
@@ -22,7 +25,15 @@ def blob_key(sha256: str) -> str:
 @dataclass(frozen=True)
 class ObjectInfo:
     size: int
-    etag: str
+    etag: str  # in HTTP form, quotes included (as S3 returns it); opaque, not a content hash
+
+
+def unquote_etag(etag: str) -> str:
+    """`"abc"`, `W/"abc"` and `abc` all name the same part: compare ETags without their quoting."""
+    etag = etag.strip()
+    if etag.startswith("W/"):
+        etag = etag[2:]
+    return etag.strip('"')
 
 
 class StorageError(Exception):
@@ -30,7 +41,12 @@ class StorageError(Exception):
 
 
 class ObjectMissing(StorageError):
-    pass
+    """The object (or the multipart upload) does not exist."""
+
+
+class InvalidUpload(StorageError):
+    """The client's bytes cannot be accepted (size differs from the declared one; a multipart part missing,
+    with another ETag, too small, out of order): the caller's fault, retrying will not help."""
 
 
 class BlobStore(ABC):
@@ -43,11 +59,17 @@ class BlobStore(ABC):
     @abstractmethod
     def iter_bytes(self, key: str, *, start: int = 0, end: int | None = None,
                    chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
-        """Stream bytes [start, end] (end inclusive, None = to the end). Raises ObjectMissing."""
+        """Stream bytes [start, end] (end inclusive, None = to the end; an end past the object is clamped).
+
+        Raises ObjectMissing when called (not on the first chunk), ValueError when start is past the end.
+        """
 
     @abstractmethod
     def put_stream(self, key: str, stream: BinaryIO, *, size: int | None = None) -> None:
-        """Write an object from a file-like object, streaming (used by workers, seeding, tests)."""
+        """Write an object from a file-like object, streaming (used by workers, seeding, tests).
+
+        With `size`, a stream of any other length raises InvalidUpload and leaves no object behind.
+        """
 
     @abstractmethod
     def delete(self, key: str) -> None:
@@ -75,8 +97,12 @@ class BlobStore(ABC):
 
     @abstractmethod
     def multipart_complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
-        """Assemble the parts [(part_number, etag), …] into the object."""
+        """Assemble the parts [(part_number, etag), …] (ascending) into the object.
+
+        Raises ObjectMissing for an unknown upload, InvalidUpload for a part that is missing, has another
+        ETag, or is under MIN_PART_SIZE without being the last.
+        """
 
     @abstractmethod
     def multipart_abort(self, key: str, upload_id: str) -> None:
-        """Drop an unfinished multipart upload and its parts."""
+        """Drop an unfinished multipart upload and its parts; no error if it is already gone."""

@@ -1,0 +1,309 @@
+"""The blob store on S3 or anything that speaks its protocol (MinIO, moto in the tests).
+
+Two clients: server-side calls go to S3_ENDPOINT_URL; presigned URLs are signed for S3_PUBLIC_ENDPOINT_URL,
+the address clients can reach (in docker compose the hub talks to `http://minio:9000`, browsers and
+`huggingface_hub` to `http://localhost:9000`). A presigned URL's signature covers its host, so the URL has to
+be signed for the public address; it cannot be rewritten afterwards. Path-style addressing throughout:
+MinIO and moto do not serve virtual-hosted buckets on a bare host name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from typing import Any, BinaryIO
+
+import boto3
+from boto3.exceptions import S3UploadFailedError
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+from django.utils.http import content_disposition_header
+
+from registry.storage.base import (
+    CHUNK_SIZE,
+    MAX_PART_NUMBER,
+    BlobStore,
+    InvalidUpload,
+    ObjectInfo,
+    ObjectMissing,
+    StorageError,
+    unquote_etag,
+)
+
+_MISSING = {"NoSuchKey", "NotFound", "404", "NoSuchUpload", "NoSuchBucket"}
+_INVALID = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "MalformedXML"}
+_MiB = 1024 * 1024
+TRANSFER_THRESHOLD = 16 * _MiB
+DEFAULT_TRANSFER_CHUNK = 64 * _MiB  # 10,000 parts of 64 MiB: objects up to 625 GiB of unknown size
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+@contextmanager
+def _errors(what: str) -> Iterator[None]:
+    """botocore's exceptions in the store's vocabulary."""
+    try:
+        yield
+    except ClientError as exc:
+        code = _code(exc)
+        if code in _MISSING:
+            raise ObjectMissing(f"{what}: {code}") from exc
+        if code in _INVALID:
+            raise InvalidUpload(f"{what}: {code}: {exc}") from exc
+        if code == "InvalidRange":
+            raise ValueError(f"{what}: range not satisfiable") from exc
+        raise StorageError(f"{what}: {exc}") from exc
+    except (BotoCoreError, S3UploadFailedError) as exc:
+        raise StorageError(f"{what}: {exc}") from exc
+
+
+class _SizedReader:
+    """A read-only view of a stream that insists on exactly `size` bytes (a non-seekable stream's length
+    can only be checked while it is read). Deliberately not seekable, so boto3 streams it part by part."""
+
+    def __init__(self, stream: BinaryIO, size: int) -> None:
+        self._stream = stream
+        self._size = size
+        self._read = 0
+
+    def read(self, amount: int = -1) -> bytes:
+        want = self._size + 1 - self._read if amount is None or amount < 0 else amount
+        chunk = self._stream.read(max(0, min(want, self._size + 1 - self._read)))
+        self._read += len(chunk)
+        if self._read > self._size:
+            raise InvalidUpload(f"got more than the declared {self._size} bytes")
+        if not chunk and self._read != self._size:
+            raise InvalidUpload(f"got {self._read} bytes, expected {self._size}")
+        return chunk
+
+
+def _remaining(stream: BinaryIO) -> int | None:
+    """Bytes left in a seekable stream, None when it cannot tell."""
+    try:
+        if not stream.seekable():
+            return None
+        here = stream.tell()
+        end = stream.seek(0, 2)
+        stream.seek(here)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return end - here
+
+
+class S3BlobStore(BlobStore):
+    name = "s3"
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        endpoint_url: str | None = None,
+        public_endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+    ) -> None:
+        if not bucket:
+            raise ValueError("S3BlobStore needs a bucket")
+        self.bucket = bucket
+        self.endpoint_url = endpoint_url or None
+        self.public_endpoint_url = public_endpoint_url or self.endpoint_url
+        self.region = region or "us-east-1"
+        self._access_key_id = access_key_id or None  # None: boto3's own chain (instance roles, env, files)
+        self._secret_access_key = secret_access_key or None
+
+    @classmethod
+    def from_settings(cls) -> S3BlobStore:
+        return cls(
+            bucket=settings.S3_BUCKET,
+            endpoint_url=settings.S3_ENDPOINT_URL,
+            public_endpoint_url=settings.S3_PUBLIC_ENDPOINT_URL,
+            region=settings.S3_REGION,
+            access_key_id=settings.AWS_ACCESS_KEY_ID,
+            secret_access_key=settings.AWS_SECRET_ACCESS_KEY,
+        )
+
+    def __repr__(self) -> str:
+        return f"<S3BlobStore bucket={self.bucket!r} endpoint={self.endpoint_url!r}>"
+
+    # --- clients (boto3 clients are thread-safe; sessions are not, so each store makes its own) -------------
+    def _make_client(self, endpoint_url: str | None) -> Any:
+        session = boto3.session.Session(
+            aws_access_key_id=self._access_key_id,
+            aws_secret_access_key=self._secret_access_key,
+            region_name=self.region,
+        )
+        config = Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            connect_timeout=10,
+            read_timeout=60,
+            retries={"max_attempts": 5, "mode": "standard"},
+            # Only send/require checksums where S3 demands them: MinIO and older S3 clones mishandle the
+            # CRC trailers newer botocore adds by default, and presigned PUTs cannot carry them.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        return session.client("s3", endpoint_url=endpoint_url, config=config)
+
+    @cached_property
+    def client(self) -> Any:
+        return self._make_client(self.endpoint_url)
+
+    @cached_property
+    def public_client(self) -> Any:
+        if self.public_endpoint_url == self.endpoint_url:
+            return self.client
+        return self._make_client(self.public_endpoint_url)
+
+    # --- bucket -----------------------------------------------------------------------------------
+    def ensure_bucket(self) -> bool:
+        """Create the bucket if it does not exist; True when it was created."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+            return False
+        except ClientError as exc:
+            if _code(exc) not in _MISSING:
+                raise StorageError(f"bucket {self.bucket}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"bucket {self.bucket}: {exc}") from exc
+        kwargs: dict[str, Any] = {"Bucket": self.bucket}
+        if self.region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        try:
+            self.client.create_bucket(**kwargs)
+        except ClientError as exc:
+            if _code(exc) in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                return False  # created meanwhile by another process (or ours under another name)
+            raise StorageError(f"cannot create bucket {self.bucket}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"cannot create bucket {self.bucket}: {exc}") from exc
+        return True
+
+    # --- objects ----------------------------------------------------------------------------------
+    def head(self, key: str) -> ObjectInfo | None:
+        try:
+            with _errors(f"head {key}"):
+                response = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ObjectMissing:
+            return None
+        return ObjectInfo(size=int(response["ContentLength"]), etag=response.get("ETag", ""))
+
+    def iter_bytes(
+        self, key: str, *, start: int = 0, end: int | None = None, chunk_size: int = CHUNK_SIZE
+    ) -> Iterator[bytes]:
+        if start < 0 or (end is not None and end < start):
+            raise ValueError(f"invalid range {start}-{end}")
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if start or end is not None:
+            kwargs["Range"] = f"bytes={start}-{'' if end is None else end}"
+        with _errors(f"get {key}"):
+            body = self.client.get_object(**kwargs)["Body"]
+        return self._iter_body(key, body, chunk_size)
+
+    @staticmethod
+    def _iter_body(key: str, body: Any, chunk_size: int) -> Iterator[bytes]:
+        try:
+            with _errors(f"read {key}"):
+                try:
+                    yield from body.iter_chunks(chunk_size)
+                except OSError as exc:  # urllib3's protocol/timeout errors while streaming
+                    raise StorageError(f"read {key}: {exc}") from exc
+        finally:
+            body.close()
+
+    def put_stream(self, key: str, stream: BinaryIO, *, size: int | None = None) -> None:
+        source: Any = stream
+        if size is not None:
+            remaining = _remaining(stream)
+            if remaining is None:
+                source = _SizedReader(stream, size)
+            elif remaining != size:
+                raise InvalidUpload(f"stream holds {remaining} bytes, expected {size}")
+        if size is None:
+            chunk = DEFAULT_TRANSFER_CHUNK
+        else:  # stay under S3's 10,000 parts, in whole MiB
+            chunk = max(TRANSFER_THRESHOLD, math.ceil(size / (MAX_PART_NUMBER - 100) / _MiB) * _MiB)
+        config = TransferConfig(
+            multipart_threshold=TRANSFER_THRESHOLD,
+            multipart_chunksize=chunk,
+            max_concurrency=4,
+            max_io_queue=8,
+        )
+        # s3transfer's knob, not exposed by boto3's constructor: parts buffered from a non-seekable stream
+        config.max_in_memory_upload_chunks = 4
+        with _errors(f"put {key}"):
+            self.client.upload_fileobj(source, self.bucket, key, Config=config)
+
+    def delete(self, key: str) -> None:
+        try:
+            with _errors(f"delete {key}"):
+                self.client.delete_object(Bucket=self.bucket, Key=key)
+        except ObjectMissing:
+            pass
+
+    # --- presigned URLs ---------------------------------------------------------------------------
+    def _presign(self, method: str, params: dict[str, Any], expires: int, http_method: str) -> str:
+        with _errors(f"presign {method}"):
+            return self.public_client.generate_presigned_url(
+                method,
+                Params={"Bucket": self.bucket, **params},
+                ExpiresIn=int(expires),
+                HttpMethod=http_method,
+            )
+
+    def presigned_get_url(self, key: str, *, expires: int, filename: str | None = None) -> str:
+        params: dict[str, Any] = {"Key": key}
+        if filename:
+            params["ResponseContentDisposition"] = content_disposition_header(True, filename)
+        return self._presign("get_object", params, expires, "GET")
+
+    def presigned_put_url(self, key: str, *, expires: int, size: int) -> str:
+        # ContentLength becomes a signed header: S3 and MinIO refuse a body of any other length.
+        return self._presign("put_object", {"Key": key, "ContentLength": int(size)}, expires, "PUT")
+
+    # --- multipart --------------------------------------------------------------------------------
+    def multipart_create(self, key: str) -> str:
+        with _errors(f"create multipart {key}"):
+            return self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
+
+    def multipart_part_url(self, key: str, upload_id: str, part_number: int, *, expires: int) -> str:
+        if not 1 <= int(part_number) <= MAX_PART_NUMBER:
+            raise ValueError(f"part number must be 1…{MAX_PART_NUMBER}, got {part_number!r}")
+        params = {"Key": key, "UploadId": upload_id, "PartNumber": int(part_number)}
+        return self._presign("upload_part", params, expires, "PUT")
+
+    def multipart_list_parts(self, key: str, upload_id: str) -> dict[int, str]:
+        parts: dict[int, str] = {}
+        with _errors(f"list parts {key}"):
+            paginator = self.client.get_paginator("list_parts")
+            for page in paginator.paginate(Bucket=self.bucket, Key=key, UploadId=upload_id):
+                for part in page.get("Parts", []):
+                    parts[int(part["PartNumber"])] = part["ETag"]
+        return dict(sorted(parts.items()))
+
+    def multipart_complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
+        if not parts:
+            raise InvalidUpload("a multipart upload needs at least one part")
+        body = {
+            "Parts": [
+                {"PartNumber": int(number), "ETag": f'"{unquote_etag(etag)}"'} for number, etag in parts
+            ]
+        }
+        with _errors(f"complete multipart {key}"):
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload=body
+            )
+
+    def multipart_abort(self, key: str, upload_id: str) -> None:
+        try:
+            with _errors(f"abort multipart {key}"):
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except ObjectMissing:
+            pass
