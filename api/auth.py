@@ -86,3 +86,15 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:  # noqa: ANN001
         return self.keyword
+
+
+# --- OpenAPI: describe bearer keys (drf-spectacular otherwise warns on every view using them) ---------
+from drf_spectacular.extensions import OpenApiAuthenticationExtension  # noqa: E402
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "api.auth.ApiKeyAuthentication"
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema):  # noqa: ANN001, ANN201
+        return {"type": "http", "scheme": "bearer", "description": "API key: `Authorization: Bearer hub_…`"}

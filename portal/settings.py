@@ -184,7 +184,10 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Consortium Model Hub API",
-    "DESCRIPTION": "Native REST API of the consortium model hub. The Hugging Face-compatible API lives under /api/models/….",
+    "DESCRIPTION": (
+        "Native REST API of the consortium model hub. "
+        "The Hugging Face-compatible API lives under /api/models/…."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
 }
@@ -225,6 +228,7 @@ if _broker_scheme == "filesystem":
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = False
@@ -249,3 +253,25 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Content-Security-Policy (developer portal): no inline script on any portal page ------------
+MIDDLEWARE.append("portal.middleware.ContentSecurityPolicyMiddleware")
+
+# --- uploads: storage GC schedule and API rate limits ----------------------------------------
+CELERY_BEAT_SCHEDULE["registry.storage_gc"] = {"task": "registry.storage_gc", "schedule": 3600.0}
+# Requests per minute per API key (or per IP when anonymous), fixed one-minute windows; 0 turns a limit off.
+# `resolve` (file downloads) has its own, larger budget: snapshot_download makes two calls per file.
+RATE_LIMIT_API_PER_MINUTE = env_int("RATE_LIMIT_API_PER_MINUTE", 1000, minimum=0)
+RATE_LIMIT_RESOLVE_PER_MINUTE = env_int("RATE_LIMIT_RESOLVE_PER_MINUTE", 5000, minimum=0)
+
+# --- checkpoint validation: re-queue runs a dead worker left behind --------------------------
+# A run is stale once its worker has reported no progress for this long (progress is saved every 8 MB).
+VALIDATION_STALE_MINUTES = env_int("VALIDATION_STALE_MINUTES", 15, minimum=1)
+CELERY_BEAT_SCHEDULE["registry.requeue_stale_validation"] = {
+    "task": "registry.requeue_stale_validation", "schedule": 300.0,
+}
+# Named enums in the OpenAPI schema (several serializers have a `status` field with other choices).
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
+    "ValidationStatusEnum": "registry.models.ValidationStatus",
+    "CheckVerdictEnum": ["passed", "warning", "failed"],
+})

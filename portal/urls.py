@@ -16,7 +16,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("api.v1.urls")),
-    # path("_blobs/", include("api.blobstore_urls")),  # TEMP until the storage work lands
-    # Last: the HF-compatible routes include /{namespace}/{name}/resolve/… catch-alls.
+    path("_blobs/", include("api.blobstore_urls")),  # the local blob store's signed URLs
+    # The HF-compatible routes (/api/models…, /{namespace}/{name}/resolve/…) before the browser pages,
+    # whose /{namespace}/{name} pattern would otherwise shadow /api/models.
     path("", include("api.hf.urls")),
+    path("", include("portal.web_urls")),
 ]

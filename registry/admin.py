@@ -213,3 +213,70 @@ class TagAdmin(admin.ModelAdmin):
     list_display = ["repo", "name", "commit", "created_by", "created_at"]
     search_fields = ["repo__name", "name"]
     readonly_fields = ["repo", "name", "commit", "message", "created_by", "created_at"]
+
+
+# --- checkpoint validation ----------------------------------------------------------------------
+
+from registry.models import ContentVerdict, FileCheck, ValidationRun  # noqa: E402
+from registry.services.validation import validation_run_rerun  # noqa: E402
+
+
+class FileCheckInline(admin.TabularInline):
+    model = FileCheck
+    fields = ["path", "status", "size", "sha256", "checks"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+
+@admin.register(ValidationRun)
+class ValidationRunAdmin(admin.ModelAdmin):
+    list_display = ["repo", "commit_oid", "status", "progress", "attempts", "created_at", "started_at",
+                    "finished_at"]
+    list_filter = ["status"]
+    search_fields = ["repo__namespace", "repo__name", "commit__oid"]
+    list_select_related = ["repo", "commit"]
+    readonly_fields = ["repo", "commit", "status", "bytes_total", "bytes_checked", "attempts", "error",
+                       "summary", "created_at", "started_at", "finished_at", "heartbeat_at"]
+    inlines = [FileCheckInline]
+    actions = ["rerun"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="commit", ordering="commit__oid")
+    def commit_oid(self, run: ValidationRun) -> str:
+        return run.commit.oid[:12]
+
+    @admin.display(description="progress")
+    def progress(self, run: ValidationRun) -> str:
+        if not run.bytes_total:
+            return "—"
+        return f"{run.bytes_checked * 100 // run.bytes_total}% of {run.bytes_total:,} bytes"
+
+    @admin.action(description="Re-run validation (drops cached verdicts of their files)")
+    def rerun(self, request: HttpRequest, queryset: QuerySet[ValidationRun]) -> None:
+        done = 0
+        for run in queryset.select_related("repo", "commit"):
+            try:
+                validation_run_rerun(actor=request.user, repo=run.repo, commit=run.commit, ip=_ip(request))
+                done += 1
+            except HubError as exc:
+                self.message_user(request, f"{run}: {exc.message}", messages.ERROR)
+        self.message_user(request, f"{done} run(s) queued again.", messages.SUCCESS)
+
+
+@admin.register(ContentVerdict)
+class ContentVerdictAdmin(admin.ModelAdmin):
+    list_display = ["sha256", "status", "size", "format_hint", "stale", "created_at"]
+    list_filter = ["status", "stale"]
+    search_fields = ["sha256", "git_oid"]
+    readonly_fields = ["sha256", "git_oid", "size", "format_hint", "status", "reason", "checks", "summary",
+                       "stale", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

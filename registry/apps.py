@@ -5,3 +5,7 @@ class RegistryConfig(AppConfig):
     name = "registry"
     verbose_name = "Registry"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Features that react to new commits register their listeners (registry.hooks) on import.
+        from registry.services import validation  # noqa: F401

@@ -337,3 +337,98 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target_label}"
+
+
+# --- Checkpoint validation ---
+
+
+class ValidationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    PASSED = "passed", "Passed"
+    WARNING = "warning", "Warning"
+    FAILED = "failed", "Failed"
+
+
+VALIDATION_FINISHED = (ValidationStatus.PASSED, ValidationStatus.WARNING, ValidationStatus.FAILED)
+
+
+class ValidationRun(models.Model):
+    """The checks of one commit: its added or changed files, then repo-level checks on its full tree."""
+
+    Status = ValidationStatus
+
+    repo = models.ForeignKey(ModelRepo, on_delete=models.CASCADE, related_name="validation_runs")
+    commit = models.OneToOneField(Commit, on_delete=models.CASCADE, related_name="validation_run")
+    status = models.CharField(max_length=8, choices=ValidationStatus.choices,
+                              default=ValidationStatus.PENDING)
+    bytes_total = models.PositiveBigIntegerField(default=0)
+    bytes_checked = models.PositiveBigIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True,
+                             help_text="Why the last attempt stopped (storage errors, time limits).")
+    summary = models.JSONField(default=dict, blank=True, help_text="Repo-level checks on the commit's tree.")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="validationrun_status_hb")]
+
+    def __str__(self) -> str:
+        return f"{self.repo_id}@{self.commit_id}: {self.status}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in VALIDATION_FINISHED
+
+
+class FileCheck(models.Model):
+    """One added or changed path of a run's commit, with the validator's findings."""
+
+    Status = ValidationStatus
+
+    run = models.ForeignKey(ValidationRun, on_delete=models.CASCADE, related_name="files")
+    path = models.CharField(max_length=1024)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField(default=0)
+    status = models.CharField(max_length=8, choices=ValidationStatus.choices,
+                              default=ValidationStatus.PENDING)
+    checks = models.JSONField(default=list, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "path"], name="uniq_filecheck_run_path")]
+        ordering = ["path"]
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.status}"
+
+
+class ContentVerdict(models.Model):
+    """The validator's verdict on one content (by sha256), reused by every later commit and repo holding it.
+
+    `format_hint` is what the file name alone says about the format (the validator uses names where content
+    is ambiguous): a verdict is reused only for paths with the same hint. `git_oid` (git blob sha1 of the
+    content, set when it was seen as an inline file) lets /resolve find verdicts of inline files in its one
+    lookup query. `stale` verdicts are not reused (a re-run asked for a fresh look) but still quarantine.
+    """
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    git_oid = models.CharField(max_length=40, blank=True, db_index=True)
+    size = models.PositiveBigIntegerField(default=0)
+    format_hint = models.CharField(max_length=16, blank=True)
+    status = models.CharField(max_length=8, choices=ValidationStatus.choices)
+    reason = models.TextField(blank=True, help_text="The failed checks' messages (quarantine reason).")
+    checks = models.JSONField(default=list, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    stale = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["status"], name="contentverdict_status")]
+
+    def __str__(self) -> str:
+        return f"{self.sha256[:12]}…: {self.status}"

@@ -16,3 +16,43 @@ def verify_blob(self, blob_id: int) -> str:  # noqa: ANN001
     if blob is None or blob.state != Blob.State.PENDING:
         return blob.state if blob else "missing"
     return blob_verify(blob=blob).state
+
+
+# --- storage GC (uploads feature) ---------------------------------------------------------------
+
+
+@shared_task(name="registry.storage_gc", acks_late=True, soft_time_limit=1800, time_limit=1900)
+def storage_gc() -> dict:
+    """Hourly (CELERY_BEAT_SCHEDULE): drop blobs nothing references once their grace period is over."""
+    from registry.services.storage_gc import storage_gc_run
+
+    report = storage_gc_run()
+    return {"deleted": len(report.deleted), "freed_bytes": report.freed_bytes, "failed": len(report.failed)}
+
+
+# --- checkpoint validation ----------------------------------------------------------------------
+
+
+def _validation_retry_errors() -> tuple[type[Exception], ...]:
+    from registry.validation import StreamReadError
+
+    return (StorageError, StreamReadError)
+
+
+@shared_task(name="registry.validate_commit", bind=True, acks_late=True,
+             autoretry_for=_validation_retry_errors(), retry_backoff=True, retry_backoff_max=600,
+             retry_jitter=True, max_retries=7, soft_time_limit=4 * 3600, time_limit=4 * 3600 + 300)
+def validate_commit(self, run_id: int) -> str:  # noqa: ANN001
+    """Validate one ValidationRun (the commit's new files, then its tree). Idempotent: safe to redeliver."""
+    from registry.services.validation import validation_run_execute
+
+    run = validation_run_execute(run_id=run_id)
+    return run.status if run is not None else "missing"
+
+
+@shared_task(name="registry.requeue_stale_validation", acks_late=True, soft_time_limit=300, time_limit=360)
+def requeue_stale_validation() -> int:
+    """Every 5 minutes (CELERY_BEAT_SCHEDULE): queue again runs a dead worker left behind."""
+    from registry.services.validation import validation_runs_requeue_stale
+
+    return len(validation_runs_requeue_stale())

@@ -2,4 +2,6 @@
 
 pytest_plugins = [
     "tests.fixtures.s3",
+    "tests.fixtures.personas",
+    "tests.fixtures.tiny_model",
 ]

@@ -94,3 +94,26 @@ def blob_ingest_stream(*, stream: BinaryIO, expected_sha256: str | None = None) 
             )
             blob.refresh_from_db()
     return blob
+
+
+# --- checkpoint validation ----------------------------------------------------------------------
+
+
+def blob_reject(*, blob: Blob, reason: str) -> Blob:
+    """Mark a blob rejected (its stored bytes are not the content it is named for) and delete the object.
+
+    A rejected blob is never served and can't be committed again; re-uploading the right bytes under the
+    same sha256 is the way back (the upload flow verifies them afresh).
+    """
+    from registry.services.audit import audit_record
+
+    with transaction.atomic():
+        locked = Blob.objects.select_for_update().get(pk=blob.pk)
+        locked.state = Blob.State.REJECTED
+        locked.rejected_reason = reason[:2000]
+        locked.verified_at = None
+        locked.save(update_fields=["state", "rejected_reason", "verified_at"])
+        audit_record(actor=None, action="blob.reject", target=locked, target_label=locked.sha256,
+                     metadata={"reason": reason[:500]})
+    get_store().delete(locked.storage_key)
+    return locked

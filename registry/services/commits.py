@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+import random
 import secrets
+import time
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from registry import permissions
@@ -31,6 +34,7 @@ from registry.services.audit import audit_record
 
 MAX_PATH_LENGTH = 1000
 CAS_RETRIES = 20
+SQLITE_LOCK_RETRIES = 200
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,8 @@ def normalize_path(path: str) -> str:
         raise InvalidInput(f"paths inside .git are not allowed: {path!r}")
     if len(path.encode()) > MAX_PATH_LENGTH:
         raise InvalidInput(f"path is longer than {MAX_PATH_LENGTH} bytes")
-    if any(ord(ch) < 32 for ch in path):
+    # C0/C1 controls, DEL and Unicode line/paragraph separators: they break headers, logs and listings.
+    if any(unicodedata.category(ch) in {"Cc", "Zl", "Zp"} for ch in path):
         raise InvalidInput(f"path {path!r} contains control characters")
     return posixpath.normpath(path)
 
@@ -97,7 +102,8 @@ def _load_tree(commit: Commit | None) -> dict[str, _Entry]:
         return {}
     return {
         f.path: _Entry(f.blob_id, bytes(f.content) if f.content is not None else None, f.size, f.git_oid)
-        for f in CommitFile.objects.filter(commit=commit).only("path", "blob_id", "content", "size", "git_oid")
+        for f in CommitFile.objects.filter(commit=commit).only(
+            "path", "blob_id", "content", "size", "git_oid")
     }
 
 
@@ -132,7 +138,8 @@ def _apply(repo: ModelRepo, tree: dict[str, _Entry], operations: Sequence[Operat
                 del tree[p]
             counts["deleted"] += len(doomed)
         elif isinstance(op, Copy):
-            source_tree = tree if op.src_revision is None else _load_tree(_resolve_in_repo(repo, op.src_revision))
+            source_tree = (tree if op.src_revision is None
+                           else _load_tree(_resolve_in_repo(repo, op.src_revision)))
             if op.src_path not in source_tree:
                 raise EntryNotFound(f"A file with this name doesn't exist: {op.src_path}")
             tree[op.dest_path] = source_tree[op.src_path]
@@ -172,11 +179,13 @@ def _blobs_for(operations: Sequence[Operation]) -> dict[str, Blob]:
         if blob.state == Blob.State.REJECTED:
             raise BlobMissing(f"{op.path}: object {sha} was rejected: {blob.rejected_reason}")
         if op.size is not None and blob.size != op.size:
-            raise InvalidInput(f"{op.path}: declared size {op.size} but the stored object has {blob.size} bytes")
+            raise InvalidInput(
+                f"{op.path}: declared size {op.size} but the stored object has {blob.size} bytes")
     return blobs
 
 
-def _commit_oid(repo: ModelRepo, parent: Commit | None, tree: dict[str, _Entry], title: str, author: str) -> str:
+def _commit_oid(repo: ModelRepo, parent: Commit | None, tree: dict[str, _Entry], title: str,
+                author: str) -> str:
     listing = json.dumps(sorted((p, e.git_oid) for p, e in tree.items()), separators=(",", ":"))
     material = "\n".join([
         str(repo.pk), parent.oid if parent else "", hashlib.sha256(listing.encode()).hexdigest(),
@@ -220,59 +229,79 @@ def commit_create(
     blobs = _blobs_for(operations)
     author_name = actor.get_username() if getattr(actor, "is_authenticated", False) else "system"
 
-    for _attempt in range(CAS_RETRIES):
-        with transaction.atomic():
-            ref = Branch.objects.select_for_update().filter(repo=repo, name=branch).select_related("head").first()
-            if ref is None and not create_branch:
-                raise RevisionNotFound(f"Invalid rev id: {branch}")
-            head = ref.head if ref else None
-            if parent_oid is not None and (head is None or head.oid != parent_oid):
-                raise StaleParent(
-                    f"parent commit {parent_oid} is not the head of {branch} "
-                    f"({head.oid if head else 'none'}); pull and retry"
+    lock_waits = 0
+    in_outer_transaction = connection.in_atomic_block
+    for _attempt in range(CAS_RETRIES + SQLITE_LOCK_RETRIES):
+        try:
+            with transaction.atomic():
+                # No select_related here: PostgreSQL re-checks a FOR UPDATE join against the old joined
+                # row after waiting for a concurrent commit, and would then return no branch at all.
+                ref = Branch.objects.select_for_update().filter(repo=repo, name=branch).first()
+                if ref is None and not create_branch:
+                    raise RevisionNotFound(f"Invalid rev id: {branch}")
+                head = ref.head if ref else None
+                if parent_oid is not None and (head is None or head.oid != parent_oid):
+                    raise StaleParent(
+                        f"parent commit {parent_oid} is not the head of {branch} "
+                        f"({head.oid if head else 'none'}); pull and retry"
+                    )
+                tree = _load_tree(head)
+                counts = _apply(repo, tree, operations, blobs)
+                commit = Commit.objects.create(
+                    oid=_commit_oid(repo, head, tree, title, author_name),
+                    repo=repo, parent=head,
+                    author=actor if getattr(actor, "is_authenticated", False) else None,
+                    author_name=author_name, title=title[:500], message=message,
                 )
-            tree = _load_tree(head)
-            counts = _apply(repo, tree, operations, blobs)
-            commit = Commit.objects.create(
-                oid=_commit_oid(repo, head, tree, title, author_name),
-                repo=repo, parent=head,
-                author=actor if getattr(actor, "is_authenticated", False) else None,
-                author_name=author_name, title=title[:500], message=message,
-            )
-            CommitFile.objects.bulk_create(
-                CommitFile(commit=commit, path=path, blob_id=e.blob_id, content=e.content, size=e.size,
-                           git_oid=e.git_oid)
-                for path, e in sorted(tree.items())
-            )
-            now = timezone.now()
-            if ref is None:
-                Branch.objects.create(repo=repo, name=branch, head=commit, updated_at=now)
-            else:
-                moved = Branch.objects.filter(pk=ref.pk, head_id=head.pk).update(head=commit, updated_at=now)
-                if not moved:
-                    # Someone moved the branch between our read and write (databases without row
-                    # locks): roll back and rebuild on the new head.
-                    transaction.set_rollback(True)
-                    if parent_oid is not None:
-                        raise StaleParent(f"parent commit {parent_oid} is no longer the head of {branch}")
-                    continue
-            repo_fields = {"updated_at": now}
-            if branch == "main" and "README.md" in tree and any(
-                getattr(op, "path", None) == "README.md" or getattr(op, "dest_path", None) == "README.md"
-                for op in operations
-            ):
-                repo_fields.update(_card_cache(tree["README.md"]))
-            ModelRepo.objects.filter(pk=repo.pk).update(**repo_fields)
-            for key, value in repo_fields.items():
-                setattr(repo, key, value)
-            if audit:
-                audit_record(
-                    actor=actor, action="commit.create", target=repo, ip=ip,
-                    metadata={"commit": commit.oid, "branch": branch, "title": title[:200], **counts},
+                CommitFile.objects.bulk_create(
+                    CommitFile(commit=commit, path=path, blob_id=e.blob_id, content=e.content, size=e.size,
+                               git_oid=e.git_oid)
+                    for path, e in sorted(tree.items())
                 )
-            _on_new_commit(commit)
-            return commit
+                now = timezone.now()
+                if ref is None:
+                    Branch.objects.create(repo=repo, name=branch, head=commit, updated_at=now)
+                else:
+                    moved = Branch.objects.filter(pk=ref.pk, head_id=head.pk).update(
+                        head=commit, updated_at=now)
+                    if not moved:
+                        # Someone moved the branch between our read and write (databases without row
+                        # locks): roll back and rebuild on the new head.
+                        transaction.set_rollback(True)
+                        if parent_oid is not None:
+                            raise StaleParent(f"parent commit {parent_oid} is no longer the head of {branch}")
+                        continue
+                repo_fields = {"updated_at": now}
+                if branch == "main" and any(
+                    getattr(op, "path", None) == "README.md" or getattr(op, "dest_path", None) == "README.md"
+                    for op in operations
+                ):
+                    # A deleted card clears what listings show; an unreadable one keeps the last good values.
+                    repo_fields.update(_card_cache(tree["README.md"]) if "README.md" in tree else _no_card())
+                ModelRepo.objects.filter(pk=repo.pk).update(**repo_fields)
+                for key, value in repo_fields.items():
+                    setattr(repo, key, value)
+                if audit:
+                    audit_record(
+                        actor=actor, action="commit.create", target=repo, ip=ip,
+                        metadata={"commit": commit.oid, "branch": branch, "title": title[:200], **counts},
+                    )
+                _on_new_commit(commit)
+                return commit
+        except OperationalError as exc:
+            # SQLite (embedded mode, tests) has no row locks: a writer that loses the race for the
+            # database lock fails at once instead of waiting. Back off and rebuild on the new head.
+            # Inside a caller's transaction our locks outlive the rollback, so waiting could deadlock.
+            retryable = connection.vendor == "sqlite" and "locked" in str(exc) and not in_outer_transaction
+            if not retryable or lock_waits >= SQLITE_LOCK_RETRIES:
+                raise
+            lock_waits += 1
+            time.sleep(random.uniform(0.005, min(0.25, 0.01 * 2 ** min(lock_waits, 5))))
     raise Conflict("the branch is too busy right now; retry the commit")
+
+
+def _no_card() -> dict[str, Any]:
+    return {**card_fields({}), "description": ""}
 
 
 def _card_cache(entry: _Entry) -> dict[str, Any]:
