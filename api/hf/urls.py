@@ -1,3 +1,39 @@
-"""Hugging Face Hub-compatible routes (filled in by the HF API work)."""
+"""Hugging Face Hub-compatible routes. Only model repos (HF's default type) are served.
 
-urlpatterns: list = []
+Revisions may contain '/', so routes take the rest of the path and views split it
+(see common.split_revision).
+"""
+
+from django.urls import path, re_path
+
+from api.hf import files, repos, upload
+
+NS = r"(?P<namespace>[A-Za-z0-9][A-Za-z0-9._-]*)"
+NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*?)"
+
+urlpatterns = [
+    path("api/whoami-v2", repos.whoami, name="hf-whoami"),
+    path("api/repos/create", repos.create_repo, name="hf-repo-create"),
+    path("api/repos/delete", repos.delete_repo, name="hf-repo-delete"),
+    path("api/repos/move", repos.move_repo, name="hf-repo-move"),
+    path("api/validate-yaml", repos.validate_yaml, name="hf-validate-yaml"),
+    path("api/models", repos.list_models, name="hf-model-list"),
+    re_path(rf"^api/models/{NS}/{NAME}$", repos.model_info, name="hf-model-info"),
+    re_path(rf"^api/models/{NS}/{NAME}/revision/(?P<rest>.+)$", repos.model_info, name="hf-model-info-rev"),
+    re_path(rf"^api/models/{NS}/{NAME}/settings$", repos.update_settings, name="hf-settings"),
+    re_path(rf"^api/models/{NS}/{NAME}/auth-check(?P<write>/write)?$", repos.auth_check, name="hf-auth-check"),
+    re_path(rf"^api/models/{NS}/{NAME}/refs$", repos.refs, name="hf-refs"),
+    re_path(rf"^api/models/{NS}/{NAME}/commits/(?P<rest>.+)$", repos.commits, name="hf-commits"),
+    re_path(rf"^api/models/{NS}/{NAME}/branch/(?P<rest>.+)$", repos.branch, name="hf-branch"),
+    re_path(rf"^api/models/{NS}/{NAME}/tag/(?P<rest>.+)$", repos.tag, name="hf-tag"),
+    re_path(rf"^api/models/{NS}/{NAME}/tree/(?P<rest>.+)$", files.tree, name="hf-tree"),
+    re_path(rf"^api/models/{NS}/{NAME}/paths-info/(?P<rest>.+)$", files.paths_info, name="hf-paths-info"),
+    re_path(rf"^api/models/{NS}/{NAME}/preupload/(?P<rest>.+)$", upload.preupload, name="hf-preupload"),
+    re_path(rf"^api/models/{NS}/{NAME}/commit/(?P<rest>.+)$", upload.commit, name="hf-commit"),
+    re_path(rf"^api/models/{NS}/{NAME}/xet-write-token/(?P<rest>.+)$", upload.xet_token, name="hf-xet-write"),
+    re_path(rf"^api/models/{NS}/{NAME}/xet-read-token/(?P<rest>.+)$", upload.xet_token, name="hf-xet-read"),
+    re_path(rf"^{NS}/{NAME}\.git/info/lfs/objects/batch$", upload.lfs_batch, name="hf-lfs-batch"),
+    path("api/lfs/complete/<str:token>", upload.lfs_complete, name="hf-lfs-complete"),
+    re_path(rf"^api/lfs/verify/{NS}/{NAME}$", upload.lfs_verify, name="hf-lfs-verify"),
+    re_path(rf"^{NS}/{NAME}/resolve/(?P<rest>.+)$", files.resolve, name="hf-resolve"),
+]

@@ -1,0 +1,176 @@
+"""Shared plumbing of the HF-compatible API: errors in the client's vocabulary, callers, repo lookup.
+
+The huggingface_hub client reads errors from headers (HEAD has no body): every 4xx carries
+X-Error-Code and X-Error-Message. Missing or private repos answer 401 to anonymous callers and
+404 to signed-in ones, both with RepoNotFound — the same answer whether the repo exists or not.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from api.auth import INVALID_CREDENTIALS, InvalidToken, Principal, principal_for
+from api.ratelimit import rate_limit_request, too_many_requests_message
+from registry.exceptions import GatedRepo, HubError, RepoNotFound
+from registry.models import Branch, ModelRepo, Tag
+from registry.selectors.repos import repo_get
+
+
+def _header_safe(message: str) -> str:
+    return message.replace("\r", " ").replace("\n", " ").encode("ascii", "replace").decode()[:1000]
+
+
+def error_response(status: int, code: str | None, message: str, *, headers: dict[str, str] | None = None,
+                   head: bool = False, extra: dict[str, Any] | None = None) -> HttpResponse:
+    """`extra` adds keys to the JSON body (create_repo's 409 carries the repo's "url")."""
+    response: HttpResponse
+    if head:
+        response = HttpResponse(status=status)
+    else:
+        response = JsonResponse({"error": message, **(extra or {})}, status=status)
+    if code:
+        response["X-Error-Code"] = code
+    response["X-Error-Message"] = _header_safe(message)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def hub_error_response(exc: HubError, principal: Principal | None, *, head: bool = False,
+                       headers: dict[str, str] | None = None) -> HttpResponse:
+    status = exc.status
+    anonymous = principal is None or not principal.is_authenticated
+    if isinstance(exc, RepoNotFound | GatedRepo) and anonymous:
+        status = 401
+    return error_response(status, exc.code, exc.message, headers=headers, head=head)
+
+
+def hf_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Authenticate the bearer key and turn domain errors into HF-shaped responses."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        head = request.method == "HEAD"
+        try:
+            principal = principal_for(request)
+        except InvalidToken:
+            principal = None
+        # Rate limit (api/ratelimit.py): per key, or per IP for anonymous and bad-token callers.
+        limit = rate_limit_request(request, principal)
+        if limit is not None and not limit.allowed:
+            message = too_many_requests_message(limit)
+            return error_response(429, "RateLimited", message, headers=limit.headers(), head=head)
+        if principal is None:
+            return error_response(401, None, INVALID_CREDENTIALS, head=head)
+        try:
+            response = view(request, principal, *args, **kwargs)
+        except HubError as exc:
+            response = hub_error_response(exc, principal, head=head)
+        for name, value in (limit.headers() if limit is not None else {}).items():
+            response.headers.setdefault(name, value)
+        return response
+
+    wrapper.csrf_exempt = True  # type: ignore[attr-defined]  # bearer-token API, no cookies involved
+    return wrapper
+
+
+def get_repo(principal: Principal, namespace: str, name: str) -> ModelRepo:
+    return repo_get(viewer=principal.user, namespace=namespace, name=name)
+
+
+def json_body(request: HttpRequest) -> dict[str, Any]:
+    from registry.exceptions import InvalidInput
+
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput("request body must be a JSON object")
+    return data
+
+
+def split_revision(request: HttpRequest, repo: ModelRepo, rest: str, marker: str) -> tuple[str, str]:
+    """Split `<rev>/<path>` after `/{marker}/` into (revision, path).
+
+    The client sends the revision quoted with safe="" (refs/pr/1 → refs%2Fpr%2F1) and the path
+    with '/' kept, so the raw URI splits cleanly; WSGI servers hand Django a decoded path, so we
+    use the raw URI when the server passes it (gunicorn's RAW_URI, REQUEST_URI) and otherwise try
+    the longest branch or tag name that prefixes `rest`.
+    """
+    raw = request.META.get("RAW_URI") or request.META.get("REQUEST_URI")
+    if raw:
+        raw_path = raw.split("?", 1)[0]
+        token = f"/{marker}/"
+        if token in raw_path:
+            raw_rest = raw_path.split(token, 1)[1]
+            rev, _, path = raw_rest.partition("/")
+            return unquote(rev), unquote(path)
+    if "/" not in rest:
+        return rest, ""
+    names = set(Branch.objects.filter(repo=repo).values_list("name", flat=True))
+    names |= set(Tag.objects.filter(repo=repo).values_list("name", flat=True))
+    parts = rest.split("/")
+    for cut in range(len(parts) - 1, 0, -1):
+        candidate = "/".join(parts[:cut])
+        if candidate in names:
+            return candidate, "/".join(parts[cut:])
+    return parts[0], "/".join(parts[1:])
+
+
+def absolute(request: HttpRequest, url: str) -> str:
+    return request.build_absolute_uri(url)
+
+
+# --- revision splits and pagination (repos/files views) -----------------------------------------
+
+
+def revision_candidates(request: HttpRequest, rest: str, marker: str) -> list[tuple[str, str]]:
+    """Every way to split `<rev>/<path>` after `/{marker}/`, the longest revision first.
+
+    With the raw URI (gunicorn) the quoted revision splits cleanly and there is one candidate;
+    otherwise the selector tries them all in one query instead of listing the repo's refs first.
+    """
+    raw = request.META.get("RAW_URI") or request.META.get("REQUEST_URI")
+    token = f"/{marker}/"
+    if raw and token in raw.split("?", 1)[0]:
+        rev, _, path = raw.split("?", 1)[0].split(token, 1)[1].partition("/")
+        return [(unquote(rev), unquote(path))]
+    parts = rest.split("/")
+    splits = [("/".join(parts[:cut]), "/".join(parts[cut:])) for cut in range(len(parts) - 1, 0, -1)]
+    return splits or [(rest, "")]
+
+
+def cursor_decode(request: HttpRequest) -> int:
+    """The offset a `cursor` query parameter stands for (0 when absent or malformed)."""
+    import base64
+
+    raw = request.GET.get("cursor", "")
+    if not raw:
+        return 0
+    try:
+        value = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+        offset = int(value.removeprefix("o:"))
+    except (ValueError, UnicodeDecodeError):
+        from registry.exceptions import InvalidInput
+
+        raise InvalidInput("invalid cursor") from None
+    return max(offset, 0)
+
+
+def next_page_link(request: HttpRequest, offset: int) -> str:
+    """`Link: <absolute URL>; rel="next"` carrying the whole query string, with a cursor for `offset`.
+
+    The client re-sends no parameters on the next page, so everything must be in the URL.
+    """
+    import base64
+
+    query = request.GET.copy()
+    query["cursor"] = base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+    return f'<{absolute(request, request.path + "?" + query.urlencode())}>; rel="next"'

@@ -1,0 +1,209 @@
+"""HF-compatible file endpoints: tree listings, paths-info, and /resolve (the download route).
+
+/resolve answers HEAD and GET with the headers huggingface_hub reads (HF_PROTOCOL.md §2):
+X-Repo-Commit on every answer (404s included, so the client can cache "this file is absent"),
+ETag = quoted git blob sha1 for inline files, and for files in the blob store the pointer sha1 plus
+X-Linked-Etag (sha256) and X-Linked-Size. With the S3 store the bytes come from a cross-origin
+presigned URL (Django never streams them); with the local store the hub streams them itself,
+honouring Range.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_http_methods
+
+from api.auth import Principal
+from api.hf.common import (
+    absolute,
+    cursor_decode,
+    get_repo,
+    hf_view,
+    hub_error_response,
+    next_page_link,
+    revision_candidates,
+    split_revision,
+)
+from registry import permissions
+from registry.exceptions import Disabled, EntryNotFound, GatedRepo, PermissionDenied
+from registry.models import Blob, CommitFile, ModelRepo
+from registry.selectors import hf as hf_selectors
+from registry.selectors.repos import revision_resolve
+from registry.services.downloads import repo_download_record
+from registry.storage import get_store
+
+TREE_PAGE_SIZE = 1000
+DISABLED_MESSAGE = "Access to this resource is disabled."  # exact: the client maps it to DisabledRepoError
+RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _check_downloadable(request: HttpRequest, principal: Principal, repo: ModelRepo) -> None:
+    if repo.disabled:
+        raise Disabled(DISABLED_MESSAGE)
+    if not permissions.can_download(principal.user, repo):
+        page = absolute(request, f"/{repo.repo_id}")
+        if principal.is_authenticated:
+            raise GatedRepo(f"Access to model {repo.repo_id} is restricted and you are not in the authorized "
+                            f"list. Visit {page} to ask for access.")
+        raise GatedRepo(f"Access to model {repo.repo_id} is restricted. You must have access to it and be "
+                        f"authenticated to access it. Please log in, then visit {page}.")
+
+
+# --- tree and paths-info ------------------------------------------------------------------------
+
+
+@hf_view
+@require_http_methods(["GET"])
+def tree(request: HttpRequest, principal: Principal, namespace: str, name: str, rest: str) -> HttpResponse:
+    repo = get_repo(principal, namespace, name)
+    if repo.disabled:
+        raise Disabled(DISABLED_MESSAGE)
+    revision, path = split_revision(request, repo, rest, "tree")
+    commit = revision_resolve(repo=repo, revision=revision)
+    recursive = (request.GET.get("recursive") or "").lower() in {"1", "true"}
+    entries = hf_selectors.tree_list(commit=commit, path=path, recursive=recursive)
+    offset = cursor_decode(request)
+    page = entries[offset: offset + TREE_PAGE_SIZE]
+    response = JsonResponse([e.as_hf() for e in page], safe=False)
+    if offset + TREE_PAGE_SIZE < len(entries):
+        response["Link"] = next_page_link(request, offset + TREE_PAGE_SIZE)
+    return response
+
+
+@hf_view
+@require_http_methods(["POST"])
+def paths_info(request: HttpRequest, principal: Principal, namespace: str, name: str,
+               rest: str) -> HttpResponse:
+    repo = get_repo(principal, namespace, name)
+    if repo.disabled:
+        raise Disabled(DISABLED_MESSAGE)
+    commit = revision_resolve(repo=repo, revision=rest)
+    paths = request.POST.getlist("paths")
+    entries = hf_selectors.paths_info(commit=commit, paths=paths)
+    return JsonResponse([e.as_hf() for e in entries], safe=False)
+
+
+# --- resolve ------------------------------------------------------------------------------------
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | None | bool:
+    """(start, end inclusive) for one satisfiable range; None: send everything; False: unsatisfiable."""
+    match = RANGE_RE.match(header.strip()) if header else None
+    if match is None:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:  # suffix: the last N bytes
+        length = int(last)
+        if length == 0:
+            return False
+        return max(size - length, 0), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or end < start:
+        return False
+    return start, end
+
+
+def _serve_bytes(request: HttpRequest, entry: CommitFile, headers: dict[str, str]) -> HttpResponse:
+    """200/206 with the file's bytes (inline content, or streamed from the local store)."""
+    size = entry.size
+    headers["Accept-Ranges"] = "bytes"
+    headers["Content-Disposition"] = content_disposition_header(False, hf_selectors.basename(entry.path))
+    content_type = mimetypes.guess_type(entry.path)[0] or "application/octet-stream"
+    wanted = _byte_range(request.headers.get("Range", ""), size)
+    if wanted is False:
+        response = HttpResponse(status=416)
+        headers["Content-Range"] = f"bytes */{size}"
+    else:
+        start, end = wanted if wanted else (0, size - 1)
+        length = end - start + 1 if size else 0
+        status = 206 if wanted else 200
+        if request.method == "HEAD":
+            response = HttpResponse(status=status, content_type=content_type)
+        elif entry.blob_id is None:
+            body = bytes(entry.content)[start: end + 1]
+            response = HttpResponse(body, status=status, content_type=content_type)
+        else:
+            key = entry.blob.storage_key
+            chunks = get_store().iter_bytes(key, start=start, end=end) if length else iter(())
+            response = StreamingHttpResponse(chunks, status=status, content_type=content_type)
+        headers["Content-Length"] = str(length)
+        if wanted:
+            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    for key, value in headers.items():
+        response[key] = value
+    return response
+
+
+def _count_download(request: HttpRequest, repo: ModelRepo, commit_oid: str, path: str) -> None:
+    """A GET (never a HEAD: the client HEADs every cached file on every load) of the snapshot's marker."""
+    if request.method == "GET" and hf_selectors.counts_as_download(commit_oid=commit_oid, repo=repo,
+                                                                   path=path):
+        repo_download_record(repo_id=repo.pk)
+
+
+@hf_view
+@require_http_methods(["GET", "HEAD"])
+def resolve(request: HttpRequest, principal: Principal, namespace: str, name: str, rest: str) -> HttpResponse:
+    head = request.method == "HEAD"
+    repo = get_repo(principal, namespace, name)
+    _check_downloadable(request, principal, repo)
+    candidates = revision_candidates(request, rest, "resolve")
+    commit_oid, entry, path = file_lookup_checked(repo=repo, candidates=candidates)  # + quarantine reason
+    headers = {"X-Repo-Commit": commit_oid, "Vary": "Authorization"}
+    if entry is None:
+        return hub_error_response(EntryNotFound(f"{path} does not exist in revision {commit_oid}"), principal,
+                                  head=head, headers=headers)
+    headers["ETag"] = f'"{entry.git_oid}"'
+    quarantined = _quarantine_error(entry, path)
+    if quarantined is not None:
+        return hub_error_response(quarantined, principal, head=head, headers=headers)
+    if entry.blob_id is None:
+        _count_download(request, repo, commit_oid, path)
+        return _serve_bytes(request, entry, headers)
+
+    blob = entry.blob
+    if blob.state != Blob.State.VERIFIED:
+        # Uploaded bytes are served only once verified (hashed and checked): a 403 the client can show.
+        if blob.state == Blob.State.REJECTED:
+            error = PermissionDenied(f"{path} failed verification and can't be downloaded",
+                                     code="BlobRejected")
+        else:
+            error = PermissionDenied(f"{path} is still being verified; it can be downloaded once the check "
+                                     "completes", code="BlobNotVerified")
+        return hub_error_response(error, principal, head=head, headers=headers)
+    headers["X-Linked-Etag"] = f'"{blob.sha256}"'
+    headers["X-Linked-Size"] = str(blob.size)
+    _count_download(request, repo, commit_oid, path)
+    store = get_store()
+    if store.name == "local":
+        return _serve_bytes(request, entry, headers)
+    url = store.presigned_get_url(blob.storage_key, expires=settings.PRESIGNED_URL_TTL,
+                                  filename=hf_selectors.basename(path))
+    response = HttpResponse(status=302)
+    response["Location"] = absolute(request, url)
+    for key, value in headers.items():
+        response[key] = value
+    return response
+
+
+# --- checkpoint validation: quarantine ------------------------------------------------------------
+
+from registry.selectors.validation import file_lookup_checked, file_quarantine  # noqa: E402
+
+
+def _quarantine_error(entry: CommitFile, path: str) -> PermissionDenied | None:
+    """403 FileQuarantined when the file's content failed validation (a rejected blob keeps BlobRejected)."""
+    if entry.blob_id is not None and entry.blob.state == Blob.State.REJECTED:
+        return None
+    reason = file_quarantine(commit_file=entry)
+    if reason is None:
+        return None
+    return PermissionDenied(f"{path} failed validation and is quarantined: {reason}", code="FileQuarantined")

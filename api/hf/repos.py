@@ -1,0 +1,392 @@
+"""HF-compatible repo endpoints: identity, repo lifecycle, info, listings, refs and history.
+
+Each view parses the client's request, calls one service or selector, and shapes the answer the
+way huggingface_hub 2.4 reads it (see /work/shared/docs/HF_PROTOCOL.md §4–5).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_http_methods
+
+from api.auth import Principal, client_ip
+from api.hf.common import (
+    absolute,
+    cursor_decode,
+    error_response,
+    get_repo,
+    hf_view,
+    json_body,
+    next_page_link,
+)
+from registry import permissions
+from registry.cards import CardError, parse_card
+from registry.exceptions import (
+    Conflict,
+    GatedRepo,
+    InvalidInput,
+    NotAuthenticated,
+    PermissionDenied,
+    RepoNotFound,
+)
+from registry.models import Membership, ModelRepo
+from registry.selectors import hf as hf_selectors
+from registry.selectors.repos import commit_files, repo_list, repo_refs, revision_resolve
+from registry.services.refs import branch_create, branch_delete, tag_create, tag_delete
+from registry.services.repos import repo_create, repo_delete, repo_move, repo_update_settings
+
+# Page sizes (module constants so tests can make them small).
+MODELS_PAGE_SIZE = 100
+MODELS_MAX_LIMIT = 1000
+COMMITS_PAGE_SIZE = 50
+DEFAULT_REVISION = "main"
+GATED_WIRE = {ModelRepo.Gating.NONE: False, ModelRepo.Gating.AUTO: "auto", ModelRepo.Gating.MANUAL: "manual"}
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def repo_url(request: HttpRequest, repo_id: str) -> str:
+    return absolute(request, f"/{repo_id}")
+
+
+def _bool(value: str | None) -> bool:
+    return (value or "").lower() in {"1", "true", "yes"}
+
+
+# --- identity -----------------------------------------------------------------------------------
+
+
+@hf_view
+@require_http_methods(["GET"])
+def whoami(request: HttpRequest, principal: Principal) -> HttpResponse:
+    if not principal.is_authenticated:
+        return error_response(401, NotAuthenticated.code, "Invalid user token: sign in with an API key")
+    user = principal.user
+    memberships = (Membership.objects.filter(user=user).select_related("organization")
+                   .order_by("organization__slug"))
+    auth: dict[str, Any] = {"type": "access_token"}
+    key = principal.api_key
+    if key is not None:
+        role = next((s for s in ("admin", "write", "read") if s in key.scopes), "read")
+        auth["accessToken"] = {"displayName": key.name, "role": role,
+                               "createdAt": iso(key.created_at)}
+    else:
+        auth = {"type": "session"}
+    return JsonResponse({
+        "type": "user",
+        "id": str(user.pk),
+        "name": user.get_username(),
+        "fullname": user.get_full_name() or user.get_username(),
+        "email": user.email or None,
+        "emailVerified": True,
+        "isPro": False,
+        "orgs": [
+            {"type": "org", "name": m.organization.slug, "fullname": m.organization.name, "roleInOrg": m.role}
+            for m in memberships
+        ],
+        "auth": auth,
+    })
+
+
+@hf_view
+@require_http_methods(["GET"])
+def auth_check(request: HttpRequest, principal: Principal, namespace: str, name: str,
+               write: str | None = None) -> HttpResponse:
+    repo = get_repo(principal, namespace, name)
+    if write:
+        if not permissions.can_write_repo(principal.user, repo, principal.api_key):
+            raise PermissionDenied("You don't have write access to this repository")
+    elif not permissions.can_download(principal.user, repo):
+        raise GatedRepo(_gated_message(request, repo, principal))
+    return JsonResponse({"ok": True})
+
+
+def _gated_message(request: HttpRequest, repo: ModelRepo, principal: Principal) -> str:
+    if not principal.is_authenticated:
+        return (f"Access to model {repo.repo_id} is restricted. You must have access to it and be "
+                f"authenticated to access it. Please log in, then visit {repo_url(request, repo.repo_id)}.")
+    return (f"Access to model {repo.repo_id} is restricted and you are not in the authorized list. "
+            f"Visit {repo_url(request, repo.repo_id)} to ask for access.")
+
+
+# --- repo lifecycle -----------------------------------------------------------------------------
+
+
+def _check_type(data: dict[str, Any]) -> None:
+    repo_type = data.get("type")
+    if repo_type not in (None, "model"):
+        raise InvalidInput(f"this hub only hosts models, not {repo_type}s")
+
+
+def _require_signed_in(principal: Principal) -> None:
+    if not principal.is_authenticated:
+        raise NotAuthenticated("You must be authenticated (Authorization: Bearer <API key>) to do this")
+
+
+@hf_view
+@require_http_methods(["POST"])
+def create_repo(request: HttpRequest, principal: Principal) -> HttpResponse:
+    data = json_body(request)
+    _check_type(data)
+    _require_signed_in(principal)
+    name = str(data.get("name") or "")
+    namespace = str(data.get("organization") or principal.user.get_username())
+    visibility = data.get("visibility")
+    if visibility not in (None, "public", "private"):
+        raise InvalidInput("visibility must be public or private")
+    private = visibility == "private" if visibility is not None else bool(data.get("private", False))
+    try:
+        repo = repo_create(actor=principal.user, namespace=namespace, name=name, private=private,
+                           api_key=principal.api_key, ip=client_ip(request))
+    except Conflict as exc:
+        # The client reads "url" even from the 409 (create_repo(exist_ok=True)).
+        try:
+            repo_id = get_repo(principal, namespace, name).repo_id
+        except RepoNotFound:
+            repo_id = f"{namespace}/{name}"
+        return error_response(409, exc.code, exc.message, extra={"url": repo_url(request, repo_id)})
+    return JsonResponse({"url": repo_url(request, repo.repo_id), "name": repo.repo_id, "id": str(repo.pk)})
+
+
+def _repo_from_body(principal: Principal, data: dict[str, Any]) -> ModelRepo:
+    name = str(data.get("name") or "")
+    namespace = data.get("organization")
+    if "/" in name and not namespace:
+        namespace, name = name.split("/", 1)
+    if not namespace:
+        _require_signed_in(principal)
+        namespace = principal.user.get_username()
+    return get_repo(principal, str(namespace), name)
+
+
+@hf_view
+@require_http_methods(["DELETE"])
+def delete_repo(request: HttpRequest, principal: Principal) -> HttpResponse:
+    data = json_body(request)
+    _check_type(data)
+    repo = _repo_from_body(principal, data)
+    repo_delete(actor=principal.user, repo=repo, api_key=principal.api_key, ip=client_ip(request))
+    return JsonResponse({})
+
+
+@hf_view
+@require_http_methods(["POST"])
+def move_repo(request: HttpRequest, principal: Principal) -> HttpResponse:
+    data = json_body(request)
+    _check_type(data)
+    source, target = str(data.get("fromRepo") or ""), str(data.get("toRepo") or "")
+    if source.count("/") != 1 or target.count("/") != 1:
+        raise InvalidInput("fromRepo and toRepo must both be namespace/name")
+    repo = get_repo(principal, *source.split("/"))
+    to_namespace, to_name = target.split("/")
+    repo = repo_move(actor=principal.user, repo=repo, to_namespace=to_namespace, to_name=to_name,
+                     api_key=principal.api_key, ip=client_ip(request))
+    return JsonResponse({"url": repo_url(request, repo.repo_id)})
+
+
+@hf_view
+@require_http_methods(["PUT"])
+def update_settings(request: HttpRequest, principal: Principal, namespace: str, name: str) -> HttpResponse:
+    data = json_body(request)
+    repo = get_repo(principal, namespace, name)
+    gating = None
+    if "gated" in data:
+        gated = data["gated"]
+        if gated in (False, None, "false", "none"):
+            gating = ModelRepo.Gating.NONE
+        elif gated in ("auto", "manual"):
+            gating = gated
+        else:
+            raise InvalidInput(f"gated must be one of: auto, manual, false (got {gated!r})")
+    private = None
+    if data.get("visibility") is not None:
+        if data["visibility"] not in ("public", "private"):
+            raise InvalidInput("visibility must be public or private")
+        private = data["visibility"] == "private"
+    elif data.get("private") is not None:
+        private = bool(data["private"])
+    repo_update_settings(actor=principal.user, repo=repo, private=private, gating=gating,
+                         api_key=principal.api_key, ip=client_ip(request))
+    return JsonResponse({})
+
+
+@hf_view
+@require_http_methods(["POST"])
+def validate_yaml(request: HttpRequest, principal: Principal) -> HttpResponse:
+    data = json_body(request)
+    content = data.get("content")
+    if not isinstance(content, str):
+        return JsonResponse({"errors": [{"message": '"content" must be the README text'}], "warnings": []},
+                            status=400)
+    try:
+        parse_card(content)
+    except CardError as exc:
+        return JsonResponse({"errors": [{"message": str(exc)}], "warnings": []}, status=400)
+    return JsonResponse({"errors": [], "warnings": []})
+
+
+# --- info and listings -------------------------------------------------------------------------
+
+
+def _sibling(entry: Any, blobs: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {"rfilename": entry.path}
+    if blobs:
+        data["size"] = entry.size
+        data["blobId"] = entry.git_oid
+        if entry.blob_id:
+            data["lfs"] = {"sha256": entry.blob.sha256, "size": entry.size,
+                           "pointerSize": hf_selectors.pointer_size(entry.blob.sha256, entry.size)}
+    return data
+
+
+def _repo_summary(repo: ModelRepo, *, card_data: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "_id": f"{repo.pk:024x}",
+        "id": repo.repo_id,
+        "modelId": repo.repo_id,
+        "author": repo.namespace,
+        "private": repo.private,
+        "gated": GATED_WIRE.get(repo.gating, False),
+        "disabled": repo.disabled,
+        "downloads": repo.downloads,
+        "likes": 0,
+        "tags": list(repo.tags or []),
+        "pipeline_tag": repo.pipeline_tag or None,
+        "library_name": repo.library_name or None,
+        "createdAt": iso(repo.created_at),
+        "lastModified": iso(repo.updated_at),
+    }
+    if repo.parameter_count is not None:
+        data["safetensors"] = {"parameters": {}, "total": repo.parameter_count}
+    if card_data:
+        data["cardData"] = repo.card_data or {}
+    return data
+
+
+@hf_view
+@require_http_methods(["GET"])
+def model_info(request: HttpRequest, principal: Principal, namespace: str, name: str,
+               rest: str | None = None) -> HttpResponse:
+    repo = get_repo(principal, namespace, name)
+    commit = revision_resolve(repo=repo, revision=rest or DEFAULT_REVISION)
+    blobs = _bool(request.GET.get("blobs"))
+    data = _repo_summary(repo, card_data=True)
+    data["sha"] = commit.oid
+    data["siblings"] = [_sibling(f, blobs) for f in commit_files(commit=commit)]
+    data["usedStorage"] = hf_selectors.repo_used_storage(repo=repo)
+    return JsonResponse(data)
+
+
+@hf_view
+@require_http_methods(["GET"])
+def list_models(request: HttpRequest, principal: Principal) -> HttpResponse:
+    params = request.GET
+    try:
+        limit = int(params.get("limit") or MODELS_PAGE_SIZE)
+    except ValueError:
+        raise InvalidInput("limit must be a number") from None
+    page_size = max(1, min(limit, MODELS_PAGE_SIZE, MODELS_MAX_LIMIT))
+    offset = cursor_decode(request)
+    qs = repo_list(viewer=principal.user, search=params.get("search", "").strip(),
+                   author=params.get("author", "").strip(), tags=params.getlist("filter"),
+                   sort=params.get("sort") or "downloads")
+    if params.get("direction") in ("1", "asc"):
+        qs = qs.reverse()
+    repos, more = hf_selectors.page_of(qs, offset=offset, limit=page_size)
+    full = _bool(params.get("full"))
+    items = [_repo_summary(r, card_data=_bool(params.get("cardData"))) for r in repos]
+    if full and repos:
+        heads = hf_selectors.repo_heads(repos=repos)
+        files = hf_selectors.files_by_commit(commits=list(heads.values()))
+        for repo, item in zip(repos, items, strict=True):
+            head = heads.get(repo.pk)
+            item["sha"] = head.oid if head else None
+            item["siblings"] = [_sibling(f, False) for f in files.get(head.pk, [])] if head else []
+    response = JsonResponse(items, safe=False)
+    if more:
+        response["Link"] = next_page_link(request, offset + page_size)
+    return response
+
+
+# --- refs and history ---------------------------------------------------------------------------
+
+
+@hf_view
+@require_http_methods(["GET"])
+def refs(request: HttpRequest, principal: Principal, namespace: str, name: str) -> HttpResponse:
+    repo = get_repo(principal, namespace, name)
+    branches, tags = repo_refs(repo=repo)
+    data: dict[str, Any] = {
+        "branches": [{"name": b.name, "ref": f"refs/heads/{b.name}", "targetCommit": b.head.oid}
+                     for b in branches],
+        "converts": [],
+        "tags": [{"name": t.name, "ref": f"refs/tags/{t.name}", "targetCommit": t.commit.oid} for t in tags],
+    }
+    if _bool(request.GET.get("include_prs")):
+        data["pullRequests"] = []
+    return JsonResponse(data)
+
+
+@hf_view
+@require_http_methods(["GET"])
+def commits(request: HttpRequest, principal: Principal, namespace: str, name: str, rest: str) -> HttpResponse:
+    repo = get_repo(principal, namespace, name)
+    head = revision_resolve(repo=repo, revision=rest)
+    offset = cursor_decode(request)
+    page, more = hf_selectors.commit_page(repo=repo, head=head, offset=offset, limit=COMMITS_PAGE_SIZE)
+    formatted = "formatted" in request.GET.getlist("expand[]") + request.GET.getlist("expand")
+    items = []
+    for c in page:
+        item: dict[str, Any] = {"id": c.oid, "title": c.title, "message": c.message,
+                                "date": iso(c.created_at), "authors": [{"user": c.author_name}]}
+        if formatted:
+            item["formatted"] = {"title": escape(c.title), "message": escape(c.message)}
+        items.append(item)
+    response = JsonResponse(items, safe=False)
+    if more:
+        response["Link"] = next_page_link(request, offset + COMMITS_PAGE_SIZE)
+    return response
+
+
+@hf_view
+@require_http_methods(["POST", "DELETE"])
+def branch(request: HttpRequest, principal: Principal, namespace: str, name: str, rest: str) -> HttpResponse:
+    repo = get_repo(principal, namespace, name)
+    if request.method == "DELETE":
+        branch_delete(actor=principal.user, repo=repo, name=rest, api_key=principal.api_key,
+                      ip=client_ip(request))
+        return JsonResponse({})
+    data = json_body(request)
+    created = branch_create(actor=principal.user, repo=repo, name=rest,
+                            start_revision=data.get("startingPoint"), api_key=principal.api_key,
+                            ip=client_ip(request))
+    return JsonResponse({"name": created.name, "ref": f"refs/heads/{created.name}",
+                         "targetCommit": created.head.oid})
+
+
+@hf_view
+@require_http_methods(["POST", "DELETE"])
+def tag(request: HttpRequest, principal: Principal, namespace: str, name: str, rest: str) -> HttpResponse:
+    """POST /tag/<revision> {"tag", "message"} creates; DELETE /tag/<tag> deletes (as the client sends)."""
+    repo = get_repo(principal, namespace, name)
+    if request.method == "DELETE":
+        tag_delete(actor=principal.user, repo=repo, name=rest, api_key=principal.api_key,
+                   ip=client_ip(request))
+        return JsonResponse({})
+    data = json_body(request)
+    tag_name = str(data.get("tag") or "")
+    if not tag_name:
+        raise InvalidInput('the body needs a "tag" name')
+    created = tag_create(actor=principal.user, repo=repo, name=tag_name, revision=rest,
+                         message=str(data.get("message") or ""), api_key=principal.api_key,
+                         ip=client_ip(request))
+    return JsonResponse({"name": created.name, "ref": f"refs/tags/{created.name}",
+                         "targetCommit": created.commit.oid})

@@ -1,0 +1,338 @@
+"""Upload side of the HF-compatible API: preupload, the LFS batch/verify/completion endpoints, commits.
+
+This hub speaks Git LFS, not Xet. Small text files go inline in the commit, so the stock client
+(hf_xet installed) uploads them as is; files preupload marks "lfs" need `HF_HUB_DISABLE_XET=1` on the
+client, which the xet-token routes say in their error.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+from urllib.parse import unquote
+
+from django.conf import settings
+from django.core import signing
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from api.auth import Principal, client_ip
+from api.hf.common import absolute, error_response, get_repo, hf_view, json_body
+from registry.exceptions import InvalidInput, TooLarge
+from registry.services import uploads
+from registry.services.commits import AddBlob, AddInline, Delete, DeleteFolder, Operation
+
+LFS_CONTENT_TYPE = "application/vnd.git-lfs+json"
+COMPLETION_SALT = "hub.lfs.multipart-complete"
+# A commit body holds the inline files (each at most INLINE_FILE_MAX_SIZE, base64) and one line per
+# LFS file or deletion; it is read line by line, so this bounds memory, not a single line.
+COMMIT_MAX_BODY_SIZE = 512 * 1024 * 1024
+COMMIT_LINE_OVERHEAD = 64 * 1024
+SAMPLE_MAX = 4096
+LFS_WARNING = (
+    "This hub stores large and binary files with Git LFS, not Xet. If the upload fails on "
+    "'xet-write-token', set HF_HUB_DISABLE_XET=1 in your environment and run it again."
+)
+XET_MESSAGE = (
+    "This hub does not speak Xet. Set HF_HUB_DISABLE_XET=1 in your environment to upload large or "
+    "binary files through Git LFS (small text files upload without it)."
+)
+
+
+def _revision(request: HttpRequest, rest: str, marker: str) -> str:
+    """The whole tail after `/{marker}/` is the revision (quoted with safe='' by the client)."""
+    raw = request.META.get("RAW_URI") or request.META.get("REQUEST_URI")
+    token = f"/{marker}/"
+    if raw and token in raw.split("?", 1)[0]:
+        return unquote(raw.split("?", 1)[0].split(token, 1)[1])
+    return rest
+
+
+def _refuse_pull_requests(request: HttpRequest) -> None:
+    if request.GET.get("create_pr") not in (None, "", "0", "false"):
+        raise InvalidInput("pull requests are not supported by this hub; commit to a branch instead")
+
+
+# --- preupload ------------------------------------------------------------------------------------
+
+
+@require_http_methods(["POST"])
+@hf_view
+def preupload(
+    request: HttpRequest, principal: Principal, namespace: str, name: str, rest: str
+) -> HttpResponse:
+    repo = get_repo(principal, namespace, name)
+    _refuse_pull_requests(request)
+    revision = _revision(request, rest, "preupload")
+    body = json_body(request)
+    files = body.get("files")
+    if not isinstance(files, list):
+        raise InvalidInput('"files" must be a list of {path, sample, size}')
+    parsed = []
+    for item in files:
+        if not isinstance(item, dict) or not isinstance(item.get("path"), str):
+            raise InvalidInput(f"bad preupload entry {item!r}: needs a path")
+        size = item.get("size")
+        if not isinstance(size, int) or isinstance(size, bool):
+            raise InvalidInput(f"{item['path']}: size must be an integer")
+        try:
+            sample = base64.b64decode(item.get("sample") or "", validate=True)[:SAMPLE_MAX]
+        except (binascii.Error, ValueError, TypeError) as exc:
+            raise InvalidInput(f"{item['path']}: sample is not valid base64") from exc
+        parsed.append(uploads.PreuploadFile(path=item["path"], size=size, sample=sample))
+    answers = uploads.preupload_plan(
+        actor=principal.user, repo=repo, revision=revision, files=parsed, api_key=principal.api_key
+    )
+    response = JsonResponse(
+        {
+            "files": [
+                {"path": a.path, "uploadMode": a.upload_mode, "shouldIgnore": False, "oid": a.oid}
+                for a in answers
+            ]
+        }
+    )
+    if any(a.upload_mode == "lfs" for a in answers):
+        # hf_xet reports a failed xet-write-token call without our message; the client logs this header.
+        response["X-HF-Warning"] = f"xet; {LFS_WARNING}"
+    return response
+
+
+# --- Git LFS --------------------------------------------------------------------------------------
+
+
+def _completion_token(plan: uploads.LfsObjectPlan, principal: Principal) -> str:
+    return signing.dumps(
+        {"b": plan.blob_id, "u": plan.upload_id, "a": principal.user.pk}, salt=COMPLETION_SALT, compress=True
+    )
+
+
+def _object_answer(
+    request: HttpRequest, principal: Principal, repo_path: str, plan: uploads.LfsObjectPlan
+) -> dict[str, Any]:
+    answer: dict[str, Any] = {"oid": plan.oid, "size": plan.size}
+    if plan.kind == "error":
+        answer["error"] = {"code": plan.error_code, "message": plan.error_message}
+        return answer
+    if plan.kind == "present":
+        return answer  # no "actions": the client skips the upload
+    verify = {"href": absolute(request, reverse("hf-lfs-verify", kwargs=repo_path)), "header": {}}
+    if plan.kind == "basic":
+        upload = {"href": absolute(request, plan.upload_url or "")}
+    else:
+        header = {"chunk_size": str(plan.chunk_size)}
+        header.update({f"{n:05d}": absolute(request, url) for n, url in enumerate(plan.part_urls, start=1)})
+        href = reverse("hf-lfs-complete", kwargs={"token": _completion_token(plan, principal)})
+        upload = {"href": absolute(request, href), "header": header}
+    answer["actions"] = {"upload": upload, "verify": verify}
+    answer["authenticated"] = True
+    return answer
+
+
+@require_http_methods(["POST"])
+@hf_view
+def lfs_batch(request: HttpRequest, principal: Principal, namespace: str, name: str) -> HttpResponse:
+    repo = get_repo(principal, namespace, name)
+    body = json_body(request)
+    operation = body.get("operation", "upload")
+    if operation != "upload":
+        raise InvalidInput(
+            f"only the 'upload' operation is supported here, not {operation!r}; "
+            "download files through /resolve"
+        )
+    objects = body.get("objects")
+    if not isinstance(objects, list) or not all(isinstance(o, dict) for o in objects):
+        raise InvalidInput('"objects" must be a list of {oid, size}')
+    transfers = body.get("transfers") or ["basic"]
+    plans = uploads.lfs_batch_plan(
+        actor=principal.user, repo=repo, objects=objects, api_key=principal.api_key
+    )
+    if any(p.kind == "multipart" for p in plans) and "multipart" not in transfers:
+        raise InvalidInput(
+            f"objects over {settings.LFS_MULTIPART_THRESHOLD} bytes need the multipart transfer"
+        )
+    repo_path = {"namespace": repo.namespace, "name": repo.name}
+    answer = {
+        "transfer": "multipart" if "multipart" in transfers else "basic",
+        "objects": [_object_answer(request, principal, repo_path, plan) for plan in plans],
+        "hash_algo": "sha256",
+    }
+    return JsonResponse(answer, content_type=LFS_CONTENT_TYPE)
+
+
+@require_http_methods(["POST"])
+@hf_view
+def lfs_verify(request: HttpRequest, principal: Principal, namespace: str, name: str) -> HttpResponse:
+    repo = get_repo(principal, namespace, name)
+    body = json_body(request)
+    blob = uploads.lfs_upload_verify(
+        actor=principal.user,
+        repo=repo,
+        oid=body.get("oid"),
+        size=body.get("size"),
+        api_key=principal.api_key,
+        ip=client_ip(request),
+    )
+    return JsonResponse(
+        {"oid": blob.sha256, "size": blob.size, "state": blob.state}, content_type=LFS_CONTENT_TYPE
+    )
+
+
+@require_http_methods(["POST"])
+@hf_view
+def lfs_complete(request: HttpRequest, principal: Principal, token: str) -> HttpResponse:
+    """Multipart completion. No auth (the client sends none): the signed token names blob and upload."""
+    try:
+        claims = signing.loads(token, salt=COMPLETION_SALT, max_age=settings.UPLOAD_GRACE_HOURS * 3600)
+    except signing.BadSignature:
+        return error_response(
+            403,
+            "InvalidUploadToken",
+            "this completion URL is invalid or has expired; ask the LFS batch endpoint again",
+        )
+    from django.contrib.auth import get_user_model
+
+    actor = get_user_model().objects.filter(pk=claims.get("a")).first()
+    body = json_body(request)
+    blob = uploads.lfs_multipart_complete(
+        actor=actor,
+        blob_id=claims["b"],
+        upload_id=claims["u"],
+        oid=body.get("oid"),
+        parts=body.get("parts"),
+        ip=client_ip(request),
+    )
+    return JsonResponse(
+        {"oid": blob.sha256, "size": blob.size, "state": blob.state}, content_type=LFS_CONTENT_TYPE
+    )
+
+
+# --- commit ---------------------------------------------------------------------------------------
+
+
+def _parse_commit(request: HttpRequest) -> tuple[dict[str, Any], list[Operation]]:
+    """Read the NDJSON body line by line: a header, then one operation per line."""
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > COMMIT_MAX_BODY_SIZE:
+        raise TooLarge(
+            f"the commit body is {length} bytes; at most {COMMIT_MAX_BODY_SIZE} are accepted "
+            "(upload large files through LFS)"
+        )
+    max_line = (settings.INLINE_FILE_MAX_SIZE + 2) // 3 * 4 + COMMIT_LINE_OVERHEAD
+    header: dict[str, Any] | None = None
+    operations: list[Operation] = []
+    number = 0
+    while True:
+        line = request.readline(max_line + 1)
+        if not line:
+            break
+        number += 1
+        if len(line) > max_line and not line.endswith(b"\n"):
+            raise TooLarge(
+                f"line {number} of the commit is too long: files over "
+                f"{settings.INLINE_FILE_MAX_SIZE} bytes must be uploaded through LFS "
+                "(set HF_HUB_DISABLE_XET=1)"
+            )
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"line {number} of the commit is not valid JSON: {exc}") from exc
+        if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
+            raise InvalidInput(f'line {number}: expected {{"key": ..., "value": {{...}}}}')
+        key, value = item.get("key"), item["value"]
+        if key == "header":
+            if header is not None or operations:
+                raise InvalidInput(f"line {number}: the header must come first, once")
+            header = value
+            continue
+        if header is None:
+            raise InvalidInput("the commit must start with a header line")
+        operations.append(_operation(number, key, value))
+    if header is None:
+        raise InvalidInput("empty commit request: expected a header line")
+    return header, operations
+
+
+def _path(number: int, value: dict[str, Any]) -> str:
+    path = value.get("path")
+    if not isinstance(path, str) or not path:
+        raise InvalidInput(f"line {number}: a path is required")
+    return path
+
+
+def _operation(number: int, key: Any, value: dict[str, Any]) -> Operation:
+    if key == "file":
+        path = _path(number, value)
+        content = uploads.inline_content_decode(
+            path=path, content=value.get("content"), encoding=value.get("encoding")
+        )
+        return AddInline(path=path, content=content)
+    if key == "lfsFile":
+        path = _path(number, value)
+        if value.get("algo", "sha256") != "sha256":
+            raise InvalidInput(f"line {number}: only sha256 LFS objects are supported")
+        oid, size = value.get("oid"), value.get("size")
+        if not isinstance(oid, str):
+            raise InvalidInput(f"line {number}: lfsFile needs an oid")
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+            raise InvalidInput(f"line {number}: size must be a non-negative integer")
+        return AddBlob(path=path, sha256=oid, size=size)  # no size: a copy of a stored object
+    if key == "deletedFile":
+        return Delete(path=_path(number, value))
+    if key == "deletedFolder":
+        return DeleteFolder(path=_path(number, value))
+    raise InvalidInput(
+        f"line {number}: unknown key {key!r} (expected file, lfsFile, deletedFile, deletedFolder)"
+    )
+
+
+@require_http_methods(["POST"])
+@hf_view
+def commit(request: HttpRequest, principal: Principal, namespace: str, name: str, rest: str) -> HttpResponse:
+    repo = get_repo(principal, namespace, name)
+    _refuse_pull_requests(request)
+    branch = _revision(request, rest, "commit")
+    header, operations = _parse_commit(request)
+    summary, description, parent = (
+        header.get("summary"),
+        header.get("description") or "",
+        header.get("parentCommit"),
+    )
+    if not isinstance(summary, str) or not isinstance(description, str):
+        raise InvalidInput("the header needs a summary (and optionally a description) as strings")
+    if parent is not None and not isinstance(parent, str):
+        raise InvalidInput("parentCommit must be a commit id")
+    new = uploads.commit_from_upload(
+        actor=principal.user,
+        repo=repo,
+        operations=operations,
+        title=summary,
+        message=description,
+        branch=branch,
+        parent_oid=parent,
+        api_key=principal.api_key,
+        ip=client_ip(request),
+    )
+    return JsonResponse(
+        {
+            "commitOid": new.oid,
+            "commitUrl": absolute(request, f"/{repo.namespace}/{repo.name}/commit/{new.oid}"),
+            "pullRequestUrl": None,
+            "commitMessage": summary,
+        }
+    )
+
+
+# --- Xet ------------------------------------------------------------------------------------------
+
+
+@hf_view
+def xet_token(
+    request: HttpRequest, principal: Principal, namespace: str, name: str, rest: str
+) -> HttpResponse:
+    get_repo(principal, namespace, name)  # the usual 401/404 for repos the caller can't see
+    return error_response(501, "XetNotSupported", XET_MESSAGE)

@@ -1,0 +1,140 @@
+"""Storage GC: stale, unreferenced blobs go; anything referenced or recently touched stays."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from registry.models import AuditEvent, Blob
+from registry.services.blobs import blob_ingest_stream, blob_register
+from registry.services.commits import AddBlob, commit_create
+from registry.services.repos import repo_delete
+from registry.services.storage_gc import storage_gc_run
+from registry.services.uploads import lfs_batch_plan
+from registry.storage import get_store
+
+MiB = 1024 * 1024
+
+
+def stored_blob(data: bytes, *, age_hours: float = 0) -> Blob:
+    blob = blob_ingest_stream(stream=io.BytesIO(data))
+    return age(blob, age_hours)
+
+
+def age(blob: Blob, hours: float) -> Blob:
+    then = timezone.now() - timedelta(hours=hours)
+    Blob.objects.filter(pk=blob.pk).update(
+        created_at=then,
+        uploaded_at=then if blob.uploaded_at else None,
+        verified_at=then if blob.verified_at else None,
+    )
+    blob.refresh_from_db()
+    return blob
+
+
+@pytest.fixture
+def gc_store(blob_store):
+    return blob_store
+
+
+def test_deletes_stale_uncommitted_uploads_and_their_bytes(db, gc_store, settings):
+    settings.UPLOAD_GRACE_HOURS = 24
+    stale = stored_blob(b"uploaded, never committed", age_hours=25)
+    report = storage_gc_run()
+    assert report.deleted == [stale.sha256]
+    assert not Blob.objects.filter(pk=stale.pk).exists()
+    assert get_store().head(stale.storage_key) is None
+    event = AuditEvent.objects.get(action="storage.gc")
+    assert event.metadata["deleted"] == 1
+    assert event.metadata["freed_bytes"] == stale.size
+
+
+def test_deletes_pending_registrations_that_never_got_bytes(db, gc_store):
+    pending = age(blob_register(sha256="a" * 64, size=5), 48)
+    assert storage_gc_run().deleted == [pending.sha256]
+    assert not Blob.objects.exists()
+
+
+def test_keeps_blobs_inside_the_grace_period(db, gc_store, settings):
+    settings.UPLOAD_GRACE_HOURS = 24
+    fresh = stored_blob(b"uploaded an hour ago", age_hours=1)
+    registered = blob_register(sha256="b" * 64, size=3)
+    assert storage_gc_run().deleted == []
+    assert Blob.objects.filter(pk__in=[fresh.pk, registered.pk]).count() == 2
+    assert get_store().head(fresh.storage_key) is not None
+    assert not AuditEvent.objects.filter(action="storage.gc").exists()
+
+
+def test_keeps_old_blobs_that_a_commit_references(personas, make_repo, gc_store):
+    repo = make_repo()
+    blob = stored_blob(b"committed weights")
+    commit_create(
+        actor=personas.member,
+        repo=repo,
+        title="w",
+        operations=[AddBlob("w.safetensors", blob.sha256, blob.size)],
+    )
+    age(blob, 1000)
+    assert storage_gc_run().deleted == []
+    assert get_store().head(blob.storage_key) is not None
+
+
+def test_deletes_blobs_left_behind_by_a_deleted_repo(personas, make_repo, gc_store):
+    repo = make_repo()
+    shared = stored_blob(b"shared by two repos")
+    only_here = stored_blob(b"only in the deleted repo")
+    other = make_repo("other")
+    for target, blobs in ((repo, [shared, only_here]), (other, [shared])):
+        commit_create(
+            actor=personas.member,
+            repo=target,
+            title="w",
+            operations=[AddBlob(f"{b.sha256[:8]}.bin", b.sha256, b.size) for b in blobs],
+        )
+    repo_delete(actor=personas.owner, repo=repo)
+    age(shared, 100)
+    age(only_here, 100)
+    assert storage_gc_run().deleted == [only_here.sha256]
+    assert Blob.objects.filter(pk=shared.pk).exists()
+
+
+def test_re_registering_an_old_upload_restarts_its_grace_period(personas, make_repo, gc_store):
+    repo = make_repo()
+    blob = age(blob_register(sha256="c" * 64, size=7), 100)
+    lfs_batch_plan(actor=personas.member, repo=repo, objects=[{"oid": blob.sha256, "size": 7}])
+    assert storage_gc_run().deleted == []
+
+
+def test_aborts_the_dangling_multipart_upload_of_a_stale_blob(personas, make_repo, gc_store, settings):
+    settings.LFS_MULTIPART_THRESHOLD = 5 * MiB
+    settings.LFS_MULTIPART_CHUNK_SIZE = 5 * MiB
+    repo = make_repo()
+    data_sha = hashlib.sha256(b"never finished").hexdigest()
+    [plan] = lfs_batch_plan(actor=personas.member, repo=repo, objects=[{"oid": data_sha, "size": 6 * MiB}])
+    blob = age(Blob.objects.get(pk=plan.blob_id), 100)
+    report = storage_gc_run()
+    assert report.deleted == [blob.sha256]
+    assert report.aborted_uploads == 1
+    from registry.storage import StorageError
+
+    with pytest.raises(StorageError):
+        get_store().multipart_list_parts(blob.storage_key, plan.upload_id)
+
+
+def test_a_run_is_bounded_by_its_limit(db, gc_store):
+    for n in range(3):
+        age(blob_register(sha256=f"{n}" * 64, size=1), 100)
+    assert len(storage_gc_run(limit=2).deleted) == 2
+    assert len(storage_gc_run(limit=2).deleted) == 1
+
+
+def test_the_hourly_task_runs_the_gc(db, gc_store, settings):
+    from registry.tasks import storage_gc
+
+    assert settings.CELERY_BEAT_SCHEDULE["registry.storage_gc"]["task"] == "registry.storage_gc"
+    age(blob_register(sha256="d" * 64, size=1), 100)
+    assert storage_gc.run() == {"deleted": 1, "freed_bytes": 0, "failed": 0}
