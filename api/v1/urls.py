@@ -8,3 +8,21 @@ urlpatterns = [
     path("models", views.ModelListView.as_view(), name="model-list"),
     path("models/<str:namespace>/<str:name>", views.ModelDetailView.as_view(), name="model-detail"),
 ]
+
+# --- developer portal: license acceptance for automation ---
+from api.v1 import licenses  # noqa: E402
+
+urlpatterns.append(
+    path("models/<str:namespace>/<str:name>/license/accept", licenses.LicenseAcceptView.as_view(),
+         name="license-accept"),
+)
+
+# --- checkpoint validation ---
+from api.v1 import validation  # noqa: E402
+
+urlpatterns += [
+    path("models/<str:namespace>/<str:name>/validation", validation.ValidationView.as_view(),
+         name="model-validation"),
+    path("models/<str:namespace>/<str:name>/validation/rerun", validation.ValidationRerunView.as_view(),
+         name="model-validation-rerun"),
+]

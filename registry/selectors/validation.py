@@ -1,0 +1,101 @@
+"""Reads of validation results: a revision's run for the API, and quarantine decisions for downloads."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from registry.exceptions import EntryNotFound
+from registry.models import Blob, Commit, CommitFile, ContentVerdict, FileCheck, ModelRepo, ValidationRun
+from registry.selectors.repos import repo_get, revision_resolve
+
+
+@dataclass(frozen=True)
+class RevisionValidation:
+    repo: ModelRepo
+    revision: str
+    commit: Commit
+    run: ValidationRun
+    files: list[FileCheck]
+
+
+def validation_for_revision(*, viewer: Any, namespace: str, name: str, revision: str = "main"
+                            ) -> RevisionValidation:
+    """The run of the commit `revision` names, with the same visibility as the repo (private → not found)."""
+    repo = repo_get(viewer=viewer, namespace=namespace, name=name)
+    commit = revision_resolve(repo=repo, revision=revision)
+    run = ValidationRun.objects.filter(commit=commit).first()
+    if run is None:
+        raise EntryNotFound(f"revision {commit.oid} has not been validated", code="ValidationNotFound")
+    files = list(FileCheck.objects.filter(run=run).order_by("path"))
+    return RevisionValidation(repo=repo, revision=revision, commit=commit, run=run, files=files)
+
+
+def validation_run_list(*, repo: ModelRepo | None = None) -> QuerySet[ValidationRun]:
+    qs = ValidationRun.objects.select_related("repo", "commit")
+    return qs.filter(repo=repo) if repo is not None else qs
+
+
+# --- quarantine ---------------------------------------------------------------------------------
+
+
+def _failed_reason(**match: Any) -> Subquery:
+    return Subquery(ContentVerdict.objects.filter(status="failed", **match).values("reason")[:1])
+
+
+def quarantine_annotation() -> Coalesce:
+    """`quarantine_reason` for CommitFile rows: the failed verdict of the blob (by sha256) or of the inline
+    content (by git blob sha1), else NULL. An annotation, so /resolve pays no extra query."""
+    return Coalesce(_failed_reason(sha256=OuterRef("blob__sha256")),
+                    _failed_reason(git_oid=OuterRef("git_oid")))
+
+
+def file_quarantine(*, commit_file: CommitFile) -> str | None:
+    """Why the file must not be served (its content failed validation, or its bytes were rejected), or None.
+
+    Uses the `quarantine_reason` annotation when the row carries it (no query); otherwise one query.
+    """
+    blob = commit_file.blob if commit_file.blob_id else None
+    if blob is not None and blob.state == Blob.State.REJECTED:
+        return f"the stored bytes failed verification: {blob.rejected_reason}"
+    if hasattr(commit_file, "quarantine_reason"):
+        reason = commit_file.quarantine_reason
+    else:
+        cond = Q(sha256=blob.sha256) if blob is not None else Q(git_oid=commit_file.git_oid)
+        if blob is None and commit_file.content is not None:
+            cond |= Q(sha256=hashlib.sha256(bytes(commit_file.content)).hexdigest())
+        reason = ContentVerdict.objects.filter(cond, status="failed").values_list("reason", flat=True).first()
+    if reason is None:
+        return None
+    return reason or "the file failed validation"
+
+
+def file_lookup_checked(*, repo: ModelRepo, candidates: Sequence[tuple[str, str]]
+                        ) -> tuple[str, CommitFile | None, str]:
+    """`selectors.hf.file_lookup`, with each row's `quarantine_reason` annotated in the same single query."""
+    from registry.selectors import hf
+
+    cond = Q()
+    for revision, path in candidates:
+        if path:
+            cond |= Q(path=path) & hf._commit_filter(repo, revision)
+    if cond:
+        found = list(CommitFile.objects.select_related("commit", "blob").filter(cond)
+                     .annotate(quarantine_reason=quarantine_annotation())[: len(candidates)])
+        if found:
+            rank = {path: i for i, (_rev, path) in enumerate(candidates)}
+            entry = min(found, key=lambda f: rank.get(f.path, len(rank)))
+            return entry.commit.oid, entry, entry.path
+    return _missing(repo, candidates)
+
+
+def _missing(repo: ModelRepo, candidates: Sequence[tuple[str, str]]) -> tuple[str, None, str]:
+    from registry.selectors import hf
+
+    _revision, path, oid = hf._first_revision(repo, candidates)
+    return oid, None, path
