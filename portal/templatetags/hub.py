@@ -1,0 +1,43 @@
+"""Template helpers for the browser pages."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from django import template
+from django.utils.translation import gettext as _
+
+register = template.Library()
+
+
+@register.simple_tag
+def repo_url(base: str, kind: str, qrev: str, path: str = "") -> str:
+    """`{base}/{kind}/{rev}/{path}` with the revision already quoted as one segment."""
+    url = f"{base}/{kind}/{qrev}"
+    return f"{url}/{quote(path)}" if path else url
+
+
+@register.filter
+def params(value: int | None) -> str:
+    """A parameter count the way model cards write it: 7B, 1.3B, 350M, 12K."""
+    if value is None:
+        return ""
+    number = float(value)
+    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if number >= size:
+            scaled = number / size
+            text = f"{scaled:.1f}".rstrip("0").rstrip(".") if scaled < 100 else f"{scaled:.0f}"
+            return f"{text}{unit}"
+    return str(int(number))
+
+
+@register.filter
+def shortoid(value: str | None) -> str:
+    return (value or "")[:7]
+
+
+@register.filter
+def lang_name(code: str) -> str:
+    """A language code from a card, with a readable name where we know it."""
+    names = {"ko": _("Korean"), "en": _("English"), "ja": _("Japanese"), "zh": _("Chinese")}
+    return f"{names[code]} ({code})" if code in names else code

@@ -1,0 +1,205 @@
+"""Model pages: search, card, files, file, history, license acceptance."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from portal.forms import LicenseAcceptForm, ModelSearchForm
+from portal.markdown import render_card, render_markdown
+from portal.views.common import client_ip, portal_view, quote_rev
+from registry.exceptions import InvalidInput, RevisionNotFound
+from registry.models import Commit, ModelRepo
+from registry.selectors.portal import (
+    DEFAULT_BRANCH,
+    AccessStatus,
+    ModelFilters,
+    access_status,
+    breadcrumbs,
+    first_weight_file,
+    model_facets,
+    model_search,
+    repo_default_head,
+    repo_history,
+    repo_readme,
+    repo_refs_for_page,
+    revision_commit,
+    revision_split,
+    tree_file,
+    tree_listing,
+)
+from registry.selectors.repos import repo_get
+from registry.services.licenses import license_accept
+
+PAGE_SIZE = 24
+TEXT_PREVIEW_MAX = 512 * 1024
+
+
+@portal_view
+def model_list(request: HttpRequest) -> HttpResponse:
+    form = ModelSearchForm(request.GET or None)
+    values = form.filters()
+    queryset = model_search(viewer=request.user, filters=ModelFilters(**values))
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "portal/model_list.html", {
+        "form": form, "filters": values, "page": page, "facets": model_facets(viewer=request.user),
+    })
+
+
+def _repo_base(repo: ModelRepo) -> str:
+    return reverse("model", kwargs={"namespace": repo.namespace, "name": repo.name})
+
+
+def _snippets(request: HttpRequest, repo: ModelRepo, filename: str) -> dict[str, str]:
+    """"Use this model": the same files through transformers, huggingface_hub, the hf CLI and curl."""
+    endpoint = request.build_absolute_uri("/").rstrip("/")
+    repo_id = repo.repo_id
+    resolve = f"{endpoint}{_repo_base(repo)}/resolve/main/{quote(filename)}"
+    token_line = '\nos.environ["HF_TOKEN"] = "hub_…"  # ' + _("an API key from Settings → Access tokens") \
+        if repo.is_gated or repo.private else ""
+    return {
+        "transformers": (
+            "import os\n"
+            f'os.environ["HF_ENDPOINT"] = "{endpoint}"{token_line}\n\n'
+            "from transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
+            f'tokenizer = AutoTokenizer.from_pretrained("{repo_id}")\n'
+            f'model = AutoModelForCausalLM.from_pretrained("{repo_id}")\n'
+        ),
+        "huggingface_hub": (
+            "from huggingface_hub import snapshot_download\n\n"
+            f'path = snapshot_download(repo_id="{repo_id}", endpoint="{endpoint}"'
+            + (', token="hub_…"' if token_line else "") + ")\n"
+        ),
+        "cli": (
+            f"export HF_ENDPOINT={endpoint}\n"
+            + ("export HF_TOKEN=hub_…\n" if token_line else "")
+            + f"hf download {repo_id}\n"
+        ),
+        "curl": (
+            f'curl -L -H "Authorization: Bearer $HUB_API_KEY" \\\n  "{resolve}" \\\n'
+            f"  -o {quote(filename.rsplit('/', 1)[-1])}\n"
+        ),
+    }
+
+
+def _repo_context(request: HttpRequest, repo: ModelRepo, *, revision: str, tab: str,
+                  commit: Commit | None, access: AccessStatus | None = None) -> dict[str, Any]:
+    branches, tags = repo_refs_for_page(repo=repo)
+    return {
+        "repo": repo,
+        "repo_base": _repo_base(repo),
+        "revision": revision,
+        "qrev": quote_rev(revision),
+        "commit": commit,
+        "tab": tab,
+        "branches": branches,
+        "ref_tags": tags,
+        "access": access if access is not None else access_status(viewer=request.user, repo=repo),
+        "license_html": render_markdown(repo.license.text) if repo.license_id else "",
+    }
+
+
+@portal_view
+def model_detail(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
+    repo = repo_get(viewer=request.user, namespace=namespace, name=name)
+    head = repo_default_head(repo=repo)
+    base = _repo_base(repo)
+    readme = repo_readme(repo=repo, commit=head)
+    context = _repo_context(request, repo, revision=DEFAULT_BRANCH, tab="card", commit=head)
+    context.update({
+        "card_html": render_card(readme, repo_base=base, revision=DEFAULT_BRANCH) if readme else "",
+        "snippets": _snippets(request, repo, first_weight_file(commit=head)),
+    })
+    return render(request, "portal/model_card.html", context)
+
+
+def _resolve(repo: ModelRepo, rest: str) -> tuple[str, str, Commit]:
+    revision, path = revision_split(repo=repo, rest=rest)
+    return revision, path, revision_commit(repo=repo, revision=revision)
+
+
+@portal_view
+def model_tree(request: HttpRequest, namespace: str, name: str, rest: str) -> HttpResponse:
+    repo = repo_get(viewer=request.user, namespace=namespace, name=name)
+    revision, path, commit = _resolve(repo, rest)
+    entries = tree_listing(commit=commit, path=path)
+    context = _repo_context(request, repo, revision=revision, tab="files", commit=commit)
+    context.update({"path": path, "crumbs": breadcrumbs(path), "entries": entries,
+                    "total_size": sum(e.size for e in entries)})
+    return render(request, "portal/model_tree.html", context)
+
+
+@portal_view
+def model_blob(request: HttpRequest, namespace: str, name: str, rest: str) -> HttpResponse:
+    repo = repo_get(viewer=request.user, namespace=namespace, name=name)
+    revision, path, commit = _resolve(repo, rest)
+    if not path:
+        return redirect(f"{_repo_base(repo)}/tree/{quote_rev(revision)}")
+    entry = tree_file(commit=commit, path=path)
+    access = access_status(viewer=request.user, repo=repo)
+    text = None
+    locked = not access.can_download and path != "README.md"
+    if entry.content is not None and entry.size <= TEXT_PREVIEW_MAX and not locked:
+        try:
+            text = bytes(entry.content).decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+    context = _repo_context(request, repo, revision=revision, tab="files", commit=commit, access=access)
+    context.update({"path": path, "crumbs": breadcrumbs(path), "entry": entry, "text": text,
+                    "locked": locked})
+    return render(request, "portal/model_blob.html", context)
+
+
+@portal_view
+def model_commits(request: HttpRequest, namespace: str, name: str, rest: str) -> HttpResponse:
+    repo = repo_get(viewer=request.user, namespace=namespace, name=name)
+    revision = rest.strip("/")
+    commit = revision_commit(repo=repo, revision=revision)
+    history = repo_history(repo=repo, head=commit)
+    context = _repo_context(request, repo, revision=revision, tab="commits", commit=commit)
+    context["history"] = history
+    return render(request, "portal/model_commits.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@portal_view
+def model_accept(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
+    repo = repo_get(viewer=request.user, namespace=namespace, name=name)
+    base = _repo_base(repo)
+    if not repo.is_gated:
+        messages.info(request, _("This model is open: no license acceptance is needed."))
+        return redirect(base)
+    access = access_status(viewer=request.user, repo=repo)
+    form = LicenseAcceptForm(request.POST if request.method == "POST" else None, questions=repo.gating_fields)
+    if request.method == "POST" and form.is_valid():
+        try:
+            acceptance = license_accept(user=request.user, repo=repo, answers=form.answers(),
+                                        ip=client_ip(request))
+        except InvalidInput as exc:
+            form.add_error(None, exc.message)
+        else:
+            if acceptance.status == acceptance.Status.ACCEPTED:
+                messages.success(request, _("License accepted: you can download this model now."))
+            elif acceptance.status == acceptance.Status.PENDING:
+                messages.info(request, _("Request sent. The model's owners review requests by hand; "
+                                         "downloads unlock once they approve."))
+            else:
+                messages.warning(request, _("Your request for this model was rejected."))
+            return redirect(base)
+    try:
+        head = revision_commit(repo=repo, revision=DEFAULT_BRANCH)
+    except RevisionNotFound:
+        head = None
+    context = _repo_context(request, repo, revision=DEFAULT_BRANCH, tab="card", commit=head, access=access)
+    context["form"] = form
+    return render(request, "portal/model_accept.html", context)

@@ -1,0 +1,378 @@
+"""Reads for the browser pages: model search with facets, file trees, access status, organisation pages.
+
+Every function takes the viewer and applies the same visibility rules as the API selectors
+(private repos don't exist for outsiders). Lists do a constant number of queries per page.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+
+from registry import permissions
+from registry.exceptions import EntryNotFound, PermissionDenied, RepoNotFound, RevisionNotFound
+from registry.hashing import COMMIT_OID_RE
+from registry.models import (
+    ApiKey,
+    Branch,
+    Commit,
+    CommitFile,
+    LicenseAcceptance,
+    Membership,
+    ModelRepo,
+    Organization,
+    Tag,
+)
+from registry.selectors.repos import repo_visible_queryset
+
+SORTS = {
+    "downloads": ["-downloads", "-updated_at", "id"],
+    "updated": ["-updated_at", "id"],
+    "name": ["namespace", "name"],
+}
+DEFAULT_BRANCH = "main"
+
+
+def _json_list_contains(field_name: str, value: str) -> Q:
+    from django.db import connection
+
+    if connection.features.supports_json_field_contains:
+        return Q(**{f"{field_name}__contains": [value]})
+    return Q(**{f"{field_name}__icontains": f'"{value}"'})
+
+
+# --- model search -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelFilters:
+    q: str = ""
+    organization: str = ""
+    pipeline_tag: str = ""
+    license: str = ""
+    language: str = ""
+    gated: str = ""  # "", "gated", "open"
+    sort: str = "downloads"
+
+
+def model_search(*, viewer: Any, filters: ModelFilters) -> QuerySet[ModelRepo]:
+    """Visible models matching the search and filters, sorted; owners and license joined in."""
+    qs = repo_visible_queryset(viewer=viewer)
+    q = filters.q.strip()
+    if q:
+        match = (Q(name__icontains=q) | Q(namespace__icontains=q) | Q(description__icontains=q)
+                 | Q(pipeline_tag__icontains=q) | Q(tags__icontains=q))  # substring of any tag, any case
+        if "/" in q:
+            namespace, _, name = q.partition("/")
+            match |= Q(namespace__iexact=namespace, name__icontains=name)
+        qs = qs.filter(match)
+    if filters.organization:
+        qs = qs.filter(namespace__iexact=filters.organization)
+    if filters.pipeline_tag:
+        qs = qs.filter(pipeline_tag=filters.pipeline_tag)
+    if filters.license:
+        qs = qs.filter(Q(license__slug=filters.license) | Q(card_license=filters.license))
+    if filters.language:
+        qs = qs.filter(_json_list_contains("languages", filters.language))
+    if filters.gated == "gated":
+        qs = qs.exclude(gating=ModelRepo.Gating.NONE)
+    elif filters.gated == "open":
+        qs = qs.filter(gating=ModelRepo.Gating.NONE)
+    return qs.order_by(*SORTS.get(filters.sort, SORTS["downloads"]))
+
+
+@dataclass
+class ModelFacets:
+    organizations: list[str] = field(default_factory=list)
+    pipeline_tags: list[str] = field(default_factory=list)
+    licenses: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+
+
+def model_facets(*, viewer: Any) -> ModelFacets:
+    """The values the filters offer, drawn from the models the viewer can see (one query)."""
+    rows = repo_visible_queryset(viewer=viewer).values_list(
+        "namespace", "pipeline_tag", "license__slug", "card_license", "languages"
+    )
+    orgs: set[str] = set()
+    tags: set[str] = set()
+    licenses: set[str] = set()
+    languages: set[str] = set()
+    for namespace, pipeline_tag, license_slug, card_license, langs in rows:
+        orgs.add(namespace)
+        if pipeline_tag:
+            tags.add(pipeline_tag)
+        for value in (license_slug, card_license):
+            if value:
+                licenses.add(value)
+        for lang in langs or []:
+            if isinstance(lang, str) and lang:
+                languages.add(lang)
+    return ModelFacets(sorted(orgs, key=str.lower), sorted(tags), sorted(licenses), sorted(languages))
+
+
+# --- one model ------------------------------------------------------------------------------------
+
+
+def revision_split(*, repo: ModelRepo, rest: str) -> tuple[str, str]:
+    """Split `<rev>/<path>` where the revision may itself contain '/': the longest known ref wins."""
+    rest = rest.strip("/")
+    if "/" not in rest:
+        return rest, ""
+    first, _, remainder = rest.partition("/")
+    if COMMIT_OID_RE.match(first):
+        return first, remainder
+    names = set(Branch.objects.filter(repo=repo).values_list("name", flat=True))
+    names |= set(Tag.objects.filter(repo=repo).values_list("name", flat=True))
+    parts = rest.split("/")
+    for cut in range(len(parts), 0, -1):
+        candidate = "/".join(parts[:cut])
+        if candidate in names:
+            return candidate, "/".join(parts[cut:])
+    return first, remainder
+
+
+def revision_commit(*, repo: ModelRepo, revision: str) -> Commit:
+    from registry.selectors.repos import revision_resolve
+
+    return revision_resolve(repo=repo, revision=revision)
+
+
+def repo_readme(*, repo: ModelRepo, commit: Commit | None) -> str:
+    """README.md of the commit as text ('' when there is none or it lives in the blob store)."""
+    if commit is None:
+        return ""
+    entry = CommitFile.objects.filter(commit=commit, path="README.md").only("content").first()
+    if entry is None or entry.content is None:
+        return ""
+    return bytes(entry.content).decode("utf-8", errors="replace")
+
+
+def repo_default_head(*, repo: ModelRepo) -> Commit | None:
+    try:
+        return revision_commit(repo=repo, revision=DEFAULT_BRANCH)
+    except RevisionNotFound:
+        branch = Branch.objects.filter(repo=repo).select_related("head").order_by("name").first()
+        return branch.head if branch else None
+
+
+@dataclass
+class TreeEntry:
+    name: str
+    path: str
+    is_dir: bool
+    size: int = 0
+    file: CommitFile | None = None
+    files: int = 0
+
+
+def tree_listing(*, commit: Commit, path: str = "") -> list[TreeEntry]:
+    """The direct children of `path` in the commit's tree: folders first, then files (one query).
+
+    Raises EntryNotFound when `path` is neither the root nor a folder of the tree.
+    """
+    path = path.strip("/")
+    prefix = f"{path}/" if path else ""
+    qs = CommitFile.objects.filter(commit=commit).select_related("blob").defer("content").order_by("path")
+    if prefix:
+        qs = qs.filter(path__startswith=prefix)
+    folders: dict[str, TreeEntry] = {}
+    files: list[TreeEntry] = []
+    for entry in qs:
+        rest = entry.path[len(prefix):]
+        head, sep, _ = rest.partition("/")
+        if sep:
+            folder = folders.setdefault(head, TreeEntry(head, prefix + head, True))
+            folder.size += entry.size
+            folder.files += 1
+        else:
+            files.append(TreeEntry(rest, entry.path, False, entry.size, entry))
+    if path and not folders and not files:
+        raise EntryNotFound(f"{path} does not exist in revision {commit.oid}")
+    return [*sorted(folders.values(), key=lambda e: e.name), *files]
+
+
+def tree_file(*, commit: Commit, path: str) -> CommitFile:
+    entry = CommitFile.objects.select_related("blob").filter(commit=commit, path=path).first()
+    if entry is None:
+        raise EntryNotFound(f"{path} does not exist in revision {commit.oid}")
+    return entry
+
+
+def breadcrumbs(path: str) -> list[tuple[str, str]]:
+    """[(name, path-so-far)] for each segment of a repo path."""
+    crumbs: list[tuple[str, str]] = []
+    current = ""
+    for part in [p for p in path.split("/") if p]:
+        current = posixpath.join(current, part) if current else part
+        crumbs.append((part, current))
+    return crumbs
+
+
+def repo_refs_for_page(*, repo: ModelRepo) -> tuple[list[str], list[str]]:
+    branches = list(Branch.objects.filter(repo=repo).order_by("name").values_list("name", flat=True))
+    tags = list(Tag.objects.filter(repo=repo).order_by("name").values_list("name", flat=True))
+    return branches, tags
+
+
+def repo_history(*, repo: ModelRepo, head: Commit, limit: int = 100) -> list[Commit]:
+    """First-parent history from head, newest first (two queries whatever the length)."""
+    parents = dict(Commit.objects.filter(repo=repo).values_list("id", "parent_id"))
+    ids: list[int] = []
+    current: int | None = head.pk
+    while current is not None and len(ids) < limit:
+        ids.append(current)
+        current = parents.get(current)
+    commits = Commit.objects.select_related("author").in_bulk(ids)
+    return [commits[pk] for pk in ids if pk in commits]
+
+
+def first_weight_file(*, commit: Commit | None) -> str:
+    """A file worth showing in download snippets: config.json, else the first blob file, else README."""
+    if commit is None:
+        return "README.md"
+    paths = list(CommitFile.objects.filter(commit=commit).values_list("path", "blob_id")[:500])
+    names = {p for p, _ in paths}
+    if "config.json" in names:
+        return "config.json"
+    for p, blob_id in paths:
+        if blob_id is not None:
+            return p
+    return "README.md" if "README.md" in names else (paths[0][0] if paths else "README.md")
+
+
+# --- gated access -----------------------------------------------------------------------------------
+
+
+@dataclass
+class AccessStatus:
+    can_download: bool
+    is_gated: bool
+    exempt: bool = False  # member of the owner, owner, or staff
+    acceptance: LicenseAcceptance | None = None
+    reason: str = ""  # machine-readable: anonymous | not_requested | pending | rejected | private | disabled
+
+    @property
+    def status(self) -> str | None:
+        return self.acceptance.status if self.acceptance else None
+
+
+def access_status(*, viewer: Any, repo: ModelRepo) -> AccessStatus:
+    """What the viewer may download from the repo, and why not when they may not."""
+    authenticated = viewer is not None and getattr(viewer, "is_authenticated", False)
+    if repo.disabled:
+        return AccessStatus(False, repo.is_gated, reason="disabled")
+    if not repo.is_gated:
+        return AccessStatus(permissions.can_read_repo(viewer, repo), False)
+    if not authenticated:
+        return AccessStatus(False, True, reason="anonymous")
+    exempt = bool(
+        viewer.is_superuser
+        or (repo.owner_user_id is not None and repo.owner_user_id == viewer.pk)
+        or (repo.owner_org_id is not None and permissions.org_role(viewer, repo.owner_org) is not None)
+    )
+    if exempt:
+        return AccessStatus(True, True, exempt=True)
+    acceptance = permissions.acceptance_for(viewer, repo)
+    if acceptance is None:
+        return AccessStatus(False, True, reason="not_requested")
+    accepted = acceptance.status == LicenseAcceptance.Status.ACCEPTED
+    return AccessStatus(accepted, True, acceptance=acceptance, reason="" if accepted else acceptance.status)
+
+
+# --- organisations and users ----------------------------------------------------------------------------
+
+
+@dataclass
+class NamespacePage:
+    slug: str
+    organization: Organization | None
+    user: Any
+    memberships: list[Membership]
+    repos: list[ModelRepo]
+    viewer_role: str | None
+
+    @property
+    def viewer_is_admin(self) -> bool:
+        return self.viewer_role == Membership.Role.ADMIN
+
+
+def namespace_page(*, viewer: Any, slug: str, repo_limit: int = 200) -> NamespacePage:
+    """An organisation (members, roles, models) or a user's models. RepoNotFound when neither exists."""
+    org = Organization.objects.filter(slug__iexact=slug).first()
+    user = None
+    memberships: list[Membership] = []
+    role = None
+    if org is not None:
+        memberships = list(Membership.objects.filter(organization=org).select_related("user")
+                           .order_by("role", "user__username"))
+        if viewer is not None and getattr(viewer, "is_authenticated", False):
+            role = next((m.role for m in memberships if m.user_id == viewer.pk), None)
+            if role is None and viewer.is_superuser:
+                role = Membership.Role.ADMIN
+        repos_qs = repo_visible_queryset(viewer=viewer).filter(owner_org=org)
+    else:
+        user = get_user_model().objects.filter(username__iexact=slug, is_active=True).first()
+        if user is None:
+            raise RepoNotFound(f"{slug} does not exist")
+        repos_qs = repo_visible_queryset(viewer=viewer).filter(owner_user=user)
+    repos = list(repos_qs.order_by("-downloads", "-updated_at", "id")[:repo_limit])
+    return NamespacePage(org.slug if org else user.get_username(), org, user, memberships, repos, role)
+
+
+def _org_for_admin(*, viewer: Any, slug: str) -> Organization:
+    org = Organization.objects.filter(slug__iexact=slug).first()
+    if org is None:
+        raise RepoNotFound(f"{slug} does not exist")
+    if not getattr(viewer, "is_authenticated", False):
+        raise PermissionDenied("sign in as an organisation admin")
+    if not (viewer.is_superuser or permissions.org_role(viewer, org) == Membership.Role.ADMIN):
+        raise PermissionDenied("only the organisation's admins can review access requests")
+    return org
+
+
+def access_requests_pending(*, viewer: Any, slug: str) -> tuple[Organization, list[LicenseAcceptance]]:
+    """Pending license acceptances for the organisation's repos; org admins (and staff) only."""
+    org = _org_for_admin(viewer=viewer, slug=slug)
+    pending = list(
+        LicenseAcceptance.objects.filter(repo__owner_org=org, status=LicenseAcceptance.Status.PENDING)
+        .select_related("user", "repo", "license")
+        .order_by("created_at", "id")
+    )
+    return org, pending
+
+
+def access_request_get(*, viewer: Any, slug: str, pk: int) -> LicenseAcceptance:
+    org = _org_for_admin(viewer=viewer, slug=slug)
+    acceptance = (LicenseAcceptance.objects.select_related("user", "repo", "repo__owner_org", "license")
+                  .filter(pk=pk, repo__owner_org=org).first())
+    if acceptance is None:
+        raise EntryNotFound("no such access request")
+    return acceptance
+
+
+# --- API keys ----------------------------------------------------------------------------------------------
+
+
+def api_keys_of(*, user: Any) -> list[ApiKey]:
+    keys = ApiKey.objects.filter(user=user).select_related("organization")
+    return list(keys.order_by("-created_at", "-id"))
+
+
+def api_key_own(*, user: Any, pk: int) -> ApiKey:
+    key = ApiKey.objects.filter(user=user, pk=pk).first()
+    if key is None:
+        raise EntryNotFound("no such API key")
+    return key
+
+
+def user_organizations(*, user: Any) -> list[Organization]:
+    if not getattr(user, "is_authenticated", False):
+        return []
+    if user.is_superuser:
+        return list(Organization.objects.order_by("slug"))
+    return list(Organization.objects.filter(memberships__user=user).order_by("slug"))
