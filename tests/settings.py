@@ -19,3 +19,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     # read fails at once ("database table is locked") while another thread writes. On a file, SQLite waits
     # for its busy timeout, as in the embedded deployment, so transactional tests with threads are honest.
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(os.environ["VAR_DIR"], "test.sqlite3")}  # noqa: F405
+
+# WhiteNoise warns on every request when STATIC_ROOT is missing; tests never collect static files.
+STATIC_ROOT = os.path.join(os.environ["VAR_DIR"], "staticfiles")
+os.makedirs(STATIC_ROOT, exist_ok=True)

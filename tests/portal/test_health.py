@@ -41,6 +41,8 @@ def test_healthz_is_503_naming_a_broken_blob_store(client, db, monkeypatch):
 
 def test_healthz_is_503_naming_a_broken_broker(client, db, monkeypatch, local_store):
     # Nothing listens on port 1: the connection is refused at once.
+    # Celery prefers the CELERY_BROKER_URL environment variable (set in CI) over its configuration.
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
     monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
     response = client.get("/healthz")
     assert response.status_code == 503

@@ -93,7 +93,7 @@ def raw_request(url: str, *, method: str = "POST", body: bytes = b"", headers: d
     """(status, headers, body) of a plain HTTP call, errors included."""
     request = urllib.request.Request(url, data=body or None, method=method, headers=headers or {})
     try:
-        with urllib.request.urlopen(request) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers, exc.read()

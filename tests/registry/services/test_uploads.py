@@ -416,7 +416,7 @@ def _put_part(store, key: str, upload_id: str, number: int, data: bytes) -> str:
     request = urllib.request.Request(
         url, data=data, method="PUT", headers={"Content-Type": "application/octet-stream"}
     )
-    with urllib.request.urlopen(request) as response:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
         return response.headers["ETag"]
 
 
