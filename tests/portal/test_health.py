@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from kombu import Connection
 
 from portal.celery import app as celery_app
 from registry.selectors import health
@@ -40,10 +41,9 @@ def test_healthz_is_503_naming_a_broken_blob_store(client, db, monkeypatch):
 
 
 def test_healthz_is_503_naming_a_broken_broker(client, db, monkeypatch, local_store):
-    # Nothing listens on port 1: the connection is refused at once.
-    # Celery prefers the CELERY_BROKER_URL environment variable (set in CI) over its configuration.
-    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    # Nothing listens on port 1: the connection is refused at once. Only the health check's connection is
+    # redirected; the app's configuration (and its cached producer pool) stay as they are for later tests.
+    monkeypatch.setattr(celery_app, "connection_for_write", lambda: Connection("redis://127.0.0.1:1/0"))
     response = client.get("/healthz")
     assert response.status_code == 503
     body = response.json()
