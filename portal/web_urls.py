@@ -22,6 +22,7 @@ urlpatterns = [
     re_path(rf"^{NS}/{NAME}/blob/(?P<rest>.+)$", models.model_blob, name="model-blob"),
     re_path(rf"^{NS}/{NAME}/commits/(?P<rest>.+)$", models.model_commits, name="model-commits"),
     re_path(rf"^{NS}/{NAME}/accept$", models.model_accept, name="model-accept"),
+    re_path(rf"^{NS}/{NAME}/checks(?:/(?P<rest>.+))?$", models.model_checks, name="model-checks"),
     re_path(rf"^{NS}/{NAME}$", models.model_detail, name="model"),
     re_path(rf"^{SLUG}$", orgs.namespace, name="org"),
 ]

@@ -118,6 +118,8 @@ class ModelRepo(models.Model):
     card_license = models.CharField(max_length=64, blank=True, help_text="license id from the model card")
     # Cached from validation.
     parameter_count = models.BigIntegerField(null=True, blank=True)
+    parameter_dtypes = models.JSONField(
+        default=dict, blank=True, help_text='Parameters per dtype from the safetensors headers: {"F32": 123}')
     downloads = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)

@@ -131,8 +131,8 @@ def _has_twin(path: str, safetensors_by_dir: Mapping[str, set[str]]) -> bool:
     return stem.startswith("pytorch_model") and any(s.startswith("model") for s in siblings)
 
 
-def _safetensors_parameters(files: Sequence[TreeFile], index_shards: Mapping[str, set[str]]) -> int | None:
-    """The model's parameters from the safetensors headers: the root index's shards, else root files."""
+def _safetensors_weights(files: Sequence[TreeFile], index_shards: Mapping[str, set[str]]) -> list[TreeFile]:
+    """The files that hold the model's weights: the root index's shards, else root files, else any."""
     by_path = {f.path: f for f in files}
     root_indexes = sorted(p for p in index_shards if "/" not in p)
     if root_indexes:
@@ -141,15 +141,33 @@ def _safetensors_parameters(files: Sequence[TreeFile], index_shards: Mapping[str
         paths = [f.path for f in files if f.path.endswith(".safetensors") and "/" not in f.path]
         if not paths:
             paths = [f.path for f in files if f.path.endswith(".safetensors")]
+    return [by_path[p] for p in paths if p in by_path]
+
+
+def _safetensors_parameters(files: Sequence[TreeFile], index_shards: Mapping[str, set[str]]) -> int | None:
+    """The model's parameters from the safetensors headers: the root index's shards, else root files."""
     total = 0
     seen = False
-    for path in paths:
-        file = by_path.get(path)
-        count = (file.summary or {}).get("parameter_count") if file else None
+    for file in _safetensors_weights(files, index_shards):
+        count = (file.summary or {}).get("parameter_count")
         if isinstance(count, int):
             total += count
             seen = True
     return total if seen else None
+
+
+def _safetensors_dtypes(files: Sequence[TreeFile], index_shards: Mapping[str, set[str]]) -> dict[str, int]:
+    """Parameters per dtype over the same files as `_safetensors_parameters` (what the Hub calls
+    `safetensors.parameters`); {} when no header said."""
+    totals: dict[str, int] = {}
+    for file in _safetensors_weights(files, index_shards):
+        dtypes = (file.summary or {}).get("dtypes")
+        if not isinstance(dtypes, Mapping):
+            continue
+        for dtype, count in dtypes.items():
+            if isinstance(dtype, str) and isinstance(count, int) and not isinstance(count, bool):
+                totals[dtype] = totals.get(dtype, 0) + count
+    return dict(sorted(totals.items()))
 
 
 def _index_shards(index: bytes, index_path: str) -> set[str]:
@@ -214,6 +232,9 @@ def check_repo(files: Sequence[TreeFile], *, read: Callable[[str], bytes | None]
     parameters = _safetensors_parameters(files, index_shards)
     if parameters is not None:
         summary["parameter_count"] = parameters
+        dtypes = _safetensors_dtypes(files, index_shards)
+        if dtypes:
+            summary["parameter_dtypes"] = dtypes
     if config is not None and parameters:
         estimates = estimate_parameters(config)
         if estimates:

@@ -36,6 +36,7 @@ from registry.exceptions import (
 from registry.models import Membership, ModelRepo
 from registry.selectors import hf as hf_selectors
 from registry.selectors.repos import commit_files, repo_list, repo_refs, revision_resolve
+from registry.selectors.validation import file_quarantine, with_quarantine
 from registry.services.refs import branch_create, branch_delete, tag_create, tag_delete
 from registry.services.repos import repo_create, repo_delete, repo_move, repo_update_settings
 
@@ -238,6 +239,10 @@ def validate_yaml(request: HttpRequest, principal: Principal) -> HttpResponse:
 
 def _sibling(entry: Any, blobs: bool) -> dict[str, Any]:
     data: dict[str, Any] = {"rfilename": entry.path}
+    if hasattr(entry, "quarantine_reason"):  # annotated by `with_quarantine`: no query here
+        reason = file_quarantine(commit_file=entry)
+        if reason is not None:
+            data["securityFileStatus"] = {"status": "unsafe", "message": reason}
     if blobs:
         data["size"] = entry.size
         data["blobId"] = entry.git_oid
@@ -265,7 +270,7 @@ def _repo_summary(repo: ModelRepo, *, card_data: bool = False) -> dict[str, Any]
         "lastModified": iso(repo.updated_at),
     }
     if repo.parameter_count is not None:
-        data["safetensors"] = {"parameters": {}, "total": repo.parameter_count}
+        data["safetensors"] = {"parameters": dict(repo.parameter_dtypes or {}), "total": repo.parameter_count}
     if card_data:
         data["cardData"] = repo.card_data or {}
     return data
@@ -280,7 +285,7 @@ def model_info(request: HttpRequest, principal: Principal, namespace: str, name:
     blobs = _bool(request.GET.get("blobs"))
     data = _repo_summary(repo, card_data=True)
     data["sha"] = commit.oid
-    data["siblings"] = [_sibling(f, blobs) for f in commit_files(commit=commit)]
+    data["siblings"] = [_sibling(f, blobs) for f in with_quarantine(commit_files(commit=commit))]
     data["usedStorage"] = hf_selectors.repo_used_storage(repo=repo)
     return JsonResponse(data)
 

@@ -1,4 +1,4 @@
-"""Model pages: search, card, files, file, history, license acceptance."""
+"""Model pages: search, card, files, file, history, validation checks, license acceptance."""
 
 from __future__ import annotations
 
@@ -38,9 +38,11 @@ from registry.selectors.portal import (
     tree_listing,
 )
 from registry.selectors.repos import repo_get
+from registry.selectors.validation import commit_validation_status, file_quarantine, validation_for_commit
 from registry.services.licenses import license_accept
 
 PAGE_SIZE = 24
+_UNSET: Any = object()
 TEXT_PREVIEW_MAX = 512 * 1024
 
 
@@ -92,8 +94,11 @@ def _snippets(request: HttpRequest, repo: ModelRepo, filename: str) -> dict[str,
 
 
 def _repo_context(request: HttpRequest, repo: ModelRepo, *, revision: str, tab: str,
-                  commit: Commit | None, access: AccessStatus | None = None) -> dict[str, Any]:
+                  commit: Commit | None, access: AccessStatus | None = None,
+                  validation_status: str | None = _UNSET) -> dict[str, Any]:
     branches, tags = repo_refs_for_page(repo=repo)
+    if validation_status is _UNSET:
+        validation_status = commit_validation_status(commit=commit)
     return {
         "repo": repo,
         "repo_base": _repo_base(repo),
@@ -104,6 +109,7 @@ def _repo_context(request: HttpRequest, repo: ModelRepo, *, revision: str, tab: 
         "branches": branches,
         "ref_tags": tags,
         "access": access if access is not None else access_status(viewer=request.user, repo=repo),
+        "validation_status": validation_status,
         "license_html": render_markdown(repo.license.text) if repo.license_id else "",
     }
 
@@ -155,7 +161,7 @@ def model_blob(request: HttpRequest, namespace: str, name: str, rest: str) -> Ht
             text = None
     context = _repo_context(request, repo, revision=revision, tab="files", commit=commit, access=access)
     context.update({"path": path, "crumbs": breadcrumbs(path), "entry": entry, "text": text,
-                    "locked": locked})
+                    "locked": locked, "quarantine": file_quarantine(commit_file=entry)})
     return render(request, "portal/model_blob.html", context)
 
 
@@ -168,6 +174,25 @@ def model_commits(request: HttpRequest, namespace: str, name: str, rest: str) ->
     context = _repo_context(request, repo, revision=revision, tab="commits", commit=commit)
     context["history"] = history
     return render(request, "portal/model_commits.html", context)
+
+
+@portal_view
+def model_checks(request: HttpRequest, namespace: str, name: str, rest: str = "") -> HttpResponse:
+    """The validation run of the revision's commit: progress, repo-level checks, each file's checks."""
+    repo = repo_get(viewer=request.user, namespace=namespace, name=name)
+    revision = rest.strip("/") or DEFAULT_BRANCH
+    commit = revision_commit(repo=repo, revision=revision)
+    validation = validation_for_commit(repo=repo, commit=commit, revision=revision)
+    run = validation.run if validation else None
+    context = _repo_context(request, repo, revision=revision, tab="checks", commit=commit,
+                            validation_status=run.status if run else None)
+    context.update({
+        "validation": validation,
+        "run": run,
+        "repo_checks": (run.summary or {}).get("checks", []) if run else [],
+        "percent": (100 * run.bytes_checked // run.bytes_total if run.bytes_total else 100) if run else 0,
+    })
+    return render(request, "portal/model_checks.html", context)
 
 
 @login_required

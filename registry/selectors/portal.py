@@ -28,6 +28,7 @@ from registry.models import (
     Tag,
 )
 from registry.selectors.repos import repo_visible_queryset
+from registry.selectors.validation import file_quarantine, with_quarantine
 
 SORTS = {
     "downloads": ["-downloads", "-updated_at", "id"],
@@ -168,16 +169,19 @@ class TreeEntry:
     size: int = 0
     file: CommitFile | None = None
     files: int = 0
+    quarantine: str | None = None  # why the file's content is not served (it failed validation)
 
 
 def tree_listing(*, commit: Commit, path: str = "") -> list[TreeEntry]:
-    """The direct children of `path` in the commit's tree: folders first, then files (one query).
+    """The direct children of `path` in the commit's tree: folders first, then files (one query, with
+    each file's quarantine reason).
 
     Raises EntryNotFound when `path` is neither the root nor a folder of the tree.
     """
     path = path.strip("/")
     prefix = f"{path}/" if path else ""
-    qs = CommitFile.objects.filter(commit=commit).select_related("blob").defer("content").order_by("path")
+    qs = with_quarantine(CommitFile.objects.filter(commit=commit).select_related("blob").defer("content")
+                         .order_by("path"))
     if prefix:
         qs = qs.filter(path__startswith=prefix)
     folders: dict[str, TreeEntry] = {}
@@ -190,14 +194,16 @@ def tree_listing(*, commit: Commit, path: str = "") -> list[TreeEntry]:
             folder.size += entry.size
             folder.files += 1
         else:
-            files.append(TreeEntry(rest, entry.path, False, entry.size, entry))
+            files.append(TreeEntry(rest, entry.path, False, entry.size, entry,
+                                   quarantine=file_quarantine(commit_file=entry)))
     if path and not folders and not files:
         raise EntryNotFound(f"{path} does not exist in revision {commit.oid}")
     return [*sorted(folders.values(), key=lambda e: e.name), *files]
 
 
 def tree_file(*, commit: Commit, path: str) -> CommitFile:
-    entry = CommitFile.objects.select_related("blob").filter(commit=commit, path=path).first()
+    """The file (content included), with `quarantine_reason` annotated for `file_quarantine`."""
+    entry = with_quarantine(CommitFile.objects.select_related("blob").filter(commit=commit, path=path)).first()
     if entry is None:
         raise EntryNotFound(f"{path} does not exist in revision {commit.oid}")
     return entry

@@ -29,11 +29,29 @@ def validation_for_revision(*, viewer: Any, namespace: str, name: str, revision:
     """The run of the commit `revision` names, with the same visibility as the repo (private → not found)."""
     repo = repo_get(viewer=viewer, namespace=namespace, name=name)
     commit = revision_resolve(repo=repo, revision=revision)
+    result = validation_for_commit(repo=repo, commit=commit, revision=revision)
+    if result is None:
+        raise EntryNotFound(f"revision {commit.oid} has not been validated", code="ValidationNotFound")
+    return result
+
+
+def validation_for_commit(*, repo: ModelRepo, commit: Commit, revision: str) -> RevisionValidation | None:
+    """The run of a commit the caller already resolved (and may see), with its files; None if never run.
+
+    Two queries whatever the number of files.
+    """
     run = ValidationRun.objects.filter(commit=commit).first()
     if run is None:
-        raise EntryNotFound(f"revision {commit.oid} has not been validated", code="ValidationNotFound")
+        return None
     files = list(FileCheck.objects.filter(run=run).order_by("path"))
     return RevisionValidation(repo=repo, revision=revision, commit=commit, run=run, files=files)
+
+
+def commit_validation_status(*, commit: Commit | None) -> str | None:
+    """The status of the commit's run (pending, running, passed, warning, failed), None when it has none."""
+    if commit is None:
+        return None
+    return ValidationRun.objects.filter(commit=commit).values_list("status", flat=True).first()
 
 
 def validation_run_list(*, repo: ModelRepo | None = None) -> QuerySet[ValidationRun]:
@@ -53,6 +71,12 @@ def quarantine_annotation() -> Coalesce:
     content (by git blob sha1), else NULL. An annotation, so /resolve pays no extra query."""
     return Coalesce(_failed_reason(sha256=OuterRef("blob__sha256")),
                     _failed_reason(git_oid=OuterRef("git_oid")))
+
+
+def with_quarantine(qs: QuerySet[CommitFile]) -> QuerySet[CommitFile]:
+    """CommitFile rows with `quarantine_reason` annotated (subqueries: no extra query for a listing).
+    Read it through `file_quarantine`, which also knows rejected blobs (select_related("blob") first)."""
+    return qs.annotate(quarantine_reason=quarantine_annotation())
 
 
 def file_quarantine(*, commit_file: CommitFile) -> str | None:

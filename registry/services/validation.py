@@ -413,7 +413,8 @@ def _finish(run: ValidationRun) -> None:
         parameters = report.summary.get("parameter_count")
         on_main = Branch.objects.filter(repo_id=run.repo_id, name="main", head_id=run.commit_id).exists()
         if parameters and on_main:
-            ModelRepo.objects.filter(pk=run.repo_id).update(parameter_count=parameters)
+            ModelRepo.objects.filter(pk=run.repo_id).update(
+                parameter_count=parameters, parameter_dtypes=report.summary.get("parameter_dtypes") or {})
         audit_record(actor=None, action="validation.finish", target=run.repo,
                      metadata={"commit": run.commit.oid, "status": status})
 
