@@ -46,20 +46,24 @@ def _commit_filter(repo: ModelRepo, revision: str, prefix: str = "commit") -> Q:
 
 
 def file_lookup(
-    *, repo: ModelRepo, candidates: Sequence[tuple[str, str]]
+    *, repo: ModelRepo, candidates: Sequence[tuple[str, str]], annotations: dict[str, Any] | None = None
 ) -> tuple[str, CommitFile | None, str]:
     """Find `path` at `revision` for the first (revision, path) split that names an existing file.
 
     `candidates` are the ways to split `<rev>/<path>` (a revision may contain '/'), best first.
     Returns (commit oid, file or None, path). One query when the file exists; one more to tell a
     missing file (EntryNotFound, with the commit id) from an unknown revision (RevisionNotFound).
+    `annotations` ride along in the same query (validation adds each file's quarantine reason).
     """
     cond = Q()
     for revision, path in candidates:
         if path:
             cond |= Q(path=path) & _commit_filter(repo, revision)
     if cond:
-        found = list(CommitFile.objects.select_related("commit", "blob").filter(cond)[: len(candidates)])
+        rows = CommitFile.objects.select_related("commit", "blob").filter(cond)
+        if annotations:
+            rows = rows.annotate(**annotations)
+        found = list(rows[: len(candidates)])
         if found:
             rank = {path: i for i, (_rev, path) in enumerate(candidates)}
             entry = min(found, key=lambda f: rank.get(f.path, len(rank)))

@@ -104,22 +104,5 @@ def file_lookup_checked(*, repo: ModelRepo, candidates: Sequence[tuple[str, str]
     """`selectors.hf.file_lookup`, with each row's `quarantine_reason` annotated in the same single query."""
     from registry.selectors import hf
 
-    cond = Q()
-    for revision, path in candidates:
-        if path:
-            cond |= Q(path=path) & hf._commit_filter(repo, revision)
-    if cond:
-        found = list(CommitFile.objects.select_related("commit", "blob").filter(cond)
-                     .annotate(quarantine_reason=quarantine_annotation())[: len(candidates)])
-        if found:
-            rank = {path: i for i, (_rev, path) in enumerate(candidates)}
-            entry = min(found, key=lambda f: rank.get(f.path, len(rank)))
-            return entry.commit.oid, entry, entry.path
-    return _missing(repo, candidates)
-
-
-def _missing(repo: ModelRepo, candidates: Sequence[tuple[str, str]]) -> tuple[str, None, str]:
-    from registry.selectors import hf
-
-    _revision, path, oid = hf._first_revision(repo, candidates)
-    return oid, None, path
+    return hf.file_lookup(repo=repo, candidates=candidates,
+                          annotations={"quarantine_reason": quarantine_annotation()})
