@@ -275,3 +275,7 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
     "ValidationStatusEnum": "registry.models.ValidationStatus",
     "CheckVerdictEnum": ["passed", "warning", "failed"],
 })
+
+# --- quick inference checks: where a gpu-queue worker materialises a commit's files --------------
+INFERENCE_CACHE_DIR = Path(env_str("INFERENCE_CACHE_DIR", str(VAR_DIR / "inference-cache"))).resolve()
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["InferenceStatusEnum"] = "registry.models.InferenceStatus"

@@ -8,4 +8,4 @@ class RegistryConfig(AppConfig):
 
     def ready(self) -> None:
         # Features that react to new commits register their listeners (registry.hooks) on import.
-        from registry.services import validation  # noqa: F401
+        from registry.services import inference, validation  # noqa: F401

@@ -27,3 +27,19 @@ def commit_created(commit: Commit) -> None:
     commit_id = commit.pk
     for listener in list(_commit_listeners):
         transaction.on_commit(lambda listener=listener: listener(commit_id))
+
+
+# --- validation finished (inference checks listen) ---
+
+_validation_listeners: list[Callable[[int, str], None]] = []
+
+
+def on_validation_finished(listener: Callable[[int, str], None]) -> Callable[[int, str], None]:
+    """Register `listener(run_id, status)`, called after a finished run's transaction has committed."""
+    _validation_listeners.append(listener)
+    return listener
+
+
+def validation_finished(run_id: int, status: str) -> None:
+    for listener in list(_validation_listeners):
+        transaction.on_commit(lambda listener=listener: listener(run_id, status))

@@ -434,3 +434,54 @@ class ContentVerdict(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sha256[:12]}…: {self.status}"
+
+
+# --- Inference checks ---
+
+
+class InferenceStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+INFERENCE_FINISHED = (InferenceStatus.PASSED, InferenceStatus.FAILED, InferenceStatus.SKIPPED)
+
+
+class InferenceCheck(models.Model):
+    """One smoke test of a commit's model: load it, generate a few tokens, check logits and tokenizer.
+
+    Several per commit (re-runs keep the history); the newest is the answer.
+    """
+
+    Status = InferenceStatus
+
+    repo = models.ForeignKey(ModelRepo, on_delete=models.CASCADE, related_name="inference_checks")
+    commit = models.ForeignKey(Commit, on_delete=models.CASCADE, related_name="inference_checks")
+    status = models.CharField(max_length=8, choices=InferenceStatus.choices, default=InferenceStatus.PENDING)
+    reason = models.TextField(blank=True, help_text="Why it failed or was skipped.")
+    metrics = models.JSONField(
+        default=dict, blank=True,
+        help_text="load_seconds, load_gb_per_s, ttft_seconds, tokens_per_second, peak_memory_bytes, "
+                  "perplexity, logits_finite, tokenizer_roundtrip")
+    samples = models.JSONField(default=dict, blank=True, help_text="prompt -> generated text")
+    device = models.CharField(max_length=64, blank=True)
+    library_versions = models.JSONField(default=dict, blank=True)
+    worker_host = models.CharField(max_length=255, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["commit", "-created_at"], name="inferencecheck_commit_created")]
+
+    def __str__(self) -> str:
+        return f"{self.repo_id}@{self.commit_id}: {self.status}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in INFERENCE_FINISHED

@@ -56,3 +56,15 @@ def requeue_stale_validation() -> int:
     from registry.services.validation import validation_runs_requeue_stale
 
     return len(validation_runs_requeue_stale())
+
+
+# --- quick inference checks (gpu queue: CELERY_TASK_ROUTES sends registry.inference.* there) ------------
+
+
+@shared_task(name="registry.inference.run_check", acks_late=True, soft_time_limit=1800, time_limit=1900)
+def inference_run_check(check_id: int) -> str:
+    """Smoke-test one InferenceCheck's commit. Idempotent: a finished check is left as it is."""
+    from registry.services.inference import inference_check_execute
+
+    check = inference_check_execute(check_id=check_id)
+    return check.status if check is not None else "missing"

@@ -26,3 +26,11 @@ urlpatterns += [
     path("models/<str:namespace>/<str:name>/validation/rerun", validation.ValidationRerunView.as_view(),
          name="model-validation-rerun"),
 ]
+
+# --- quick inference checks ---
+from api.v1 import inference  # noqa: E402
+
+urlpatterns.append(
+    path("models/<str:namespace>/<str:name>/inference-checks", inference.InferenceChecksView.as_view(),
+         name="model-inference-checks"),
+)

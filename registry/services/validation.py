@@ -417,6 +417,7 @@ def _finish(run: ValidationRun) -> None:
                 parameter_count=parameters, parameter_dtypes=report.summary.get("parameter_dtypes") or {})
         audit_record(actor=None, action="validation.finish", target=run.repo,
                      metadata={"commit": run.commit.oid, "status": status})
+        hooks.validation_finished(run.pk, status)
 
 
 # --- sweeping and re-running ----------------------------------------------------------------------

@@ -1,0 +1,179 @@
+"""A smoke test of a model folder: load it safely, generate a few tokens, check logits and the tokenizer.
+
+Pure (no Django): the worker materialises the commit's files and calls `run_smoke(model_dir)`. torch and
+transformers are imported lazily, so the web image need not carry them; without them `RuntimeUnavailable`
+is raised and the caller records the check as skipped. Only safetensors are ever loaded, never pickles.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import platform
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+PROMPTS = {
+    "ko": "안녕하세요, 컨소시엄 모델 허브입니다.",
+    "en": "The consortium hub stores foundation models for its members.",
+}
+PERPLEXITY_TEXT = "Hello 세계! Models and 모델 live side by side. 작은 모델로 업로드와 다운로드를 시험합니다."
+NEW_TOKENS = 8
+PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+
+
+class RuntimeUnavailable(RuntimeError):
+    """torch / transformers are not importable on this worker."""
+
+
+class SmokeFailure(Exception):
+    """The model loaded but misbehaved: the message is the check's reason."""
+
+
+def _import_runtime() -> tuple[Any, Any]:
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise RuntimeUnavailable(f"the inference runtime is not installed here: {exc}") from exc
+    return torch, transformers
+
+
+def _result(status: str, reason: str = "", **extra: Any) -> dict[str, Any]:
+    return {"status": status, "reason": reason, "metrics": {}, "samples": {}, "device": "",
+            "library_versions": {}, **extra}
+
+
+def run_smoke(model_dir: str | Path, *, new_tokens: int = NEW_TOKENS) -> dict[str, Any]:
+    """{status, reason, metrics, samples, device, library_versions} for the model in `model_dir`.
+
+    Raises RuntimeUnavailable when torch/transformers are missing; any failure of the model itself is a
+    `failed` result, not an exception.
+    """
+    model_dir = Path(model_dir)
+    weights = sorted(model_dir.rglob("*.safetensors"))
+    if not weights:
+        return _result(SKIPPED, "no *.safetensors weights: other formats (pickles) are never loaded")
+    try:
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return _result(FAILED, f"config.json is unreadable: {exc}")
+    torch, transformers = _import_runtime()
+    versions = {"torch": torch.__version__, "transformers": transformers.__version__,
+                "python": platform.python_version()}
+    model_type = config.get("model_type") if isinstance(config, dict) else None
+    if model_type not in transformers.CONFIG_MAPPING:
+        return _result(SKIPPED, f"unknown architecture {model_type!r}: transformers "
+                                f"{transformers.__version__} has no model_type of that name "
+                                "(custom code is never run)", library_versions=versions)
+    cuda = torch.cuda.is_available()
+    device = "cuda" if cuda else "cpu"
+    wanted = str(config.get("torch_dtype") or config.get("dtype") or "")
+    dtype = torch.bfloat16 if cuda and wanted == "bfloat16" else (torch.float16 if cuda and wanted == "float16"
+                                                                   else torch.float32)
+    base = {"device": torch.cuda.get_device_name(0) if cuda else "cpu", "library_versions": versions}
+    metrics: dict[str, Any] = {}
+    samples: dict[str, str] = {}
+    try:
+        _smoke(torch, transformers, model_dir, weights, device, dtype, new_tokens, metrics, samples)
+    except SmokeFailure as exc:
+        return _result(FAILED, str(exc), metrics=metrics, samples=samples, **base)
+    return _result(PASSED, metrics=metrics, samples=samples, **base)
+
+
+def _peak_memory(torch: Any, device: str) -> int:
+    if device == "cuda":
+        return int(torch.cuda.max_memory_allocated())
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux reports KiB
+
+
+def _smoke(torch: Any, transformers: Any, model_dir: Path, weights: list[Path], device: str, dtype: Any,
+           new_tokens: int, metrics: dict[str, Any], samples: dict[str, str]) -> None:
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    started = time.perf_counter()
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
+        model = transformers.AutoModelForCausalLM.from_pretrained(
+            model_dir, use_safetensors=True, trust_remote_code=False, dtype=dtype)
+    except Exception as exc:  # noqa: BLE001 - any loading error is the model's failure
+        raise SmokeFailure(f"could not load the model: {type(exc).__name__}: {exc}") from exc
+    model = model.to(device).eval()
+    load_seconds = time.perf_counter() - started
+    size = sum(p.stat().st_size for p in weights)
+    metrics["load_seconds"] = round(load_seconds, 4)
+    metrics["load_gb_per_s"] = round(size / 1e9 / max(load_seconds, 1e-9), 4)
+
+    rows = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > rows:
+        metrics["tokenizer_roundtrip"] = False
+        raise SmokeFailure(f"the tokenizer has {len(tokenizer)} tokens but the model's embedding only "
+                           f"{rows} rows: ids past {rows - 1} would index out of range")
+
+    texts = [*PROMPTS.values(), PERPLEXITY_TEXT]
+    for text in texts:
+        ids = tokenizer.encode(text, add_special_tokens=False)
+        back = tokenizer.decode(ids, skip_special_tokens=True)
+        if back != text:
+            metrics["tokenizer_roundtrip"] = False
+            raise SmokeFailure(f"tokenizer round trip changed the text: {text!r} came back as {back!r}")
+        if ids and max(ids) >= rows:
+            metrics["tokenizer_roundtrip"] = False
+            raise SmokeFailure(f"the tokenizer produced id {max(ids)} but the model's embedding has {rows} rows")
+    metrics["tokenizer_roundtrip"] = True
+
+    ttfts: list[float] = []
+    generated = 0
+    generating = 0.0
+    with torch.inference_mode():
+        for prompt in PROMPTS.values():
+            text, ttft, seconds = _generate(torch, tokenizer, model, device, prompt, new_tokens, metrics)
+            samples[prompt] = text
+            ttfts.append(ttft)
+            generated += new_tokens
+            generating += seconds
+        metrics["ttft_seconds"] = round(sum(ttfts) / len(ttfts), 6)
+        metrics["tokens_per_second"] = round(generated / max(generating, 1e-9), 3)
+
+        ids = tokenizer(PERPLEXITY_TEXT, return_tensors="pt")["input_ids"].to(device)
+        out = model(input_ids=ids, labels=ids)
+        if not bool(torch.isfinite(out.logits).all()):
+            metrics["logits_finite"] = False
+            raise SmokeFailure("non-finite logits (NaN or inf) on the perplexity text")
+        loss = float(out.loss)
+        if math.isfinite(loss) and loss < 700:  # else too large for a float: left out
+            metrics["perplexity"] = round(math.exp(loss), 4)
+    metrics["logits_finite"] = True
+    metrics["peak_memory_bytes"] = _peak_memory(torch, device)
+
+
+def _generate(torch: Any, tokenizer: Any, model: Any, device: str, prompt: str, new_tokens: int,
+              metrics: dict[str, Any]) -> tuple[str, float, float]:
+    """Greedy decoding with the KV cache, by hand, so time to first token is measured; every step's logits
+    must be finite."""
+    ids = tokenizer(prompt, return_tensors="pt")["input_ids"].to(device)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    started = time.perf_counter()
+    out = model(input_ids=ids, use_cache=True)
+    # transformers 5.x renamed past_key_values to cache (the old name warns, then goes away)
+    cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    tokens: list[int] = []
+    ttft = 0.0
+    for step in range(new_tokens):
+        logits = out.logits[:, -1, :]
+        if not bool(torch.isfinite(logits).all()):
+            metrics["logits_finite"] = False
+            raise SmokeFailure(f"non-finite logits (NaN or inf) at generated token {step + 1} for {prompt!r}")
+        token = logits.argmax(dim=-1, keepdim=True)
+        tokens.append(int(token))
+        if step == 0:
+            sync()
+            ttft = time.perf_counter() - started
+        if step + 1 < new_tokens:
+            out = model(input_ids=token, use_cache=True, **{cache_arg: getattr(out, cache_arg)})
+    sync()
+    seconds = time.perf_counter() - started
+    return tokenizer.decode(tokens, skip_special_tokens=False), ttft, seconds
