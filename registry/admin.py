@@ -280,3 +280,44 @@ class ContentVerdictAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+# --- Inference checks ---
+
+from registry.models import InferenceCheck  # noqa: E402
+from registry.services.inference import inference_check_rerun  # noqa: E402
+
+
+@admin.register(InferenceCheck)
+class InferenceCheckAdmin(admin.ModelAdmin):
+    list_display = ["repo", "commit_oid", "status", "device", "tokens_per_second", "duration_seconds",
+                    "created_at", "finished_at"]
+    list_filter = ["status", "device"]
+    search_fields = ["repo__namespace", "repo__name", "commit__oid"]
+    list_select_related = ["repo", "commit"]
+    readonly_fields = ["repo", "commit", "status", "reason", "metrics", "samples", "device", "library_versions",
+                       "worker_host", "duration_seconds", "created_at", "started_at", "finished_at"]
+    actions = ["rerun"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="commit", ordering="commit__oid")
+    def commit_oid(self, check: InferenceCheck) -> str:
+        return check.commit.oid[:12]
+
+    @admin.display(description="tokens/s")
+    def tokens_per_second(self, check: InferenceCheck) -> str:
+        value = (check.metrics or {}).get("tokens_per_second")
+        return f"{value:.1f}" if isinstance(value, int | float) else "—"
+
+    @admin.action(description="Re-run the inference check")
+    def rerun(self, request: HttpRequest, queryset: QuerySet[InferenceCheck]) -> None:
+        done = 0
+        for check in queryset.select_related("repo", "commit"):
+            try:
+                inference_check_rerun(actor=request.user, repo=check.repo, commit=check.commit, ip=_ip(request))
+                done += 1
+            except HubError as exc:
+                self.message_user(request, f"{check}: {exc.message}", messages.ERROR)
+        self.message_user(request, f"{done} check(s) queued again.", messages.SUCCESS)

@@ -231,3 +231,22 @@ def test_org_page_edits_memberships_inline(admin_client, hub, personas):
     assert page.status_code == 200
     assert Membership.objects.filter(organization=personas.org).count() == 3
     assert b"memberships-TOTAL_FORMS" in page.content
+
+
+def test_inference_check_list_and_rerun_action_is_audited(
+    admin_client, hub, superuser, django_capture_on_commit_callbacks
+):
+    from registry.models import InferenceCheck
+
+    commit = hub["public"].commits.first()
+    done = InferenceCheck.objects.create(repo=hub["public"], commit=commit, status="passed", device="cpu",
+                                         metrics={"tokens_per_second": 12.5})
+    listing = admin_client.get(changelist(InferenceCheck))
+    assert listing.status_code == 200
+    assert "12.5" in listing.content.decode()
+    with django_capture_on_commit_callbacks(execute=False):
+        response = _action(admin_client, InferenceCheck, "rerun", [done])
+    assert response.status_code == 302
+    pending = InferenceCheck.objects.filter(commit=commit, status="pending")
+    assert pending.count() == 1
+    assert AuditEvent.objects.filter(action="inference.rerun", actor=superuser).exists()
