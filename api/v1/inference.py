@@ -9,9 +9,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.auth import client_ip
+from api.v1.common import rerun_target
 from registry.models import InferenceCheck, InferenceStatus
 from registry.selectors.inference import inference_checks_for_revision
-from registry.selectors.repos import repo_get, revision_resolve
 from registry.services.inference import inference_check_rerun
 
 
@@ -99,11 +100,8 @@ class InferenceChecksView(APIView):
         tags=["inference"],
     )
     def post(self, request: Request, namespace: str, name: str) -> Response:
-        data = request.data if isinstance(request.data, dict) else {}
-        revision = request.query_params.get("revision") or data.get("revision") or "main"
-        repo = repo_get(viewer=request.user, namespace=namespace, name=name)
-        commit = revision_resolve(repo=repo, revision=str(revision))
+        revision, repo, commit = rerun_target(request, namespace, name)
         check = inference_check_rerun(actor=request.user, repo=repo, commit=commit, api_key=request.auth,
-                                      ip=request.META.get("REMOTE_ADDR") or None)
+                                      ip=client_ip(request))
         return Response({"revision": revision, "commit": commit.oid, "id": check.pk, "status": check.status},
                         status=status.HTTP_202_ACCEPTED)

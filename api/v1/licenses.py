@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.auth import client_ip
 from registry.models import LicenseAcceptance
 from registry.selectors.repos import repo_get
 from registry.services.licenses import license_accept
@@ -57,7 +58,7 @@ class LicenseAcceptView(APIView):
         payload.is_valid(raise_exception=True)
         repo = repo_get(viewer=request.user, namespace=namespace, name=name)
         acceptance = license_accept(user=request.user, repo=repo, answers=payload.validated_data["answers"],
-                                    ip=request.META.get("REMOTE_ADDR") or None)
+                                    ip=client_ip(request))
         body = LicenseAcceptResponseSerializer(
             {"status": acceptance.status, "license_version": acceptance.license_version}
         ).data

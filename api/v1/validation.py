@@ -9,8 +9,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.auth import client_ip
+from api.v1.common import rerun_target
 from registry.models import ValidationStatus
-from registry.selectors.repos import repo_get, revision_resolve
 from registry.selectors.validation import validation_for_revision
 from registry.services.validation import validation_run_rerun
 
@@ -133,11 +134,8 @@ class ValidationRerunView(APIView):
         tags=["validation"],
     )
     def post(self, request: Request, namespace: str, name: str) -> Response:
-        data = request.data if isinstance(request.data, dict) else {}
-        revision = request.query_params.get("revision") or data.get("revision") or "main"
-        repo = repo_get(viewer=request.user, namespace=namespace, name=name)
-        commit = revision_resolve(repo=repo, revision=str(revision))
+        revision, repo, commit = rerun_target(request, namespace, name)
         run = validation_run_rerun(actor=request.user, repo=repo, commit=commit, api_key=request.auth,
-                                   ip=request.META.get("REMOTE_ADDR") or None)
+                                   ip=client_ip(request))
         return Response({"revision": revision, "commit": commit.oid, "status": run.status},
                         status=status.HTTP_202_ACCEPTED)
