@@ -3,5 +3,6 @@
 pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.personas",
+    "tests.fixtures.validation",
     "tests.fixtures.tiny_model",
 ]

@@ -6,20 +6,12 @@ import json
 
 import pytest
 
-from registry import tasks
 from registry.models import ValidationRun
-from tests.registry.services.test_validation_pipeline import EVIL_PICKLE, README, Validator, good_model
+from tests.registry.services.test_validation_pipeline import EVIL_PICKLE, README, good_model
 
 pytestmark = pytest.mark.django_db
 
 PERSONAS = ["anonymous", "outsider", "reader", "member", "owner"]
-
-
-@pytest.fixture
-def validator(personas, local_store, django_capture_on_commit_callbacks, monkeypatch) -> Validator:  # noqa: ANN001
-    v = Validator(django_capture_on_commit_callbacks, personas.owner)
-    monkeypatch.setattr(tasks.validate_commit, "apply_async", lambda args, **kw: v.queued.append(args[0]))
-    return v
 
 
 @pytest.fixture

@@ -7,24 +7,15 @@ import numpy as np
 import pytest
 from huggingface_hub.hf_api import ModelInfo
 
-from registry import tasks
 from registry.models import ModelRepo
 from tests.registry.services.test_validation_pipeline import (
     EVIL_PICKLE,
-    Validator,
     good_model,
     llama_tensors,
     safetensors_bytes,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def validator(personas, local_store, django_capture_on_commit_callbacks, monkeypatch) -> Validator:  # noqa: ANN001
-    v = Validator(django_capture_on_commit_callbacks, personas.owner)
-    monkeypatch.setattr(tasks.validate_commit, "apply_async", lambda args, **kw: v.queued.append(args[0]))
-    return v
 
 
 def siblings(data: dict) -> dict[str, dict]:

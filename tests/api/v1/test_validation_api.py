@@ -11,18 +11,9 @@ import yaml
 
 from registry.models import AuditEvent, ValidationRun
 from tests.fixtures.personas import make_key
-from tests.registry.services.test_validation_pipeline import EVIL_PICKLE, README, Validator, good_model
+from tests.registry.services.test_validation_pipeline import EVIL_PICKLE, README, good_model
 
 PERSONAS = ["owner", "member", "reader", "outsider", "anonymous"]
-
-
-@pytest.fixture
-def validator(personas, local_store, django_capture_on_commit_callbacks, monkeypatch) -> Validator:  # noqa: ANN001
-    from registry import tasks
-
-    v = Validator(django_capture_on_commit_callbacks, personas.owner)
-    monkeypatch.setattr(tasks.validate_commit, "apply_async", lambda args, **kw: v.queued.append(args[0]))
-    return v
 
 
 @pytest.fixture

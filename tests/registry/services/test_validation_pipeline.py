@@ -119,13 +119,6 @@ class Validator:
         return self.run(self.commit(repo, **kwargs))
 
 
-@pytest.fixture
-def validator(personas, local_store, django_capture_on_commit_callbacks, monkeypatch) -> Validator:  # noqa: ANN001
-    v = Validator(django_capture_on_commit_callbacks, personas.owner)
-    monkeypatch.setattr(tasks.validate_commit, "apply_async", lambda args, **kw: v.queued.append(args[0]))
-    return v
-
-
 def files_of(run: ValidationRun) -> dict[str, FileCheck]:
     return {f.path: f for f in run.files.all()}
 
