@@ -1,0 +1,57 @@
+"""The hub's data. One module per area; everything is importable from ``registry.models``.
+
+``core`` holds organisations, repos, blobs, commits, refs, licenses, keys, audit, validation and inference checks.
+New areas add a module here and re-export its names below.
+"""
+
+from registry.models.core import (
+    INFERENCE_FINISHED,
+    NAME_RE,
+    RESERVED_NAMESPACES,
+    VALIDATION_FINISHED,
+    ApiKey,
+    AuditEvent,
+    Blob,
+    Branch,
+    Commit,
+    CommitFile,
+    ContentVerdict,
+    FileCheck,
+    InferenceCheck,
+    InferenceStatus,
+    License,
+    LicenseAcceptance,
+    Membership,
+    ModelRepo,
+    Organization,
+    Tag,
+    ValidationRun,
+    ValidationStatus,
+    validate_repo_part,
+)
+
+__all__ = [
+    "NAME_RE",
+    "RESERVED_NAMESPACES",
+    "validate_repo_part",
+    "Organization",
+    "Membership",
+    "License",
+    "ModelRepo",
+    "Blob",
+    "Commit",
+    "CommitFile",
+    "Branch",
+    "Tag",
+    "LicenseAcceptance",
+    "ApiKey",
+    "AuditEvent",
+    "ValidationStatus",
+    "VALIDATION_FINISHED",
+    "ValidationRun",
+    "FileCheck",
+    "ContentVerdict",
+    "InferenceStatus",
+    "INFERENCE_FINISHED",
+    "InferenceCheck",
+]
