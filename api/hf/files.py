@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods
 
-from api.auth import Principal
+from api.auth import Principal, client_ip
 from api.hf.common import (
     absolute,
     cursor_decode,
@@ -34,7 +34,8 @@ from registry.exceptions import Disabled, EntryNotFound, GatedRepo, PermissionDe
 from registry.models import Blob, CommitFile, ModelRepo
 from registry.selectors import hf as hf_selectors
 from registry.selectors.repos import revision_resolve
-from registry.services.downloads import repo_download_record
+from registry.selectors.validation import file_lookup_checked, file_quarantine
+from registry.services.downloads import repo_download_record, user_download_record
 from registry.storage import get_store
 
 TREE_PAGE_SIZE = 1000
@@ -142,11 +143,17 @@ def _serve_bytes(request: HttpRequest, entry: CommitFile, headers: dict[str, str
     return response
 
 
-def _count_download(request: HttpRequest, repo: ModelRepo, commit_oid: str, path: str) -> None:
-    """A GET (never a HEAD: the client HEADs every cached file on every load) of the snapshot's marker."""
-    if request.method == "GET" and hf_selectors.counts_as_download(commit_oid=commit_oid, repo=repo,
-                                                                   path=path):
+def _count_download(request: HttpRequest, principal: Principal, repo: ModelRepo, entry: CommitFile) -> None:
+    """A GET (never a HEAD: the client HEADs every cached file on every load): the snapshot's marker file counts
+    as one download; any file a signed-in user fetches is recorded against them (per-licensee records, recalls)."""
+    if request.method != "GET":
+        return
+    if hf_selectors.counts_as_download(commit_oid=entry.commit.oid, repo=repo, path=entry.path):
         repo_download_record(repo_id=repo.pk)
+    if principal.is_authenticated:
+        user_download_record(repo_id=repo.pk, commit_id=entry.commit_id, user_id=principal.user.pk,
+                             api_key_id=principal.api_key.pk if principal.api_key else None,
+                             ip=client_ip(request))
 
 
 @hf_view
@@ -166,7 +173,7 @@ def resolve(request: HttpRequest, principal: Principal, namespace: str, name: st
     if quarantined is not None:
         return hub_error_response(quarantined, principal, head=head, headers=headers)
     if entry.blob_id is None:
-        _count_download(request, repo, commit_oid, path)
+        _count_download(request, principal, repo, entry)
         return _serve_bytes(request, entry, headers)
 
     blob = entry.blob
@@ -181,7 +188,7 @@ def resolve(request: HttpRequest, principal: Principal, namespace: str, name: st
         return hub_error_response(error, principal, head=head, headers=headers)
     headers["X-Linked-Etag"] = f'"{blob.sha256}"'
     headers["X-Linked-Size"] = str(blob.size)
-    _count_download(request, repo, commit_oid, path)
+    _count_download(request, principal, repo, entry)
     store = get_store()
     if store.name == "local":
         return _serve_bytes(request, entry, headers)
@@ -196,7 +203,6 @@ def resolve(request: HttpRequest, principal: Principal, namespace: str, name: st
 
 # --- checkpoint validation: quarantine ------------------------------------------------------------
 
-from registry.selectors.validation import file_lookup_checked, file_quarantine  # noqa: E402
 
 
 def _quarantine_error(entry: CommitFile, path: str) -> PermissionDenied | None:

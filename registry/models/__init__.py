@@ -29,8 +29,11 @@ from registry.models.core import (
     ValidationStatus,
     validate_repo_part,
 )
+from registry.models.downloads import DownloadDay, UserDownload
 
 __all__ = [
+    "DownloadDay",
+    "UserDownload",
     "NAME_RE",
     "RESERVED_NAMESPACES",
     "validate_repo_part",
