@@ -30,8 +30,16 @@ from registry.models.core import (
     validate_repo_part,
 )
 from registry.models.downloads import DownloadDay, UserDownload
+from registry.models.xet import DedupChunk, XetFile, XetFileRepo, XetShard, Xorb, XorbGrant, XorbRepo
 
 __all__ = [
+    "DedupChunk",
+    "XetFile",
+    "XetFileRepo",
+    "XetShard",
+    "Xorb",
+    "XorbGrant",
+    "XorbRepo",
     "DownloadDay",
     "UserDownload",
     "NAME_RE",

@@ -165,6 +165,11 @@ class Blob(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     uploaded_at = models.DateTimeField(null=True, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
+    xet_hash = models.CharField(
+        max_length=64, blank=True, db_index=True,
+        help_text="Uploaded over Xet: the file's Xet hash (registry.models.xet.XetFile). The whole-file bytes at "
+                  "storage_key are written by a worker that reconstructs and verifies them.",
+    )
 
     class Meta:
         constraints = [
