@@ -30,9 +30,23 @@ from registry.models.core import (
     validate_repo_part,
 )
 from registry.models.downloads import DownloadDay, UserDownload
+from registry.models.releases import (
+    MirrorTarget,
+    Release,
+    ReleaseAdvisory,
+    ReleaseDecision,
+    ReleaseMirror,
+    RepoFollow,
+)
 from registry.models.xet import DedupChunk, XetFile, XetFileRepo, XetShard, Xorb, XorbGrant, XorbRepo
 
 __all__ = [
+    "MirrorTarget",
+    "Release",
+    "ReleaseAdvisory",
+    "ReleaseDecision",
+    "ReleaseMirror",
+    "RepoFollow",
     "DedupChunk",
     "XetFile",
     "XetFileRepo",
