@@ -278,4 +278,16 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
 
 # --- quick inference checks: where a gpu-queue worker materialises a commit's files --------------
 INFERENCE_CACHE_DIR = Path(env_str("INFERENCE_CACHE_DIR", str(VAR_DIR / "inference-cache"))).resolve()
+# Soft time limit of one check (Celery; the hard limit is 120 s later): past it the check ends `failed`.
+INFERENCE_TIME_LIMIT_SECONDS = env_int("INFERENCE_TIME_LIMIT_SECONDS", 1800, minimum=10)
+# A pending check no worker took for this long is sent again (broker outage); a running one whose worker
+# said nothing for longer than the hard time limit lost its worker and is re-queued, up to MAX_ATTEMPTS.
+INFERENCE_STALE_MINUTES = env_int("INFERENCE_STALE_MINUTES", 15, minimum=1)
+INFERENCE_MAX_ATTEMPTS = env_int("INFERENCE_MAX_ATTEMPTS", 3, minimum=1)
+# Memory a model may need (bytes, estimated from its safetensors headers before loading); larger ones are
+# skipped. 0: automatic (CPU: half the RAM available at check time; CUDA: the device's free memory).
+INFERENCE_MAX_MODEL_BYTES = env_int("INFERENCE_MAX_MODEL_BYTES", 0, minimum=0)
+CELERY_BEAT_SCHEDULE["registry.requeue_stale_inference"] = {
+    "task": "registry.requeue_stale_inference", "schedule": 300.0,
+}
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["InferenceStatusEnum"] = "registry.models.InferenceStatus"

@@ -296,7 +296,8 @@ class InferenceCheckAdmin(admin.ModelAdmin):
     search_fields = ["repo__namespace", "repo__name", "commit__oid"]
     list_select_related = ["repo", "commit"]
     readonly_fields = ["repo", "commit", "status", "reason", "metrics", "samples", "device", "library_versions",
-                       "worker_host", "duration_seconds", "created_at", "started_at", "finished_at"]
+                       "worker_host", "duration_seconds", "attempts", "created_at", "started_at", "heartbeat_at",
+                       "finished_at"]
     actions = ["rerun"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

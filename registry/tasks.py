@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from registry.models import Blob
 from registry.services.blobs import blob_verify
@@ -61,10 +62,21 @@ def requeue_stale_validation() -> int:
 # --- quick inference checks (gpu queue: CELERY_TASK_ROUTES sends registry.inference.* there) ------------
 
 
-@shared_task(name="registry.inference.run_check", acks_late=True, soft_time_limit=1800, time_limit=1900)
+@shared_task(name="registry.inference.run_check", acks_late=True,
+             soft_time_limit=settings.INFERENCE_TIME_LIMIT_SECONDS,
+             time_limit=settings.INFERENCE_TIME_LIMIT_SECONDS + 120)  # services.inference.HARD_LIMIT_GRACE_SECONDS
 def inference_run_check(check_id: int) -> str:
     """Smoke-test one InferenceCheck's commit. Idempotent: a finished check is left as it is."""
     from registry.services.inference import inference_check_execute
 
     check = inference_check_execute(check_id=check_id)
     return check.status if check is not None else "missing"
+
+
+@shared_task(name="registry.requeue_stale_inference", acks_late=True, soft_time_limit=300, time_limit=360)
+def requeue_stale_inference() -> int:
+    """Every 5 minutes (CELERY_BEAT_SCHEDULE), on the validation queue: checks never left `pending` or
+    `running` for good (a broker outage, a dead gpu worker)."""
+    from registry.services.inference import inference_checks_requeue_stale
+
+    return len(inference_checks_requeue_stale())

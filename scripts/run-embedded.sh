@@ -82,8 +82,8 @@ say "web server on http://$HOST:$PORT/"
 pids+=("$!")
 say "web pid ${pids[0]}"
 
-say "Celery worker on queues validation,gpu,celery"
-"$PYTHON" -m celery -A portal worker -Q validation,gpu,celery \
+say "Celery worker on queues validation,gpu,celery, with the beat scheduler (GC, stale-check sweeps)"
+"$PYTHON" -m celery -A portal worker -B --schedule "$VAR_DIR/celerybeat-schedule" -Q validation,gpu,celery \
     --concurrency "${WORKER_CONCURRENCY:-2}" --loglevel "${LOG_LEVEL:-INFO}" --hostname "embedded@%h" &
 pids+=("$!")
 say "worker pid ${pids[1]}"

@@ -25,6 +25,9 @@ class MetricsSerializer(serializers.Serializer):
     perplexity = serializers.FloatField(required=False, help_text="On a short fixed Korean/English text")
     logits_finite = serializers.BooleanField(required=False)
     tokenizer_roundtrip = serializers.BooleanField(required=False)
+    parameters = serializers.IntegerField(required=False, help_text="Counted from the safetensors headers")
+    estimated_memory_bytes = serializers.IntegerField(
+        required=False, help_text="Weights in the loading dtype plus a margin, compared with the device's memory")
 
 
 class InferenceCheckSerializer(serializers.Serializer):

@@ -15,10 +15,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from portal.forms import LicenseAcceptForm, ModelSearchForm
+from portal.inference_chart import speed_chart
 from portal.markdown import render_card, render_markdown
 from portal.views.common import client_ip, portal_view, quote_rev
 from registry.exceptions import InvalidInput, RevisionNotFound
 from registry.models import Commit, ModelRepo
+from registry.selectors.inference import commit_inference_status, inference_latest_for_commit, inference_speed_history
 from registry.selectors.portal import (
     DEFAULT_BRANCH,
     AccessStatus,
@@ -95,10 +97,12 @@ def _snippets(request: HttpRequest, repo: ModelRepo, filename: str) -> dict[str,
 
 def _repo_context(request: HttpRequest, repo: ModelRepo, *, revision: str, tab: str,
                   commit: Commit | None, access: AccessStatus | None = None,
-                  validation_status: str | None = _UNSET) -> dict[str, Any]:
+                  validation_status: str | None = _UNSET, inference_status: str | None = _UNSET) -> dict[str, Any]:
     branches, tags = repo_refs_for_page(repo=repo)
     if validation_status is _UNSET:
         validation_status = commit_validation_status(commit=commit)
+    if inference_status is _UNSET:
+        inference_status = commit_inference_status(commit=commit)
     return {
         "repo": repo,
         "repo_base": _repo_base(repo),
@@ -110,6 +114,7 @@ def _repo_context(request: HttpRequest, repo: ModelRepo, *, revision: str, tab: 
         "ref_tags": tags,
         "access": access if access is not None else access_status(viewer=request.user, repo=repo),
         "validation_status": validation_status,
+        "inference_status": inference_status,
         "license_html": render_markdown(repo.license.text) if repo.license_id else "",
     }
 
@@ -178,19 +183,24 @@ def model_commits(request: HttpRequest, namespace: str, name: str, rest: str) ->
 
 @portal_view
 def model_checks(request: HttpRequest, namespace: str, name: str, rest: str = "") -> HttpResponse:
-    """The validation run of the revision's commit: progress, repo-level checks, each file's checks."""
+    """The validation run of the revision's commit (progress, repo-level checks, each file's checks), and its
+    newest inference check with the repo's tokens/s across revisions."""
     repo = repo_get(viewer=request.user, namespace=namespace, name=name)
     revision = rest.strip("/") or DEFAULT_BRANCH
     commit = revision_commit(repo=repo, revision=revision)
     validation = validation_for_commit(repo=repo, commit=commit, revision=revision)
     run = validation.run if validation else None
+    inference = inference_latest_for_commit(repo=repo, commit=commit)
     context = _repo_context(request, repo, revision=revision, tab="checks", commit=commit,
-                            validation_status=run.status if run else None)
+                            validation_status=run.status if run else None,
+                            inference_status=inference.status if inference else None)
     context.update({
         "validation": validation,
         "run": run,
         "repo_checks": (run.summary or {}).get("checks", []) if run else [],
         "percent": (100 * run.bytes_checked // run.bytes_total if run.bytes_total else 100) if run else 0,
+        "inference": inference,
+        "speed_chart": speed_chart(inference_speed_history(repo=repo)),
     })
     return render(request, "portal/model_checks.html", context)
 

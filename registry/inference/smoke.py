@@ -7,11 +7,14 @@ is raised and the caller records the check as skipped. Only safetensors are ever
 
 from __future__ import annotations
 
+import gc
 import inspect
 import json
 import math
+import os
 import platform
 import resource
+import struct
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,17 @@ PROMPTS = {
 PERPLEXITY_TEXT = "Hello 세계! Models and 모델 live side by side. 작은 모델로 업로드와 다운로드를 시험합니다."
 NEW_TOKENS = 8
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+
+# Bytes per element of each safetensors dtype (the header names them), for counting parameters.
+SAFETENSORS_DTYPE_BYTES = {
+    "BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "F8_E8M0": 1, "F4": 1, "F6_E2M3": 1, "F6_E3M2": 1,
+    "U16": 2, "I16": 2, "F16": 2, "BF16": 2, "U32": 4, "I32": 4, "F32": 4, "U64": 8, "I64": 8, "F64": 8,
+}
+HEADER_MAX = 100 * 1024 * 1024  # the safetensors format's own limit on the JSON header
+# Loading needs more than the weights: activations, the KV cache, the tokenizer, allocator slack.
+MEMORY_MARGIN_FRACTION = 0.2
+MEMORY_MARGIN_BYTES = 64 * 1024 * 1024
+CPU_RAM_FRACTION = 0.5  # automatic CPU budget: this share of the RAM available when the check starts
 
 
 class RuntimeUnavailable(RuntimeError):
@@ -42,16 +56,90 @@ def _import_runtime() -> tuple[Any, Any]:
     return torch, transformers
 
 
+def safetensors_parameter_count(weights: list[Path]) -> int:
+    """Elements over every tensor of the files, read from their headers only (a few KB each)."""
+    total = 0
+    for path in weights:
+        with path.open("rb") as handle:
+            raw = handle.read(8)
+            if len(raw) != 8:
+                raise SmokeFailure(f"{path.name}: not a safetensors file (shorter than its header length)")
+            (length,) = struct.unpack("<Q", raw)
+            if length > HEADER_MAX:
+                raise SmokeFailure(f"{path.name}: safetensors header of {length} bytes is over the limit")
+            try:
+                header = json.loads(handle.read(length))
+            except ValueError as exc:
+                raise SmokeFailure(f"{path.name}: unreadable safetensors header: {exc}") from exc
+        for name, info in header.items():
+            if name == "__metadata__" or not isinstance(info, dict):
+                continue
+            count = 1
+            for dim in info.get("shape") or []:
+                count *= int(dim)
+            total += count
+    return total
+
+
+def estimate_memory_bytes(parameters: int, dtype_bytes: int) -> int:
+    """What loading and running the model takes, roughly: its weights in the loading dtype plus a margin."""
+    weights = parameters * dtype_bytes
+    return int(weights * (1 + MEMORY_MARGIN_FRACTION)) + MEMORY_MARGIN_BYTES
+
+
+def available_ram_bytes() -> int:
+    """RAM the kernel could hand out now (MemAvailable), or free pages where /proc is not there."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
+def device_memory_budget(torch: Any, device: str, max_model_bytes: int = 0) -> tuple[int, str]:
+    """(bytes a model may use on `device`, where that figure comes from); max_model_bytes > 0 caps it."""
+    if device == "cuda":
+        free, _total = torch.cuda.mem_get_info()
+        budget, source = int(free), "free memory on the GPU"
+        if max_model_bytes and max_model_bytes < budget:
+            budget, source = max_model_bytes, "INFERENCE_MAX_MODEL_BYTES"
+        return budget, source
+    if max_model_bytes:
+        return max_model_bytes, "INFERENCE_MAX_MODEL_BYTES"
+    return int(available_ram_bytes() * CPU_RAM_FRACTION), f"{int(CPU_RAM_FRACTION * 100)}% of available RAM"
+
+
+def human_bytes(size: float) -> str:
+    if size >= 1e9:
+        return f"{size / 1e9:.1f} GB"
+    if size >= 1e6:
+        return f"{size / 1e6:.1f} MB"
+    return f"{size / 1e3:.1f} KB"
+
+
+def _memory_errors(torch: Any) -> tuple[type[BaseException], ...]:
+    cuda_oom = getattr(getattr(torch, "cuda", None), "OutOfMemoryError", None)
+    return (MemoryError, cuda_oom) if isinstance(cuda_oom, type) else (MemoryError,)
+
+
 def _result(status: str, reason: str = "", **extra: Any) -> dict[str, Any]:
     return {"status": status, "reason": reason, "metrics": {}, "samples": {}, "device": "",
             "library_versions": {}, **extra}
 
 
-def run_smoke(model_dir: str | Path, *, new_tokens: int = NEW_TOKENS) -> dict[str, Any]:
+def run_smoke(model_dir: str | Path, *, new_tokens: int = NEW_TOKENS, max_model_bytes: int = 0,
+              passthrough: tuple[type[BaseException], ...] = ()) -> dict[str, Any]:
     """{status, reason, metrics, samples, device, library_versions} for the model in `model_dir`.
 
     Raises RuntimeUnavailable when torch/transformers are missing; any failure of the model itself is a
-    `failed` result, not an exception.
+    `failed` result, not an exception. A model whose estimated memory need is over the device's budget
+    (`max_model_bytes` caps it; see device_memory_budget) is `skipped` before anything is loaded; running out
+    of memory anyway is `failed`. Exceptions in `passthrough` (the worker's time limit) are never swallowed.
     """
     model_dir = Path(model_dir)
     weights = sorted(model_dir.rglob("*.safetensors"))
@@ -78,9 +166,33 @@ def run_smoke(model_dir: str | Path, *, new_tokens: int = NEW_TOKENS) -> dict[st
     metrics: dict[str, Any] = {}
     samples: dict[str, str] = {}
     try:
-        _smoke(torch, transformers, model_dir, weights, device, dtype, new_tokens, metrics, samples)
+        parameters = safetensors_parameter_count(weights)
+    except SmokeFailure as exc:
+        return _result(FAILED, str(exc), **base)
+    dtype_bytes = 2 if dtype in (torch.bfloat16, torch.float16) else 4
+    needed = estimate_memory_bytes(parameters, dtype_bytes)
+    budget, source = device_memory_budget(torch, device, max_model_bytes)
+    metrics["parameters"] = parameters
+    metrics["estimated_memory_bytes"] = needed
+    if needed > budget:
+        return _result(SKIPPED, f"too large for this worker: the model needs ~{human_bytes(needed)} "
+                                f"({parameters:,} parameters as {str(dtype).removeprefix('torch.')} plus margin), "
+                                f"{base['device']} has {human_bytes(budget)} ({source})",
+                       metrics=metrics, **base)
+    stop = (*passthrough, *_memory_errors(torch))
+    try:
+        _smoke(torch, transformers, model_dir, weights, device, dtype, new_tokens, metrics, samples, stop)
     except SmokeFailure as exc:
         return _result(FAILED, str(exc), metrics=metrics, samples=samples, **base)
+    except passthrough:
+        raise
+    except _memory_errors(torch) as exc:
+        return _result(FAILED, f"out of memory on {base['device']} (estimated need ~{human_bytes(needed)}): "
+                               f"{type(exc).__name__}: {exc}", metrics=metrics, samples=samples, **base)
+    finally:  # the model is unreferenced once _smoke returns: give its memory back before the next job
+        gc.collect()
+        if cuda:
+            torch.cuda.empty_cache()
     return _result(PASSED, metrics=metrics, samples=samples, **base)
 
 
@@ -91,7 +203,8 @@ def _peak_memory(torch: Any, device: str) -> int:
 
 
 def _smoke(torch: Any, transformers: Any, model_dir: Path, weights: list[Path], device: str, dtype: Any,
-           new_tokens: int, metrics: dict[str, Any], samples: dict[str, str]) -> None:
+           new_tokens: int, metrics: dict[str, Any], samples: dict[str, str],
+           stop: tuple[type[BaseException], ...] = ()) -> None:
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
@@ -99,6 +212,8 @@ def _smoke(torch: Any, transformers: Any, model_dir: Path, weights: list[Path], 
         tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
         model = transformers.AutoModelForCausalLM.from_pretrained(
             model_dir, use_safetensors=True, trust_remote_code=False, dtype=dtype)
+    except stop:  # out of memory, the time limit: not the model's loading error
+        raise
     except Exception as exc:  # noqa: BLE001 - any loading error is the model's failure
         raise SmokeFailure(f"could not load the model: {type(exc).__name__}: {exc}") from exc
     model = model.to(device).eval()

@@ -476,8 +476,11 @@ class InferenceCheck(models.Model):
     library_versions = models.JSONField(default=dict, blank=True)
     worker_host = models.CharField(max_length=255, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Workers that took it (a lost worker counts)")
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life: claimed, files ready, or re-queued by the sweep")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

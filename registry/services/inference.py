@@ -3,7 +3,9 @@ generates a few tokens (registry.inference.smoke), recording timings, samples an
 
 Checks are rows, never exceptions to the caller: a worker without torch records `skipped`, a model that
 misbehaves (NaN logits, a tokenizer it cannot use) records `failed`, and any other error also ends the
-check as `failed` with the error — the worker survives, and nothing is left `pending` by a run that started.
+check as `failed` with the error — the worker survives. Nothing stays `pending` or `running` for good: the
+beat sweep (inference_checks_requeue_stale) re-sends what a broker outage or a dead worker left behind. Models
+too large for the worker's memory are skipped before loading; out of memory and the time limit end `failed`.
 Only verified blobs are materialised, hashed again while streamed into the cache, and only file types a
 safetensors model needs (no pickles reach the worker's disk).
 """
@@ -48,7 +50,28 @@ logger = logging.getLogger(__name__)
 
 # What a safetensors causal LM needs: weights, configs, tokenizer files, chat templates. Nothing else is copied.
 MATERIALISED_SUFFIXES = (".safetensors", ".json", ".txt", ".model", ".tiktoken", ".jinja")
-TIME_LIMIT_SECONDS = 1900  # the task's hard limit: a `running` check older than this lost its worker
+HARD_LIMIT_GRACE_SECONDS = 120  # the task's hard time limit is the soft one (the setting) plus this
+WORKER_LOST = "worker lost"
+
+
+def time_limit_seconds() -> int:
+    """The soft time limit of one check (INFERENCE_TIME_LIMIT_SECONDS)."""
+    return int(getattr(settings, "INFERENCE_TIME_LIMIT_SECONDS", 1800))
+
+
+def lost_after() -> timedelta:
+    """A `running` check whose worker said nothing for longer than the task's hard limit lost that worker:
+    a live one would have been stopped by Celery by then."""
+    return timedelta(seconds=time_limit_seconds() + HARD_LIMIT_GRACE_SECONDS)
+
+
+def stale_after() -> timedelta:
+    """A `pending` check no worker took for this long is sent again (the broker was down, the message lost)."""
+    return timedelta(minutes=getattr(settings, "INFERENCE_STALE_MINUTES", 15))
+
+
+def max_attempts() -> int:
+    return int(getattr(settings, "INFERENCE_MAX_ATTEMPTS", 3))
 
 
 class Unrunnable(Exception):
@@ -122,22 +145,77 @@ def inference_check_rerun(*, actor: Any, repo: ModelRepo, commit: Commit, api_ke
 # --- executing ------------------------------------------------------------------------------------
 
 
+def _lost(now: Any) -> Q:
+    """Running, and silent for longer than the hard time limit (heartbeat, or start for older rows)."""
+    cutoff = now - lost_after()
+    return Q(status=InferenceStatus.RUNNING) & (
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+        | Q(heartbeat_at__isnull=True, started_at__isnull=True))
+
+
+def _give_up(check: InferenceCheck, now: Any) -> None:
+    check.status = InferenceStatus.FAILED
+    check.reason = (f"{WORKER_LOST}: {check.attempts} attempt(s) started and none finished (the worker died "
+                    f"or stopped answering, e.g. killed for memory or past the hard time limit)")
+    check.finished_at = now
+    check.save(update_fields=["status", "reason", "finished_at"])
+
+
 def _claim(check_id: int) -> InferenceCheck | None:
-    """Mark the check running; None when it is finished or another worker is on it."""
+    """Mark the check running (one more attempt); None when it is finished or another worker is on it.
+
+    A redelivered message of a check whose worker was lost takes it over; past INFERENCE_MAX_ATTEMPTS the
+    check ends `failed` with the "worker lost" reason instead of being tried again.
+    """
     now = timezone.now()
-    lost = now - timedelta(seconds=TIME_LIMIT_SECONDS)
     with transaction.atomic():
         check = (InferenceCheck.objects.select_for_update()
-                 .filter(Q(status=InferenceStatus.PENDING)
-                         | Q(status=InferenceStatus.RUNNING, started_at__lt=lost), pk=check_id)
+                 .filter(Q(status=InferenceStatus.PENDING) | _lost(now), pk=check_id)
                  .first())
         if check is None:
             return None
+        if check.attempts >= max_attempts():
+            _give_up(check, now)
+            return None
         check.status = InferenceStatus.RUNNING
+        check.attempts += 1
         check.started_at = now
+        check.heartbeat_at = now
         check.worker_host = socket.gethostname()[:255]
-        check.save(update_fields=["status", "started_at", "worker_host"])
+        check.save(update_fields=["status", "attempts", "started_at", "heartbeat_at", "worker_host"])
     return check
+
+
+def _heartbeat(check: InferenceCheck) -> None:
+    InferenceCheck.objects.filter(pk=check.pk, status=InferenceStatus.RUNNING).update(heartbeat_at=timezone.now())
+
+
+def inference_checks_requeue_stale(*, now: Any = None, limit: int = 1000) -> list[int]:
+    """The beat sweep: send again pending checks nobody took, re-queue running ones whose worker was lost,
+    and end as `failed` ("worker lost") those that already used INFERENCE_MAX_ATTEMPTS. Returns the ids sent.
+
+    Heartbeats move to now, so a check still waiting in a long queue is not re-sent on every sweep.
+    """
+    now = now or timezone.now()
+    cutoff = now - stale_after()
+    waiting = Q(status=InferenceStatus.PENDING) & (
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff))
+    requeued: list[int] = []
+    with transaction.atomic():
+        stale = list(InferenceCheck.objects.select_for_update().filter(waiting | _lost(now))
+                     .order_by("created_at").only("pk", "status", "attempts")[:limit])
+        given_up = [c for c in stale if c.status == InferenceStatus.RUNNING and c.attempts >= max_attempts()]
+        for check in given_up:
+            _give_up(check, now)
+        requeued = [c.pk for c in stale if c not in given_up]
+        if requeued:
+            InferenceCheck.objects.filter(pk__in=requeued).update(status=InferenceStatus.PENDING, heartbeat_at=now)
+        for check_id in requeued:
+            _queue_on_commit(check_id)
+    if stale:
+        logger.info("inference sweep: re-queued %d checks, %d lost their worker for good", len(requeued),
+                    len(given_up))
+    return requeued
 
 
 def _finish(check: InferenceCheck, *, status: str, reason: str = "", result: dict[str, Any] | None = None,
@@ -168,7 +246,9 @@ def inference_check_execute(*, check_id: int) -> InferenceCheck | None:
         if not commit_is_checkable(commit=check.commit):
             raise Unrunnable("the commit has no config.json and *.safetensors weights to load")
         snapshot = materialise_commit(commit=check.commit)
-        result = run_smoke(snapshot)
+        _heartbeat(check)
+        result = run_smoke(snapshot, max_model_bytes=int(getattr(settings, "INFERENCE_MAX_MODEL_BYTES", 0)),
+                           passthrough=(SoftTimeLimitExceeded,))
         _finish(check, status=result["status"], reason=result.get("reason", ""), result=result, started=started)
     except RuntimeUnavailable as exc:
         _finish(check, status=InferenceStatus.SKIPPED, reason=str(exc), started=started)
@@ -177,8 +257,10 @@ def inference_check_execute(*, check_id: int) -> InferenceCheck | None:
     except CorruptObject as exc:
         _finish(check, status=InferenceStatus.FAILED, reason=str(exc), started=started)
     except SoftTimeLimitExceeded:
-        _finish(check, status=InferenceStatus.FAILED, reason="the inference check exceeded its time limit",
-                started=started)
+        _finish(check, status=InferenceStatus.FAILED,
+                reason=f"the inference check exceeded its time limit ({time_limit_seconds()} s)", started=started)
+    except MemoryError as exc:  # materialising or anything else outside the smoke suite's own handling
+        _finish(check, status=InferenceStatus.FAILED, reason=f"out of memory: {exc}", started=started)
     except Exception as exc:  # no model may crash the worker: record the failure instead
         logger.exception("inference check %s failed", check_id)
         _finish(check, status=InferenceStatus.FAILED, reason=f"internal error: {type(exc).__name__}: {exc}",

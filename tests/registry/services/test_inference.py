@@ -194,7 +194,7 @@ def test_missing_runtime_skips_instead_of_staying_pending(inspector, make_repo, 
 def test_unexpected_errors_fail_the_check_and_the_worker_survives(inspector, make_repo, monkeypatch):
     from registry.services import inference as service
 
-    def boom(model_dir: Any) -> dict[str, Any]:
+    def boom(model_dir: Any, **options: Any) -> dict[str, Any]:
         raise RuntimeError("driver exploded")
 
     monkeypatch.setattr(smoke, "run_smoke", boom)
