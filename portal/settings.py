@@ -291,3 +291,11 @@ CELERY_BEAT_SCHEDULE["registry.requeue_stale_inference"] = {
     "task": "registry.requeue_stale_inference", "schedule": 300.0,
 }
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["InferenceStatusEnum"] = "registry.models.InferenceStatus"
+
+# --- releases: sign-off and signing ----------------------------------------------------------------
+# Consortium organisations that must approve a release before it is published (the requester's own organisation
+# can't be the only one when more than one is required).
+RELEASE_APPROVALS_REQUIRED = env_int("RELEASE_APPROVALS_REQUIRED", 1, minimum=1)
+# Ed25519 private key (PEM, PKCS#8) that signs release manifests; RELEASE_SIGNING_KEY_FILE works too. Unset with
+# DEBUG on: a key is generated once under VAR_DIR. Unset with DEBUG off: publishing fails until it is set.
+RELEASE_SIGNING_KEY = env_str("RELEASE_SIGNING_KEY")

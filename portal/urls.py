@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from portal.views.health import healthz
 from portal.views.home import home
+from portal.views.signing import release_signing_key
 
 admin.site.site_header = "Consortium Model Hub administration"
 admin.site.site_title = "Model Hub admin"
@@ -11,6 +12,7 @@ admin.site.site_title = "Model Hub admin"
 urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path(".well-known/release-signing-key", release_signing_key, name="release-signing-key"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

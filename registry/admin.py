@@ -322,3 +322,112 @@ class InferenceCheckAdmin(admin.ModelAdmin):
             except HubError as exc:
                 self.message_user(request, f"{check}: {exc.message}", messages.ERROR)
         self.message_user(request, f"{done} check(s) queued again.", messages.SUCCESS)
+
+
+# --- releases: sign-off, withdrawal, publishing again --------------------------------------------------------
+
+from django import forms  # noqa: E402
+from django.contrib.admin.helpers import ActionForm  # noqa: E402
+from django.utils.html import format_html_join  # noqa: E402
+
+from registry.models import Release, ReleaseAdvisory, ReleaseDecision, RepoFollow  # noqa: E402
+from registry.services import releases as release_services  # noqa: E402
+
+
+class ReleaseActionForm(ActionForm):
+    reason = forms.CharField(required=False, label="Reason",
+                             help_text="Needed to reject, withdraw or waive the inference check.")
+
+
+class ReleaseDecisionInline(admin.TabularInline):
+    model = ReleaseDecision
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "user", "organization", "decision", "reason")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+
+@admin.register(Release)
+class ReleaseAdmin(admin.ModelAdmin):
+    """Sign-off goes through the release services: the same rules (consortium admins, quorum, checklist) and
+    AuditEvents as the API and the portal."""
+
+    action_form = ReleaseActionForm
+    list_display = ("repo", "version", "title", "state", "requested_by", "requested_at", "published_at")
+    list_filter = ("state",)
+    search_fields = ("repo__namespace", "repo__name", "version", "title")
+    inlines = [ReleaseDecisionInline]
+    readonly_fields = ("repo", "version", "commit", "state", "checklist_items", "requested_by", "requested_at",
+                       "approved_at", "published_at", "rejected_reason", "inference_waived_by",
+                       "inference_waiver_reason", "signing_key_id", "publish_error", "withdrawn_at",
+                       "withdrawn_by", "withdrawn_reason", "license")
+    exclude = ("manifest", "signature", "checklist")
+    actions = ["approve", "reject", "withdraw", "waive_inference", "recheck", "publish_again"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # releases are requested by members (API or portal), not created here
+
+    @admin.display(description="Checklist")
+    def checklist_items(self, obj: Release) -> str:
+        return format_html_join("", "<div>{} {}: {}</div>", (
+            ("✓" if item.get("ok") else "✗", item.get("label", ""), item.get("detail", ""))
+            for item in obj.checklist or []))
+
+    def _each(self, request: HttpRequest, queryset: QuerySet, verb: str, call) -> None:  # noqa: ANN001
+        done = 0
+        for release in queryset:
+            try:
+                call(release)
+                done += 1
+            except HubError as exc:
+                self.message_user(request, f"{release}: {exc.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} release(s) {verb}.", messages.SUCCESS)
+
+    def _reason(self, request: HttpRequest) -> str:
+        return request.POST.get("reason", "")
+
+    @admin.action(description="Approve (sign off) the selected releases")
+    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, "approved", lambda r: release_services.release_approve(
+            actor=request.user, release=r, reason=self._reason(request)))
+
+    @admin.action(description="Reject the selected releases (reason needed)")
+    def reject(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, "rejected", lambda r: release_services.release_reject(
+            actor=request.user, release=r, reason=self._reason(request)))
+
+    @admin.action(description="Withdraw the selected releases and warn their downloaders (reason needed)")
+    def withdraw(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, "withdrawn", lambda r: release_services.release_withdraw(
+            actor=request.user, release=r, reason=self._reason(request)))
+
+    @admin.action(description="Waive the inference check (reason needed)")
+    def waive_inference(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, "waived", lambda r: release_services.release_waive_inference(
+            actor=request.user, release=r, reason=self._reason(request)))
+
+    @admin.action(description="Re-check the checklist")
+    def recheck(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, "re-checked", lambda r: release_services.release_recheck(release=r))
+
+    @admin.action(description="Publish again (approved releases that failed to publish)")
+    def publish_again(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, "queued", lambda r: release_services.release_queue_publish(
+            actor=request.user, release=r))
+
+
+@admin.register(ReleaseAdvisory)
+class ReleaseAdvisoryAdmin(admin.ModelAdmin):
+    list_display = ("release", "email", "sent_at")
+    list_filter = ("sent_at",)
+    readonly_fields = ("release", "user", "email", "sent_at")
+
+
+@admin.register(RepoFollow)
+class RepoFollowAdmin(admin.ModelAdmin):
+    list_display = ("user", "repo", "created_at")
+    raw_id_fields = ("user", "repo")

@@ -43,6 +43,11 @@ class RevisionNotFound(HubError):
     status = 404
 
 
+class ReleaseNotFound(HubError):
+    code = "ReleaseNotFound"
+    status = 404
+
+
 class EntryNotFound(HubError):
     code = "EntryNotFound"
     status = 404

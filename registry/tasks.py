@@ -80,3 +80,26 @@ def requeue_stale_inference() -> int:
     from registry.services.inference import inference_checks_requeue_stale
 
     return len(inference_checks_requeue_stale())
+
+
+# --- releases ------------------------------------------------------------------------------------------------
+
+
+@shared_task(name="registry.publish_release", bind=True, acks_late=True, max_retries=5, default_retry_delay=30)
+def publish_release(self, release_id: int) -> str:  # noqa: ANN001
+    """Tag, sign and publish an approved release. Idempotent; retried on database/storage hiccups."""
+    from django.db import DatabaseError
+
+    from registry.services.releases import release_publish
+
+    try:
+        return release_publish(release_id=release_id).state
+    except DatabaseError as exc:
+        raise self.retry(exc=exc) from exc
+
+
+@shared_task(name="registry.send_release_advisories", acks_late=True)
+def send_release_advisories(release_id: int) -> int:
+    from registry.services.releases import release_send_advisories
+
+    return release_send_advisories(release_id=release_id)

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.personas",
     "tests.fixtures.validation",
     "tests.fixtures.tiny_model",
+    "tests.fixtures.releases",
 ]

@@ -34,3 +34,17 @@ urlpatterns.append(
     path("models/<str:namespace>/<str:name>/inference-checks", inference.InferenceChecksView.as_view(),
          name="model-inference-checks"),
 )
+
+# --- releases ---
+from api.v1 import releases  # noqa: E402
+
+_release = "models/<str:namespace>/<str:name>/releases/<str:version>"
+urlpatterns += [
+    path("models/<str:namespace>/<str:name>/releases", releases.ReleaseListView.as_view(), name="model-releases"),
+    path(_release, releases.ReleaseDetailView.as_view(), name="model-release"),
+    path(f"{_release}/manifest", releases.ReleaseManifestView.as_view(), name="model-release-manifest"),
+    path(f"{_release}/manifest.sig", releases.ReleaseSignatureView.as_view(), name="model-release-signature"),
+] + [
+    path(f"{_release}/{action}", view.as_view(), name=f"model-release-{action}")
+    for action, view in releases.ACTION_VIEWS.items()
+]

@@ -1,0 +1,519 @@
+"""The consortium's release process: request → checklist → sign-off → publish (tag + signed manifest) → withdraw.
+
+Every transition is one transaction with its AuditEvent; emails go out after the commit, once (advisories are
+rows, so a re-run sends nothing twice). Publishing is idempotent: the Celery task may run it any number of times.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from registry import permissions
+from registry.cards import CardError, parse_card
+from registry.exceptions import Conflict, InvalidInput, PermissionDenied
+from registry.models import (
+    Commit,
+    CommitFile,
+    InferenceCheck,
+    InferenceStatus,
+    Membership,
+    ModelRepo,
+    Release,
+    ReleaseAdvisory,
+    ReleaseDecision,
+    RepoFollow,
+    Tag,
+    UserDownload,
+    ValidationRun,
+    ValidationStatus,
+)
+from registry.selectors.repos import revision_resolve
+from registry.services.audit import audit_record
+from registry.services.inference import commit_is_checkable
+
+logger = logging.getLogger(__name__)
+
+# semver.org 2.0.0: MAJOR.MINOR.PATCH[-prerelease][+build], no leading zeros.
+_NUM = r"(0|[1-9]\d*)"
+_PRE = r"(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
+SEMVER_RE = re.compile(
+    rf"^{_NUM}\.{_NUM}\.{_NUM}(?:-{_PRE}(?:\.{_PRE})*)?(?:\+[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*)?$"
+)
+MANIFEST_FORMAT = "consortium-hub-release/1"
+DECIDABLE = (Release.State.PENDING,)
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    key: str
+    label: str
+    ok: bool
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "label": self.label, "ok": self.ok, "detail": self.detail}
+
+
+# --- who may decide ------------------------------------------------------------------------------------------
+
+
+def consortium_admin_orgs(user: Any) -> list[int]:
+    """Ids of the consortium-member organisations the user administers."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return list(Membership.objects.filter(user=user, role=Membership.Role.ADMIN,
+                                          organization__is_consortium_member=True)
+                .values_list("organization_id", flat=True))
+
+
+def is_consortium_admin(user: Any) -> bool:
+    """Superusers, and admins of a consortium-member organisation, sign releases off."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return bool(user.is_superuser or consortium_admin_orgs(user))
+
+
+def _require_consortium_admin(actor: Any) -> None:
+    if not is_consortium_admin(actor):
+        raise PermissionDenied("only consortium admins (admins of a consortium member organisation) can do this")
+
+
+# --- checklist ---------------------------------------------------------------------------------------------
+
+
+def _validation_item(commit: Commit) -> ChecklistItem:
+    label = "Validation passed with no failed file"
+    run = ValidationRun.objects.filter(commit=commit).first()
+    if run is None:
+        return ChecklistItem("validation", label, False, "this commit was never validated")
+    if run.status not in (ValidationStatus.PASSED, ValidationStatus.WARNING):
+        return ChecklistItem("validation", label, False, f"validation is {run.status}")
+    failed = list(run.files.filter(status=ValidationStatus.FAILED).values_list("path", flat=True)[:5])
+    if failed:
+        return ChecklistItem("validation", label, False, "failed files: " + ", ".join(failed))
+    return ChecklistItem("validation", label, True, f"validation {run.status}")
+
+
+def _inference_item(commit: Commit, release: Release | None) -> ChecklistItem:
+    label = "Inference check passed (or waived by an admin)"
+    if not commit_is_checkable(commit=commit):
+        return ChecklistItem("inference", label, True, "no transformers model to check")
+    check = InferenceCheck.objects.filter(commit=commit).order_by("-created_at", "-id").first()
+    if check is not None and check.status == InferenceStatus.PASSED:
+        return ChecklistItem("inference", label, True, "inference check passed")
+    if release is not None and release.inference_waiver_reason:
+        return ChecklistItem("inference", label, True, f"waived: {release.inference_waiver_reason}")
+    if check is None:
+        return ChecklistItem("inference", label, False, "no inference check has run for this commit")
+    detail = f"inference check {check.status}" + (f": {check.reason}" if check.reason else "")
+    return ChecklistItem("inference", label, False, detail)
+
+
+def _card_item(commit: Commit) -> ChecklistItem:
+    label = "Model card with license, languages and pipeline tag"
+    readme = CommitFile.objects.filter(commit=commit, path="README.md").only("content", "blob_id").first()
+    if readme is None:
+        return ChecklistItem("card", label, False, "README.md is missing")
+    if readme.content is None:
+        return ChecklistItem("card", label, False, "README.md is stored as a large file; keep the card small")
+    try:
+        data = parse_card(bytes(readme.content).decode("utf-8", errors="replace")).data
+    except CardError as exc:
+        return ChecklistItem("card", label, False, str(exc))
+    missing = [key for key in ("license", "language", "pipeline_tag") if not data.get(key)]
+    if missing:
+        return ChecklistItem("card", label, False, "the card's metadata lacks: " + ", ".join(missing))
+    return ChecklistItem("card", label, True, "")
+
+
+def _license_item(repo: ModelRepo) -> ChecklistItem:
+    label = "License set on the repository"
+    if repo.license_id is None:
+        return ChecklistItem("license", label, False, "no license is set in the repository settings")
+    return ChecklistItem("license", label, True, f"{repo.license.name} v{repo.license.version}")
+
+
+def release_checklist(*, repo: ModelRepo, commit: Commit, release: Release | None = None) -> list[ChecklistItem]:
+    return [_validation_item(commit), _inference_item(commit, release), _card_item(commit), _license_item(repo)]
+
+
+def checklist_ok(items: list[dict[str, Any]] | list[ChecklistItem]) -> bool:
+    return all((item.ok if isinstance(item, ChecklistItem) else item.get("ok")) for item in items)
+
+
+def _store_checklist(release: Release) -> None:
+    items = release_checklist(repo=release.repo, commit=release.commit, release=release)
+    release.checklist = [item.as_dict() for item in items]
+    if release.state in (Release.State.DRAFT, Release.State.PENDING):
+        release.state = Release.State.PENDING if checklist_ok(items) else Release.State.DRAFT
+
+
+# --- request -------------------------------------------------------------------------------------------------
+
+
+def release_request(*, actor: Any, repo: ModelRepo, version: str, revision: str, title: str, notes: str = "",
+                    api_key: Any = None, ip: str | None = None) -> Release:
+    """A writer proposes a commit as a release. Blocked (draft) while the checklist has unmet items."""
+    if not permissions.can_write_repo(actor, repo, api_key):
+        raise PermissionDenied(f"you need write access to {repo.repo_id} to request a release")
+    version = (version or "").strip().removeprefix("v")
+    if not SEMVER_RE.match(version):
+        raise InvalidInput(f"{version!r} is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.0.0)")
+    title = (title or "").strip()
+    if not title:
+        raise InvalidInput("a release needs a title")
+    if len(title) > 200:
+        raise InvalidInput("the title is longer than 200 characters")
+    commit = revision_resolve(repo=repo, revision=revision or "main")
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            release = Release(repo=repo, version=version, commit=commit, title=title, notes=notes or "",
+                              license=repo.license, state=Release.State.DRAFT, requested_by=actor,
+                              requested_at=now, created_at=now, updated_at=now)
+            _store_checklist(release)
+            release.save()
+            audit_record(actor=actor, action="release.request", target=repo, ip=ip,
+                         metadata={"version": version, "commit": commit.oid, "state": release.state})
+    except IntegrityError as exc:
+        raise Conflict(f"{repo.repo_id} already has a release {version}") from exc
+    return release
+
+
+def release_recheck(*, release: Release) -> Release:
+    """Recompute the checklist (a blocked request becomes pending once every item is met)."""
+    with transaction.atomic():
+        release = Release.objects.select_for_update().select_related("repo", "commit").get(pk=release.pk)
+        before = release.state
+        _store_checklist(release)
+        release.updated_at = timezone.now()
+        release.save(update_fields=["checklist", "state", "updated_at"])
+        if release.state != before:
+            audit_record(actor=None, action="release.recheck", target=release.repo,
+                         metadata={"version": release.version, "state": release.state})
+    return release
+
+
+def release_waive_inference(*, actor: Any, release: Release, reason: str, ip: str | None = None) -> Release:
+    _require_consortium_admin(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("waiving the inference check needs a reason")
+    with transaction.atomic():
+        release = Release.objects.select_for_update().select_related("repo", "commit").get(pk=release.pk)
+        if release.state not in (Release.State.DRAFT, Release.State.PENDING):
+            raise Conflict(f"release {release.version} is {release.state}; only open requests can be changed")
+        release.inference_waived_by = actor
+        release.inference_waiver_reason = reason
+        _store_checklist(release)
+        release.updated_at = timezone.now()
+        release.save()
+        audit_record(actor=actor, action="release.waive_inference", target=release.repo, ip=ip,
+                     metadata={"version": release.version, "reason": reason})
+    return release
+
+
+# --- sign-off ----------------------------------------------------------------------------------------------
+
+
+def _decision_org(actor: Any, repo: ModelRepo) -> int | None:
+    """The organisation the actor decides for: one of their consortium orgs, preferring one other than the owner."""
+    orgs = consortium_admin_orgs(actor)
+    others = [org for org in orgs if org != repo.owner_org_id]
+    return (others or orgs or [None])[0]
+
+
+def quorum_reached(release: Release) -> bool:
+    approvals = list(release.decisions.filter(decision=ReleaseDecision.Decision.APPROVE)
+                     .values_list("organization_id", "user_id"))
+    # Superusers without an organisation count as themselves.
+    voters = {org if org is not None else f"user:{user}" for org, user in approvals}
+    needed = settings.RELEASE_APPROVALS_REQUIRED
+    if len(voters) < needed:
+        return False
+    if needed > 1 and not (voters - {release.repo.owner_org_id}):
+        return False
+    return True
+
+
+def _decide(actor: Any, release: Release, decision: str, reason: str, ip: str | None) -> Release:
+    _require_consortium_admin(actor)
+    with transaction.atomic():
+        release = Release.objects.select_for_update().select_related("repo", "commit").get(pk=release.pk)
+        if release.state == Release.State.DRAFT:
+            _store_checklist(release)  # a blocked request may have become complete since
+        if release.state == Release.State.DRAFT:
+            unmet = "; ".join(item["detail"] or item["label"] for item in release.checklist if not item["ok"])
+            raise Conflict(f"release {release.version} is blocked by its checklist: {unmet}")
+        if release.state not in DECIDABLE:
+            raise Conflict(f"release {release.version} is {release.state}; there is nothing to decide")
+        if release.requested_by_id is not None and release.requested_by_id == actor.pk:
+            raise PermissionDenied("a release can't be signed off by the member who requested it")
+        try:
+            with transaction.atomic():
+                ReleaseDecision.objects.create(release=release, user=actor, decision=decision, reason=reason,
+                                               organization_id=_decision_org(actor, release.repo))
+        except IntegrityError as exc:
+            raise Conflict("you have already decided on this release") from exc
+        now = timezone.now()
+        if decision == ReleaseDecision.Decision.REJECT:
+            release.state = Release.State.REJECTED
+            release.rejected_reason = reason
+        elif quorum_reached(release):
+            release.state = Release.State.APPROVED
+            release.approved_at = now
+            release_id = release.pk
+            transaction.on_commit(lambda: _queue_publish(release_id))
+        release.updated_at = now
+        release.save()
+        audit_record(actor=actor, action=f"release.{decision}", target=release.repo, ip=ip,
+                     metadata={"version": release.version, "reason": reason, "state": release.state})
+    return release
+
+
+def release_approve(*, actor: Any, release: Release, reason: str = "", ip: str | None = None) -> Release:
+    return _decide(actor, release, ReleaseDecision.Decision.APPROVE, (reason or "").strip(), ip)
+
+
+def release_reject(*, actor: Any, release: Release, reason: str, ip: str | None = None) -> Release:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("rejecting a release needs a reason")
+    return _decide(actor, release, ReleaseDecision.Decision.REJECT, reason, ip)
+
+
+def _queue_publish(release_id: int) -> None:
+    from registry.tasks import publish_release
+
+    try:
+        publish_release.apply_async((release_id,))
+    except Exception:  # noqa: BLE001 - a broker outage leaves the release approved; the admin action re-queues
+        logger.exception("could not queue the publishing of release %s", release_id)
+
+
+def release_queue_publish(*, actor: Any, release: Release) -> None:
+    """Send an approved (unpublished) release to the publisher again, e.g. after fixing the signing key."""
+    _require_consortium_admin(actor)
+    if release.state != Release.State.APPROVED:
+        raise Conflict(f"release {release.version} is {release.state}, not approved")
+    _queue_publish(release.pk)
+
+
+# --- publishing --------------------------------------------------------------------------------------------
+
+
+def canonical_json(data: Any) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _manifest_files(commit: Commit) -> list[dict[str, Any]]:
+    files = []
+    for entry in CommitFile.objects.filter(commit=commit).select_related("blob").order_by("path"):
+        if entry.blob_id is not None:
+            sha256 = entry.blob.sha256
+        else:
+            sha256 = hashlib.sha256(bytes(entry.content or b"")).hexdigest()
+        files.append({"path": entry.path, "size": entry.size, "sha256": sha256})
+    return files
+
+
+def _inference_summary(release: Release) -> dict[str, Any]:
+    commit = release.commit
+    if not commit_is_checkable(commit=commit):
+        return {"status": "not applicable"}
+    check = InferenceCheck.objects.filter(commit=commit).order_by("-created_at", "-id").first()
+    summary: dict[str, Any] = {"status": check.status if check else "none"}
+    if check is not None:
+        metrics = check.metrics or {}
+        summary.update({
+            "device": check.device,
+            "metrics": {key: metrics[key] for key in ("tokens_per_second", "ttft_seconds", "load_seconds",
+                                                      "peak_memory_bytes", "perplexity") if key in metrics},
+        })
+    if release.inference_waiver_reason and summary["status"] != InferenceStatus.PASSED:
+        summary["waiver"] = {"reason": release.inference_waiver_reason,
+                             "by": release.inference_waived_by.get_username() if release.inference_waived_by
+                             else ""}
+    return summary
+
+
+def _validation_summary(commit: Commit) -> dict[str, Any]:
+    run = ValidationRun.objects.filter(commit=commit).first()
+    if run is None:
+        return {"status": "none"}
+    return {"status": run.status, "files_checked": run.files.count(),
+            "finished_at": run.finished_at.isoformat() if run.finished_at else None}
+
+
+def release_manifest(*, release: Release, published_at: Any, key_id: str) -> dict[str, Any]:
+    repo, license_row = release.repo, release.license
+    approvals = [
+        {"user": d.user.get_username() if d.user else "", "organization": d.organization.slug if d.organization
+         else "", "at": d.created_at.isoformat()}
+        for d in release.decisions.filter(decision=ReleaseDecision.Decision.APPROVE)
+        .select_related("user", "organization").order_by("created_at", "id")
+    ]
+    return {
+        "format": MANIFEST_FORMAT,
+        "hub": settings.SITE_URL,
+        "repo": repo.repo_id,
+        "version": release.version,
+        "tag": release.tag_name,
+        "commit": release.commit.oid,
+        "title": release.title,
+        "files": _manifest_files(release.commit),
+        "license": ({"slug": license_row.slug, "name": license_row.name, "version": license_row.version}
+                    if license_row else None),
+        "validation": _validation_summary(release.commit),
+        "inference": _inference_summary(release),
+        "approvals": approvals,
+        "published_at": published_at.isoformat(),
+        "signing_key_id": key_id,
+    }
+
+
+def release_publish(*, release_id: int) -> Release:
+    """Tag, sign and publish an approved release. Idempotent: a published release is left as it is."""
+    from registry import signing
+
+    notify: list[str] = []
+    with transaction.atomic():
+        release = (Release.objects.select_for_update().select_related("repo", "commit", "license")
+                   .get(pk=release_id))
+        if release.state != Release.State.APPROVED:
+            return release
+        repo = release.repo
+        tag = Tag.objects.filter(repo=repo, name=release.tag_name).first()
+        if tag is not None and tag.commit_id != release.commit_id:
+            release.publish_error = (f"the tag {release.tag_name} already points at another commit "
+                                     f"({tag.commit.oid}); delete it or publish another version")
+            release.save(update_fields=["publish_error"])
+            return release
+        now = timezone.now()
+        try:
+            key_id = signing.key_id()
+            manifest = canonical_json(release_manifest(release=release, published_at=now, key_id=key_id))
+            signature = signing.sign(manifest)
+        except signing.SigningKeyMissing as exc:
+            release.publish_error = str(exc)
+            release.save(update_fields=["publish_error"])
+            return release
+        if tag is None:
+            Tag.objects.create(repo=repo, name=release.tag_name, commit=release.commit,
+                               message=f"Release {release.version}: {release.title}")
+            audit_record(actor=None, action="tag.create", target=repo,
+                         metadata={"tag": release.tag_name, "commit": release.commit.oid, "release": release.pk})
+        if repo.private:
+            repo.private = False
+            repo.updated_at = now
+            repo.save(update_fields=["private", "updated_at"])
+            audit_record(actor=None, action="repo.update", target=repo,
+                         metadata={"private": False, "reason": f"release {release.version} published"})
+        release.manifest = manifest
+        release.signature = signature
+        release.signing_key_id = key_id
+        release.state = Release.State.PUBLISHED
+        release.published_at = now
+        release.publish_error = ""
+        release.updated_at = now
+        release.save()
+        audit_record(actor=None, action="release.publish", target=repo,
+                     metadata={"version": release.version, "commit": release.commit.oid, "key_id": key_id})
+        notify = list(RepoFollow.objects.filter(repo=repo, user__is_active=True).exclude(user__email="")
+                      .values_list("user__email", flat=True))
+        published = release
+        transaction.on_commit(lambda: _email_followers(published, notify))
+        transaction.on_commit(lambda: _enqueue_mirrors(published))
+    return release
+
+
+def _email_followers(release: Release, emails: list[str]) -> None:
+    url = f"{settings.SITE_URL}/{release.repo.repo_id}/releases/{release.version}"
+    for email in emails:
+        try:
+            send_mail(f"[{release.repo.repo_id}] Release {release.version}: {release.title}",
+                      f"{release.repo.repo_id} published release {release.version} ({release.title}).\n\n"
+                      f"{url}\n\nYou receive this because you follow {release.repo.repo_id}.",
+                      None, [email])
+        except Exception:  # noqa: BLE001 - one bad address must not stop the others
+            logger.exception("could not email %s about release %s", email, release.pk)
+
+
+def _enqueue_mirrors(release: Release) -> None:
+    try:
+        from registry.services import mirrors
+    except ImportError:
+        return
+    enqueue = getattr(mirrors, "mirror_enqueue", None)
+    if enqueue is not None:
+        enqueue(release=release)
+
+
+# --- withdrawal ----------------------------------------------------------------------------------------------
+
+
+def release_withdraw(*, actor: Any, release: Release, reason: str, ip: str | None = None) -> Release:
+    """Withdraw a published release: listed no more, tag and manifest kept, downloaders warned by email."""
+    _require_consortium_admin(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("withdrawing a release needs a reason")
+    with transaction.atomic():
+        release = Release.objects.select_for_update().select_related("repo", "commit").get(pk=release.pk)
+        if release.state != Release.State.PUBLISHED:
+            raise Conflict(f"release {release.version} is {release.state}; only published releases are withdrawn")
+        now = timezone.now()
+        release.state = Release.State.WITHDRAWN
+        release.withdrawn_at, release.withdrawn_by, release.withdrawn_reason = now, actor, reason
+        release.updated_at = now
+        release.save()
+        downloaders = (UserDownload.objects.filter(repo=release.repo, commit=release.commit, user__is_active=True)
+                       .exclude(user__email="").values_list("user_id", "user__email"))
+        for user_id, email in downloaders:
+            ReleaseAdvisory.objects.get_or_create(release=release, user_id=user_id, defaults={"email": email})
+        audit_record(actor=actor, action="release.withdraw", target=release.repo, ip=ip,
+                     metadata={"version": release.version, "reason": reason, "advisories": len(downloaders)})
+        release_id = release.pk
+        transaction.on_commit(lambda: _queue_advisories(release_id))
+    return release
+
+
+def _queue_advisories(release_id: int) -> None:
+    from registry.tasks import send_release_advisories
+
+    try:
+        send_release_advisories.apply_async((release_id,))
+    except Exception:  # noqa: BLE001 - the rows stay unsent; the admin action "send advisories" retries
+        logger.exception("could not queue the advisories of release %s", release_id)
+
+
+def release_send_advisories(*, release_id: int) -> int:
+    """Email every advisory not sent yet (each row once, even when this runs again)."""
+    release = Release.objects.select_related("repo", "commit").get(pk=release_id)
+    url = f"{settings.SITE_URL}/{release.repo.repo_id}/releases/{release.version}"
+    sent = 0
+    for advisory in ReleaseAdvisory.objects.filter(release=release, sent_at__isnull=True):
+        with transaction.atomic():
+            claimed = ReleaseAdvisory.objects.filter(pk=advisory.pk, sent_at__isnull=True).update(
+                sent_at=timezone.now())
+            if not claimed:
+                continue
+            send_mail(
+                f"[{release.repo.repo_id}] Advisory: release {release.version} was withdrawn",
+                f"You downloaded {release.repo.repo_id} at commit {release.commit.oid} (release "
+                f"{release.version}). The consortium has withdrawn this release:\n\n{release.withdrawn_reason}\n\n"
+                f"Stop using the files of this revision. Details: {url}",
+                None, [advisory.email],
+            )
+            sent += 1
+    return sent
