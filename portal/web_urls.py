@@ -6,10 +6,11 @@ longest known branch or tag (links quote the revision as one segment, as hugging
 
 from django.urls import include, path, re_path
 
-from portal.views import models, orgs, tokens
+from portal.views import models, orgs, releases, tokens
 
 NS = r"(?P<namespace>[A-Za-z0-9][A-Za-z0-9._-]*)"
 NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*?)"
+VERSION = r"(?P<version>[0-9A-Za-z.+-]+)"
 SLUG = r"(?P<slug>[A-Za-z0-9][A-Za-z0-9._-]*)"
 
 urlpatterns = [
@@ -17,7 +18,16 @@ urlpatterns = [
     path("models", models.model_list, name="models"),
     path("settings/tokens", tokens.tokens, name="tokens"),
     path("settings/tokens/<int:pk>/revoke", tokens.token_revoke, name="token-revoke"),
+    path("releases/pending", releases.releases_pending, name="releases-pending"),
+    path("releases/feed.atom", releases.releases_feed, name="releases-feed"),
     re_path(rf"^{SLUG}/access-requests$", orgs.access_requests, name="org-access-requests"),
+    re_path(rf"^{NS}/{NAME}/releases$", releases.release_list, name="releases"),
+    re_path(rf"^{NS}/{NAME}/releases/new$", releases.release_new, name="release-new"),
+    re_path(rf"^{NS}/{NAME}/releases/feed\.atom$", releases.repo_releases_feed, name="repo-releases-feed"),
+    re_path(rf"^{NS}/{NAME}/releases/{VERSION}$", releases.release_detail, name="release"),
+    re_path(rf"^{NS}/{NAME}/releases/{VERSION}/(?P<action>approve|reject|withdraw|waive-inference)$",
+            releases.release_action, name="release-action"),
+    re_path(rf"^{NS}/{NAME}/follow$", releases.model_follow, name="model-follow"),
     re_path(rf"^{NS}/{NAME}/tree/(?P<rest>.+)$", models.model_tree, name="model-tree"),
     re_path(rf"^{NS}/{NAME}/blob/(?P<rest>.+)$", models.model_blob, name="model-blob"),
     re_path(rf"^{NS}/{NAME}/commits/(?P<rest>.+)$", models.model_commits, name="model-commits"),

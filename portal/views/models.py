@@ -39,6 +39,7 @@ from registry.selectors.portal import (
     tree_file,
     tree_listing,
 )
+from registry.selectors.releases import follow_state, withdrawn_release_for_commit
 from registry.selectors.repos import repo_get
 from registry.selectors.validation import commit_validation_status, file_quarantine, validation_for_commit
 from registry.services.licenses import license_accept
@@ -116,6 +117,10 @@ def _repo_context(request: HttpRequest, repo: ModelRepo, *, revision: str, tab: 
         "validation_status": validation_status,
         "inference_status": inference_status,
         "license_html": render_markdown(repo.license.text) if repo.license_id else "",
+        "follow_count": None,
+        # Files of a withdrawn release's commit carry a warning (one query, on the file pages only).
+        "withdrawn_release": (withdrawn_release_for_commit(repo=repo, commit_id=commit.pk)
+                              if tab == "files" and commit is not None else None),
     }
 
 
@@ -126,6 +131,7 @@ def model_detail(request: HttpRequest, namespace: str, name: str) -> HttpRespons
     base = _repo_base(repo)
     readme = repo_readme(repo=repo, commit=head)
     context = _repo_context(request, repo, revision=DEFAULT_BRANCH, tab="card", commit=head)
+    context["following"], context["follow_count"] = follow_state(user=request.user, repo=repo)
     context.update({
         "card_html": render_card(readme, repo_base=base, revision=DEFAULT_BRANCH) if readme else "",
         "snippets": _snippets(request, repo, first_weight_file(commit=head)),

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from registry.exceptions import ReleaseNotFound, RepoNotFound
-from registry.models import ModelRepo, Release, ReleaseDecision, UserDownload
+from registry.models import ModelRepo, Release, ReleaseDecision, RepoFollow, UserDownload
 from registry.selectors.repos import repo_get, repo_visible_queryset
 
 LISTED = (Release.State.PUBLISHED,)
@@ -73,3 +73,11 @@ def release_repo_get(*, viewer: Any, namespace: str, name: str) -> ModelRepo:
         if repo is None:
             raise
         return repo
+
+
+def follow_state(*, user: Any, repo: ModelRepo) -> tuple[bool, int]:
+    """(whether the user follows the repo, how many people do)."""
+    followers = RepoFollow.objects.filter(repo=repo)
+    count = followers.count()
+    mine = bool(count and getattr(user, "is_authenticated", False) and followers.filter(user=user).exists())
+    return mine, count

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from registry import permissions
 from registry.cards import CardError, parse_card
@@ -92,7 +93,7 @@ def _require_consortium_admin(actor: Any) -> None:
 
 
 def _validation_item(commit: Commit) -> ChecklistItem:
-    label = "Validation passed with no failed file"
+    label = gettext_noop("Validation passed with no failed file")
     run = ValidationRun.objects.filter(commit=commit).first()
     if run is None:
         return ChecklistItem("validation", label, False, "this commit was never validated")
@@ -105,7 +106,7 @@ def _validation_item(commit: Commit) -> ChecklistItem:
 
 
 def _inference_item(commit: Commit, release: Release | None) -> ChecklistItem:
-    label = "Inference check passed (or waived by an admin)"
+    label = gettext_noop("Inference check passed (or waived by an admin)")
     if not commit_is_checkable(commit=commit):
         return ChecklistItem("inference", label, True, "no transformers model to check")
     check = InferenceCheck.objects.filter(commit=commit).order_by("-created_at", "-id").first()
@@ -120,7 +121,7 @@ def _inference_item(commit: Commit, release: Release | None) -> ChecklistItem:
 
 
 def _card_item(commit: Commit) -> ChecklistItem:
-    label = "Model card with license, languages and pipeline tag"
+    label = gettext_noop("Model card with license, languages and pipeline tag")
     readme = CommitFile.objects.filter(commit=commit, path="README.md").only("content", "blob_id").first()
     if readme is None:
         return ChecklistItem("card", label, False, "README.md is missing")
@@ -137,7 +138,7 @@ def _card_item(commit: Commit) -> ChecklistItem:
 
 
 def _license_item(repo: ModelRepo) -> ChecklistItem:
-    label = "License set on the repository"
+    label = gettext_noop("License set on the repository")
     if repo.license_id is None:
         return ChecklistItem("license", label, False, "no license is set in the repository settings")
     return ChecklistItem("license", label, True, f"{repo.license.name} v{repo.license.version}")
