@@ -299,3 +299,10 @@ RELEASE_APPROVALS_REQUIRED = env_int("RELEASE_APPROVALS_REQUIRED", 1, minimum=1)
 # Ed25519 private key (PEM, PKCS#8) that signs release manifests; RELEASE_SIGNING_KEY_FILE works too. Unset with
 # DEBUG on: a key is generated once under VAR_DIR. Unset with DEBUG off: publishing fails until it is set.
 RELEASE_SIGNING_KEY = env_str("RELEASE_SIGNING_KEY")
+
+# --- release mirrors: pushing published releases to another Hugging Face-compatible hub --------------------
+# Encrypts the target hubs' tokens at rest (any string; derived into a Fernet key). Unset: derived from SECRET_KEY,
+# so rotating SECRET_KEY then needs the mirror tokens set again.
+MIRROR_ENCRYPTION_KEY = env_str("MIRROR_ENCRYPTION_KEY")
+# Push large files with Git LFS instead of Xet (the public Hub accepts both; hubs without Xet need LFS).
+MIRROR_DISABLE_XET = env_bool("MIRROR_DISABLE_XET", True)

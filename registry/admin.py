@@ -431,3 +431,58 @@ class ReleaseAdvisoryAdmin(admin.ModelAdmin):
 class RepoFollowAdmin(admin.ModelAdmin):
     list_display = ("user", "repo", "created_at")
     raw_id_fields = ("user", "repo")
+
+
+# --- release mirrors -------------------------------------------------------------------------------------------
+
+from registry.models import MirrorTarget, ReleaseMirror  # noqa: E402
+from registry.services import mirrors as mirror_services  # noqa: E402
+
+
+class MirrorTargetForm(forms.ModelForm):
+    token = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False),
+                            help_text="A write token on the target hub. Stored encrypted; never shown again. "
+                                      "Leave empty to keep the current one.")
+
+    class Meta:
+        model = MirrorTarget
+        fields = ("repo", "endpoint", "target_repo_id", "enabled")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not self.instance.pk and not data.get("token"):
+            self.add_error("token", "A token is needed for a new mirror target.")
+        return data
+
+
+@admin.register(MirrorTarget)
+class MirrorTargetAdmin(admin.ModelAdmin):
+    form = MirrorTargetForm
+    list_display = ("repo", "endpoint", "target_repo_id", "enabled")
+    raw_id_fields = ("repo",)
+
+    def save_model(self, request: HttpRequest, obj: MirrorTarget, form, change: bool) -> None:  # noqa: ANN001
+        token = form.cleaned_data.get("token") or (mirror_services.token_decrypt(obj.token_encrypted)
+                                                   if change and obj.token_encrypted else "")
+        target = mirror_services.mirror_target_set(actor=request.user, repo=obj.repo, endpoint=obj.endpoint,
+                                                   target_repo_id=obj.target_repo_id, token=token,
+                                                   enabled=obj.enabled)
+        obj.pk, obj.token_encrypted = target.pk, target.token_encrypted
+
+
+@admin.register(ReleaseMirror)
+class ReleaseMirrorAdmin(admin.ModelAdmin):
+    list_display = ("release", "target", "status", "attempts", "remote_commit", "updated_at")
+    list_filter = ("status",)
+    readonly_fields = ("release", "target", "status", "attempts", "error", "remote_commit", "created_at",
+                       "updated_at")
+    actions = ["retry"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Retry the selected pushes")
+    def retry(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for mirror in queryset:
+            mirror_services.mirror_retry(actor=request.user, mirror=mirror)
+        self.message_user(request, f"{queryset.count()} push(es) queued.", messages.SUCCESS)

@@ -103,3 +103,14 @@ def send_release_advisories(release_id: int) -> int:
     from registry.services.releases import release_send_advisories
 
     return release_send_advisories(release_id=release_id)
+
+
+@shared_task(name="registry.push_release_mirror", bind=True, acks_late=True, max_retries=5)
+def push_release_mirror(self, mirror_id: int) -> str:  # noqa: ANN001
+    """Push a published release to its mirror; transient failures retry with exponential backoff."""
+    from registry.services.mirrors import MirrorTransientError, mirror_push
+
+    try:
+        return mirror_push(mirror_id=mirror_id, final_attempt=self.request.retries >= self.max_retries).status
+    except MirrorTransientError as exc:
+        raise self.retry(exc=exc, countdown=30 * 2 ** self.request.retries) from exc

@@ -96,6 +96,7 @@ def release_detail(request: HttpRequest, namespace: str, name: str, version: str
         "manifest_url": f"{api}/manifest" if release.manifest else "",
         "signature_url": f"{api}/manifest.sig" if release.manifest else "",
         "open": release.state in (Release.State.DRAFT, Release.State.PENDING),
+        "mirrors": release.mirrors.select_related("target").order_by("id"),
     })
     return render(request, "portal/release_detail.html", context)
 
