@@ -97,8 +97,18 @@ def release_detail(request: HttpRequest, namespace: str, name: str, version: str
         "signature_url": f"{api}/manifest.sig" if release.manifest else "",
         "open": release.state in (Release.State.DRAFT, Release.State.PENDING),
         "mirrors": release.mirrors.select_related("target").order_by("id"),
+        "public_key_pem": _public_key_pem() if release.manifest else "",
     })
     return render(request, "portal/release_detail.html", context)
+
+
+def _public_key_pem() -> str:
+    from registry import signing
+
+    try:
+        return signing.signing_public_key_pem().decode()
+    except signing.SigningKeyMissing:
+        return ""
 
 
 @login_required

@@ -38,6 +38,7 @@ def test_published_releases_are_public_with_manifest_links(client, published):
     assert page.status_code == 200 and "1.0.0 — Tiny one" in page.content.decode()
     detail = client.get("/acme/tiny/releases/1.0.0").content.decode()
     assert "/api/v1/models/acme/tiny/releases/1.0.0/manifest" in detail
+    assert "BEGIN PUBLIC KEY" in detail
     assert "✓" in detail and "Validation passed with no failed file" in detail
     assert "/acme/tiny/releases/1.0.0/approve" not in detail  # anonymous: no sign-off controls
 
