@@ -181,8 +181,8 @@ def _push(release: Release, target: MirrorTarget) -> str:
 def mirror_push(*, mirror_id: int, final_attempt: bool = True) -> ReleaseMirror:
     """Push one release to its mirror. MirrorTransientError propagates (the task retries) unless final_attempt."""
     with transaction.atomic():
-        mirror = ReleaseMirror.objects.select_for_update().select_related("release__repo", "release__commit",
-                                                                          "target").get(pk=mirror_id)
+        mirror = (ReleaseMirror.objects.select_for_update(of=("self",))
+                  .select_related("release__repo", "release__commit", "target").get(pk=mirror_id))
         if mirror.status == ReleaseMirror.Status.DONE:
             return mirror
         mirror.status, mirror.attempts, mirror.updated_at = ReleaseMirror.Status.RUNNING, mirror.attempts + 1, \

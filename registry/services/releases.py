@@ -194,7 +194,7 @@ def release_request(*, actor: Any, repo: ModelRepo, version: str, revision: str,
 def release_recheck(*, release: Release) -> Release:
     """Recompute the checklist (a blocked request becomes pending once every item is met)."""
     with transaction.atomic():
-        release = Release.objects.select_for_update().select_related("repo", "commit").get(pk=release.pk)
+        release = Release.objects.select_for_update(of=("self",)).select_related("repo", "commit").get(pk=release.pk)
         before = release.state
         _store_checklist(release)
         release.updated_at = timezone.now()
@@ -211,7 +211,7 @@ def release_waive_inference(*, actor: Any, release: Release, reason: str, ip: st
     if not reason:
         raise InvalidInput("waiving the inference check needs a reason")
     with transaction.atomic():
-        release = Release.objects.select_for_update().select_related("repo", "commit").get(pk=release.pk)
+        release = Release.objects.select_for_update(of=("self",)).select_related("repo", "commit").get(pk=release.pk)
         if release.state not in (Release.State.DRAFT, Release.State.PENDING):
             raise Conflict(f"release {release.version} is {release.state}; only open requests can be changed")
         release.inference_waived_by = actor
@@ -250,7 +250,7 @@ def quorum_reached(release: Release) -> bool:
 def _decide(actor: Any, release: Release, decision: str, reason: str, ip: str | None) -> Release:
     _require_consortium_admin(actor)
     with transaction.atomic():
-        release = Release.objects.select_for_update().select_related("repo", "commit").get(pk=release.pk)
+        release = Release.objects.select_for_update(of=("self",)).select_related("repo", "commit").get(pk=release.pk)
         if release.state == Release.State.DRAFT:
             _store_checklist(release)  # a blocked request may have become complete since
         if release.state == Release.State.DRAFT:
@@ -389,7 +389,7 @@ def release_publish(*, release_id: int) -> Release:
 
     notify: list[str] = []
     with transaction.atomic():
-        release = (Release.objects.select_for_update().select_related("repo", "commit", "license")
+        release = (Release.objects.select_for_update(of=("self",)).select_related("repo", "commit", "license")
                    .get(pk=release_id))
         if release.state != Release.State.APPROVED:
             return release
@@ -470,7 +470,7 @@ def release_withdraw(*, actor: Any, release: Release, reason: str, ip: str | Non
     if not reason:
         raise InvalidInput("withdrawing a release needs a reason")
     with transaction.atomic():
-        release = Release.objects.select_for_update().select_related("repo", "commit").get(pk=release.pk)
+        release = Release.objects.select_for_update(of=("self",)).select_related("repo", "commit").get(pk=release.pk)
         if release.state != Release.State.PUBLISHED:
             raise Conflict(f"release {release.version} is {release.state}; only published releases are withdrawn")
         now = timezone.now()

@@ -85,7 +85,7 @@ def test_a_published_release_is_pushed_to_another_hub(personas, ready, admins, t
     assert len(pushed) == 1  # publishing queued the push
 
     mirror = mirror_push(mirror_id=pushed[0])
-    assert (mirror.status, mirror.error) == (ReleaseMirror.Status.DONE, "")
+    assert mirror.status == ReleaseMirror.Status.DONE, mirror.error
     api = HfApi(endpoint=url, token=token)
     assert [t.name for t in api.list_repo_refs("mirror-bot/tiny").tags] == ["v1.0.0"]
     for path, body in snapshot(commit).items():
