@@ -107,3 +107,173 @@ class LicenseAcceptForm(forms.Form):
 
 class AccessDecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=[("approve", _("Approve")), ("reject", _("Reject"))])
+
+
+# --- organisation members ---------------------------------------------------------------------------------------
+
+ROLE_CHOICES = [("read", _("Read — download private models")), ("write", _("Write — push commits")),
+                ("admin", _("Admin — manage members and settings"))]
+
+
+class MemberAddForm(forms.Form):
+    who = forms.CharField(max_length=254, label=_("Username or email"),
+                          help_text=_("An email address without an account gets an invitation to sign up."))
+    role = forms.ChoiceField(choices=ROLE_CHOICES, initial="read", label=_("Role"))
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=ROLE_CHOICES, label=_("Role"))
+
+
+# --- repo settings, creation and editing ------------------------------------------------------------------------
+
+GATING_CHOICES = [("none", _("Open: anyone can download")),
+                  ("auto", _("Gated, automatic approval")),
+                  ("manual", _("Gated, manual approval by the organisation's admins"))]
+GATING_FIELD_TYPES = {"text", "country", "checkbox", "select"}
+
+
+def gating_fields_to_text(fields: list[dict[str, Any]] | None) -> str:
+    lines = []
+    for item in fields or []:
+        kind = item.get("type", "text")
+        if kind == "select" and item.get("options"):
+            kind = "select:" + ",".join(str(o) for o in item["options"])
+        line = f"{item.get('name', '')}|{item.get('label', '')}|{kind}"
+        if item.get("required"):
+            line += "|required"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def gating_fields_from_text(text: str) -> list[dict[str, Any]]:
+    """One question per line: `name|label|type|required` (type: text, country, checkbox, select:a,b,c)."""
+    fields: list[dict[str, Any]] = []
+    names: set[str] = set()
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) < 2 or len(parts) > 4 or not parts[0] or not parts[1]:
+            raise forms.ValidationError(_("Line %(n)s: write name|label|type|required.") % {"n": number})
+        name, label = parts[0], parts[1]
+        if not name.replace("_", "").replace("-", "").isalnum() or len(name) > 64:
+            raise forms.ValidationError(
+                _("Line %(n)s: the name may only hold letters, digits, '-' and '_'.") % {"n": number})
+        if name in names:
+            raise forms.ValidationError(_("Line %(n)s: the name %(name)s is used twice.") % {"n": number, "name": name})
+        names.add(name)
+        kind = parts[2] if len(parts) > 2 and parts[2] else "text"
+        item: dict[str, Any] = {"name": name, "label": label[:200]}
+        if kind.startswith("select:"):
+            options = [o.strip() for o in kind[len("select:"):].split(",") if o.strip()]
+            if not options:
+                raise forms.ValidationError(_("Line %(n)s: a select needs options, e.g. select:a,b.") % {"n": number})
+            kind = "select"
+            item["options"] = options
+        if kind not in GATING_FIELD_TYPES:
+            raise forms.ValidationError(
+                _("Line %(n)s: the type must be text, country, checkbox or select:…") % {"n": number})
+        item["type"] = kind
+        if len(parts) > 3:
+            if parts[3] not in {"required", "optional", ""}:
+                raise forms.ValidationError(_("Line %(n)s: the last part must be required or optional.")
+                                            % {"n": number})
+            item["required"] = parts[3] == "required"
+        else:
+            item["required"] = False
+        fields.append(item)
+    return fields
+
+
+class RepoSettingsForm(forms.Form):
+    private = forms.BooleanField(required=False, label=_("Private: only the owner's members can see it"))
+    gating = forms.ChoiceField(choices=GATING_CHOICES, label=_("Access"), widget=forms.RadioSelect)
+    license = forms.ModelChoiceField(queryset=None, required=False, empty_label=_("No license"),
+                                     label=_("License"), to_field_name="slug")
+    gating_fields = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}),
+        label=_("Extra questions on the license form"),
+        help_text=_("One per line: name|label|type|required. Types: text, country, checkbox, select:a,b,c. "
+                    "Example: company|Company|text|required"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from registry.models import License
+
+        super().__init__(*args, **kwargs)
+        self.fields["license"].queryset = License.objects.order_by("name")
+
+    def clean_gating_fields(self) -> list[dict[str, Any]]:
+        return gating_fields_from_text(self.cleaned_data.get("gating_fields") or "")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("gating") in {"auto", "manual"} and not data.get("license"):
+            self.add_error("license", _("A gated model needs a license to accept."))
+        return data
+
+
+class RepoDeleteForm(forms.Form):
+    confirm = forms.CharField(max_length=200, label=_("Type the model's full name to confirm"))
+
+    def __init__(self, *args: Any, repo_id: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.repo_id = repo_id
+
+    def clean_confirm(self) -> str:
+        value = self.cleaned_data["confirm"].strip()
+        if value != self.repo_id:
+            raise forms.ValidationError(_("Type %(id)s exactly to delete this model.") % {"id": self.repo_id})
+        return value
+
+
+class RepoCreateForm(forms.Form):
+    namespace = forms.ChoiceField(label=_("Owner"))
+    name = forms.CharField(max_length=96, label=_("Model name"),
+                           help_text=_("Letters, digits, '-', '_' and '.'."))
+    private = forms.BooleanField(required=False, label=_("Private"))
+    license = forms.ModelChoiceField(queryset=None, required=False, empty_label=_("No license"),
+                                     label=_("License"), to_field_name="slug")
+
+    def __init__(self, *args: Any, namespaces: list[str], **kwargs: Any) -> None:
+        from registry.models import License
+
+        super().__init__(*args, **kwargs)
+        self.fields["namespace"].choices = [(ns, ns) for ns in namespaces]
+        self.fields["license"].queryset = License.objects.order_by("name")
+
+
+class CardEditForm(forms.Form):
+    content = forms.CharField(required=False, strip=False, label=_("Model card (Markdown)"),
+                              widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false"}))
+    summary = forms.CharField(max_length=200, required=False, label=_("Commit message"))
+    description = forms.CharField(required=False, label=_("Extended description"),
+                                  widget=forms.Textarea(attrs={"rows": 3}))
+    parent = forms.RegexField(regex=r"^([0-9a-f]{40})?$", required=False, widget=forms.HiddenInput)
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data]
+        return [single(data, initial)]
+
+
+class UploadForm(forms.Form):
+    files = MultipleFileField(label=_("Files"))
+    folder = forms.CharField(max_length=500, required=False, label=_("Into folder"),
+                             help_text=_("Optional, e.g. tokenizer. Leave empty for the top level."))
+    summary = forms.CharField(max_length=200, required=False, label=_("Commit message"))
+    description = forms.CharField(required=False, label=_("Extended description"),
+                                  widget=forms.Textarea(attrs={"rows": 3}))

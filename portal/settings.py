@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "allauth",
     "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "registry",
     "api",
     "portal",
@@ -121,6 +123,31 @@ LOGIN_REDIRECT_URL = "/"
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = env_choice("ACCOUNT_EMAIL_VERIFICATION", "mandatory", {"mandatory", "optional", "none"})
+ACCOUNT_ADAPTER = "portal.account_adapter.HubAccountAdapter"  # applies pending organisation invitations
+# Optional single sign-on through a member company's OpenID Connect provider. Unset: no SSO button.
+OIDC_PROVIDER_ID = env_str("OIDC_PROVIDER_ID", "sso")
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "SSO")
+OIDC_SERVER_URL = env_str("OIDC_SERVER_URL").rstrip("/")
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")
+if OIDC_SERVER_URL and urlparse(OIDC_SERVER_URL).scheme not in {"http", "https"}:
+    raise ConfigError(f"OIDC_SERVER_URL={OIDC_SERVER_URL!r} must be an http:// or https:// URL")
+if OIDC_SERVER_URL and not OIDC_CLIENT_ID:
+    raise ConfigError("OIDC_SERVER_URL is set but OIDC_CLIENT_ID is not")
+SOCIALACCOUNT_PROVIDERS = {
+    "openid_connect": {
+        "OAUTH_PKCE_ENABLED": True,
+        "APPS": [{
+            "provider_id": OIDC_PROVIDER_ID,
+            "name": OIDC_PROVIDER_NAME,
+            "client_id": OIDC_CLIENT_ID,
+            "secret": OIDC_CLIENT_SECRET,
+            "settings": {"server_url": OIDC_SERVER_URL},
+        }] if OIDC_SERVER_URL else [],
+    },
+}
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # an SSO email never takes over an existing local account
+SOCIALACCOUNT_LOGIN_ON_GET = False  # the SSO button is a POST form (CSRF)
 
 # --- i18n ---------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -215,7 +242,15 @@ LFS_MULTIPART_THRESHOLD = env_int("LFS_MULTIPART_THRESHOLD", 64 * 1024 * 1024, m
 LFS_MULTIPART_CHUNK_SIZE = env_int("LFS_MULTIPART_CHUNK_SIZE", 64 * 1024 * 1024, minimum=5 * 1024 * 1024)
 SYNC_VERIFY_MAX_SIZE = env_int("SYNC_VERIFY_MAX_SIZE", 16 * 1024 * 1024, minimum=0)
 UPLOAD_GRACE_HOURS = env_int("UPLOAD_GRACE_HOURS", 24, minimum=1)
+# Days a xorb is kept once every file using it is materialised as a whole blob (0: forever; dropping loses dedup only).
+XET_XORB_RETENTION_DAYS = env_int("XET_XORB_RETENTION_DAYS", 0, minimum=0)
+# Xet CAS (api/cas): token lifetime (the client refreshes only by time), xorb body cap, dedup-shard key lifetime.
+XET_TOKEN_TTL = env_int("XET_TOKEN_TTL", 3600, minimum=300)
+XET_MAX_XORB_BYTES = env_int("XET_MAX_XORB_BYTES", 66 * 1024 * 1024, minimum=1024 * 1024)
+XET_DEDUP_SHARD_TTL = env_int("XET_DEDUP_SHARD_TTL", 86400, minimum=60)
 MAX_FILE_SIZE = env_int("MAX_FILE_SIZE", 500 * 1024**3, minimum=1)
+# Largest file the portal's browser upload form accepts; bigger files go through the hf CLI.
+PORTAL_UPLOAD_MAX_BYTES = env_int("PORTAL_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
 
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")

@@ -6,7 +6,7 @@ longest known branch or tag (links quote the revision as one segment, as hugging
 
 from django.urls import include, path, re_path
 
-from portal.views import models, orgs, releases, tokens
+from portal.views import account, models, orgs, releases, repo_manage, tokens
 
 NS = r"(?P<namespace>[A-Za-z0-9][A-Za-z0-9._-]*)"
 NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*?)"
@@ -18,6 +18,15 @@ urlpatterns = [
     path("models", models.model_list, name="models"),
     path("settings/tokens", tokens.tokens, name="tokens"),
     path("settings/tokens/<int:pk>/revoke", tokens.token_revoke, name="token-revoke"),
+    path("settings/access", account.my_access, name="settings-access"),
+    path("settings/organizations", account.my_organizations, name="settings-orgs"),
+    path("new", repo_manage.repo_new, name="repo-new"),
+    re_path(rf"^organizations/{SLUG}/members$", orgs.members, name="org-members"),
+    re_path(rf"^organizations/{SLUG}/members/(?P<pk>[0-9]+)/role$", orgs.member_role, name="org-member-role"),
+    re_path(rf"^organizations/{SLUG}/members/(?P<pk>[0-9]+)/remove$", orgs.member_remove,
+            name="org-member-remove"),
+    re_path(rf"^organizations/{SLUG}/invitations/(?P<pk>[0-9]+)/cancel$", orgs.invitation_cancel,
+            name="org-invitation-cancel"),
     path("releases/pending", releases.releases_pending, name="releases-pending"),
     path("releases/feed.atom", releases.releases_feed, name="releases-feed"),
     re_path(rf"^{SLUG}/access-requests$", orgs.access_requests, name="org-access-requests"),
@@ -28,6 +37,11 @@ urlpatterns = [
     re_path(rf"^{NS}/{NAME}/releases/{VERSION}/(?P<action>approve|reject|withdraw|waive-inference)$",
             releases.release_action, name="release-action"),
     re_path(rf"^{NS}/{NAME}/follow$", releases.model_follow, name="model-follow"),
+    re_path(rf"^{NS}/{NAME}/settings$", repo_manage.repo_settings, name="repo-settings"),
+    re_path(rf"^{NS}/{NAME}/settings/delete$", repo_manage.repo_delete_view, name="repo-delete"),
+    re_path(rf"^{NS}/{NAME}/settings/downloads$", repo_manage.repo_downloads, name="repo-downloads"),
+    re_path(rf"^{NS}/{NAME}/edit/(?P<rest>.+)$", repo_manage.card_edit, name="card-edit"),
+    re_path(rf"^{NS}/{NAME}/upload/(?P<rest>.+)$", repo_manage.upload, name="upload"),
     re_path(rf"^{NS}/{NAME}/tree/(?P<rest>.+)$", models.model_tree, name="model-tree"),
     re_path(rf"^{NS}/{NAME}/blob/(?P<rest>.+)$", models.model_blob, name="model-blob"),
     re_path(rf"^{NS}/{NAME}/commits/(?P<rest>.+)$", models.model_commits, name="model-commits"),

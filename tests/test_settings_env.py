@@ -78,6 +78,9 @@ def test_embedded_defaults_start_with_no_configuration(tmp_path):
         ({"DB_CONN_MAX_AGE": "forever"}, "DB_CONN_MAX_AGE"),
         ({"USE_HTTPS": "sometimes"}, "USE_HTTPS"),
         ({"ACCOUNT_EMAIL_VERIFICATION": "sometimes"}, "ACCOUNT_EMAIL_VERIFICATION"),
+        ({"OIDC_SERVER_URL": "login.example/realms/hub", "OIDC_CLIENT_ID": "hub"}, "OIDC_SERVER_URL"),
+        ({"OIDC_SERVER_URL": "https://login.example/realms/hub"}, "OIDC_CLIENT_ID"),
+        ({"PORTAL_UPLOAD_MAX_BYTES": "0"}, "PORTAL_UPLOAD_MAX_BYTES"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )

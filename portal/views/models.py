@@ -14,10 +14,12 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from portal.download_chart import download_chart
 from portal.forms import LicenseAcceptForm, ModelSearchForm
 from portal.inference_chart import speed_chart
 from portal.markdown import render_card, render_markdown
 from portal.views.common import client_ip, portal_view, quote_rev
+from registry import permissions
 from registry.exceptions import InvalidInput, RevisionNotFound
 from registry.models import Commit, ModelRepo
 from registry.selectors.inference import commit_inference_status, inference_latest_for_commit, inference_speed_history
@@ -27,6 +29,7 @@ from registry.selectors.portal import (
     ModelFilters,
     access_status,
     breadcrumbs,
+    download_days,
     first_weight_file,
     model_facets,
     model_search,
@@ -117,6 +120,8 @@ def _repo_context(request: HttpRequest, repo: ModelRepo, *, revision: str, tab: 
         "validation_status": validation_status,
         "inference_status": inference_status,
         "license_html": render_markdown(repo.license.text) if repo.license_id else "",
+        # Writers see the Settings tab (no query for anonymous viewers).
+        "can_write": request.user.is_authenticated and permissions.can_write_repo(request.user, repo),
         "follow_count": None,
         # Files of a withdrawn release's commit carry a warning (one query, on the file pages only).
         "withdrawn_release": (withdrawn_release_for_commit(repo=repo, commit_id=commit.pk)
@@ -132,6 +137,7 @@ def model_detail(request: HttpRequest, namespace: str, name: str) -> HttpRespons
     readme = repo_readme(repo=repo, commit=head)
     context = _repo_context(request, repo, revision=DEFAULT_BRANCH, tab="card", commit=head)
     context["following"], context["follow_count"] = follow_state(user=request.user, repo=repo)
+    context["download_chart"] = download_chart(download_days(repo=repo))
     context.update({
         "card_html": render_card(readme, repo_base=base, revision=DEFAULT_BRANCH) if readme else "",
         "snippets": _snippets(request, repo, first_weight_file(commit=head)),

@@ -30,6 +30,7 @@ from registry.models.core import (
     validate_repo_part,
 )
 from registry.models.downloads import DownloadDay, UserDownload
+from registry.models.orgs import OrgInvitation
 from registry.models.releases import (
     MirrorTarget,
     Release,
@@ -55,6 +56,7 @@ __all__ = [
     "XorbGrant",
     "XorbRepo",
     "DownloadDay",
+    "OrgInvitation",
     "UserDownload",
     "NAME_RE",
     "RESERVED_NAMESPACES",

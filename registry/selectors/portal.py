@@ -382,3 +382,133 @@ def user_organizations(*, user: Any) -> list[Organization]:
     if user.is_superuser:
         return list(Organization.objects.order_by("slug"))
     return list(Organization.objects.filter(memberships__user=user).order_by("slug"))
+
+
+# --- download counts and per-licensee records -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DownloadDayCount:
+    day: Any  # datetime.date
+    count: int
+
+
+def download_days(*, repo: ModelRepo, days: int = 30, today: Any = None) -> list[DownloadDayCount]:
+    """Counted downloads for each of the last `days` UTC days, oldest first, zeros included (one query)."""
+    import datetime
+
+    from django.utils import timezone
+
+    from registry.models import DownloadDay
+
+    today = today or timezone.now().astimezone(datetime.UTC).date()
+    start = today - datetime.timedelta(days=days - 1)
+    counts = dict(DownloadDay.objects.filter(repo=repo, day__gte=start, day__lte=today).values_list("day", "count"))
+    return [DownloadDayCount(day, counts.get(day, 0))
+            for day in (start + datetime.timedelta(days=i) for i in range(days))]
+
+
+def repo_for_admin(*, viewer: Any, namespace: str, name: str) -> ModelRepo:
+    """A repo whose owner's admin the viewer is: outsiders of a private repo get RepoNotFound, others
+    PermissionDenied."""
+    from registry.selectors.repos import repo_get
+
+    repo = repo_get(viewer=viewer, namespace=namespace, name=name)
+    if not permissions.can_admin_repo(viewer, repo):
+        raise PermissionDenied("only the model's organisation admins can see this page")
+    return repo
+
+
+def repo_for_writer(*, viewer: Any, namespace: str, name: str) -> ModelRepo:
+    from registry.selectors.repos import repo_get
+
+    repo = repo_get(viewer=viewer, namespace=namespace, name=name)
+    if not permissions.can_write_repo(viewer, repo):
+        raise PermissionDenied("you need write access to this model")
+    return repo
+
+
+def user_downloads_page(*, repo: ModelRepo, page_number: Any, per_page: int = 50) -> tuple[Any, dict[int, Any]]:
+    """A page of the repo's per-user download records (newest first) and, per user on the page, their newest
+    license acceptance for this repo. Three queries whatever the page size (count, rows, acceptances)."""
+    from django.core.paginator import Paginator
+
+    from registry.models import UserDownload
+
+    rows = (UserDownload.objects.filter(repo=repo).select_related("user", "commit", "api_key")
+            .order_by("-last_at", "-id"))
+    page = Paginator(rows, per_page).get_page(page_number)
+    user_ids = {row.user_id for row in page.object_list}
+    acceptances: dict[int, LicenseAcceptance] = {}
+    for acceptance in (LicenseAcceptance.objects.filter(repo=repo, user_id__in=user_ids)
+                       .order_by("user_id", "-license_version", "-created_at")):
+        acceptances.setdefault(acceptance.user_id, acceptance)
+    return page, acceptances
+
+
+# --- profile: my acceptances, my organisations ----------------------------------------------------------------
+
+
+def acceptances_of(*, user: Any) -> list[LicenseAcceptance]:
+    """The user's license acceptances and access requests (visible repos only), newest first."""
+    visible = repo_visible_queryset(viewer=user).values("pk")
+    return list(LicenseAcceptance.objects.filter(user=user, repo__in=visible)
+                .select_related("repo", "repo__license", "license").order_by("-created_at", "-id"))
+
+
+def memberships_of(*, user: Any) -> list[Membership]:
+    return list(Membership.objects.filter(user=user).select_related("organization").order_by("organization__slug"))
+
+
+# --- organisation members (admins) ---------------------------------------------------------------------------
+
+
+@dataclass
+class MembersPage:
+    org: Organization
+    memberships: list[Membership]
+    invitations: list[Any]
+    admin_count: int
+
+
+def org_members_for_admin(*, viewer: Any, slug: str) -> MembersPage:
+    from registry.models import OrgInvitation
+
+    org = _org_for_admin(viewer=viewer, slug=slug)
+    memberships = list(Membership.objects.filter(organization=org).select_related("user")
+                       .order_by("user__username"))
+    invitations = list(OrgInvitation.objects.filter(organization=org, accepted_at__isnull=True)
+                       .select_related("invited_by").order_by("email"))
+    admins = sum(1 for m in memberships if m.role == Membership.Role.ADMIN)
+    return MembersPage(org, memberships, invitations, admins)
+
+
+def org_membership_get(*, viewer: Any, slug: str, pk: int) -> Membership:
+    org = _org_for_admin(viewer=viewer, slug=slug)
+    membership = Membership.objects.select_related("user", "organization").filter(pk=pk, organization=org).first()
+    if membership is None:
+        raise EntryNotFound("no such member")
+    return membership
+
+
+def org_invitation_get(*, viewer: Any, slug: str, pk: int) -> Any:
+    from registry.models import OrgInvitation
+
+    org = _org_for_admin(viewer=viewer, slug=slug)
+    invitation = (OrgInvitation.objects.select_related("organization")
+                  .filter(pk=pk, organization=org, accepted_at__isnull=True).first())
+    if invitation is None:
+        raise EntryNotFound("no such invitation")
+    return invitation
+
+
+def writable_namespaces(*, user: Any) -> list[str]:
+    """Namespaces the user may create repos in: their own name, then organisations where they can write."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    if user.is_superuser:
+        slugs = list(Organization.objects.order_by("slug").values_list("slug", flat=True))
+    else:
+        slugs = list(Membership.objects.filter(user=user, role__in=list(permissions.WRITE_ROLES))
+                     .order_by("organization__slug").values_list("organization__slug", flat=True))
+    return [user.get_username(), *slugs]
