@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from api.cas.views import telemetry as cas_telemetry
 from portal.views.health import healthz
 from portal.views.home import home
 from portal.views.signing import release_signing_key
@@ -19,6 +20,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("api.v1.urls")),
     path("_blobs/", include("api.blobstore_urls")),  # the local blob store's signed URLs
+    path("cas/", include("api.cas.urls")),  # the Xet CAS API (casUrl of the xet-*-token routes)
+    path("v1/telemetry", cas_telemetry, name="xet-telemetry"),  # hf_xet posts it to the origin, without /cas
     # The HF-compatible routes (/api/models…, /{namespace}/{name}/resolve/…) before the browser pages,
     # whose /{namespace}/{name} pattern would otherwise shadow /api/models.
     path("", include("api.hf.urls")),

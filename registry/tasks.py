@@ -19,16 +19,34 @@ def verify_blob(self, blob_id: int) -> str:  # noqa: ANN001
     return blob_verify(blob=blob).state
 
 
+@shared_task(name="registry.materialise_xet_blob", bind=True, acks_late=True, autoretry_for=(StorageError,),
+             retry_backoff=True, retry_backoff_max=600, max_retries=7, soft_time_limit=4 * 3600,
+             time_limit=4 * 3600 + 300)
+def materialise_xet_blob(self, blob_id: int) -> str:  # noqa: ANN001
+    """Write a Xet-uploaded file as its whole-file blob and verify its sha256 (same queue as verify_blob).
+
+    Idempotent; store errors retry, and the last attempt rejects the blob with the error instead.
+    """
+    from registry.services.xet_hub import xet_blob_materialise
+
+    blob = xet_blob_materialise(blob_id=blob_id, final_attempt=self.request.retries >= self.max_retries)
+    return blob.state if blob else "missing"
+
+
 # --- storage GC (uploads feature) ---------------------------------------------------------------
 
 
 @shared_task(name="registry.storage_gc", acks_late=True, soft_time_limit=1800, time_limit=1900)
 def storage_gc() -> dict:
     """Hourly (CELERY_BEAT_SCHEDULE): drop blobs nothing references once their grace period is over."""
-    from registry.services.storage_gc import storage_gc_run
+    from registry.services.storage_gc import storage_gc_run, xet_gc_run
+    from registry.services.xet_hub import xet_pending_requeue
 
     report = storage_gc_run()
-    return {"deleted": len(report.deleted), "freed_bytes": report.freed_bytes, "failed": len(report.failed)}
+    xet = xet_gc_run()  # unreferenced xorbs and shards, and XET_XORB_RETENTION_DAYS
+    requeued = xet_pending_requeue()  # Xet uploads whose materialisation was lost (broker outage, dead worker)
+    return {"deleted": len(report.deleted), "freed_bytes": report.freed_bytes, "failed": len(report.failed),
+            "xet": xet.as_dict(), "xet_requeued": len(requeued)}
 
 
 # --- checkpoint validation ----------------------------------------------------------------------

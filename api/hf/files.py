@@ -5,7 +5,9 @@ X-Repo-Commit on every answer (404s included, so the client can cache "this file
 ETag = quoted git blob sha1 for inline files, and for files in the blob store the pointer sha1 plus
 X-Linked-Etag (sha256) and X-Linked-Size. With the S3 store the bytes come from a cross-origin
 presigned URL (Django never streams them); with the local store the hub streams them itself,
-honouring Range.
+honouring Range. Files uploaded over Xet also carry X-Xet-Hash and a `Link: <…/xet-read-token/…>;
+rel="xet-auth"` (XET_PROTOCOL.md §1.4), on the 302 itself since the client reads a cross-origin
+redirect's headers rather than following it.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ DISABLED_MESSAGE = "Access to this resource is disabled."  # exact: the client m
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def _check_downloadable(request: HttpRequest, principal: Principal, repo: ModelRepo) -> None:
+def check_downloadable(request: HttpRequest, principal: Principal, repo: ModelRepo) -> None:
     if repo.disabled:
         raise Disabled(DISABLED_MESSAGE)
     if not permissions.can_download(principal.user, repo):
@@ -161,7 +163,7 @@ def _count_download(request: HttpRequest, principal: Principal, repo: ModelRepo,
 def resolve(request: HttpRequest, principal: Principal, namespace: str, name: str, rest: str) -> HttpResponse:
     head = request.method == "HEAD"
     repo = get_repo(principal, namespace, name)
-    _check_downloadable(request, principal, repo)
+    check_downloadable(request, principal, repo)
     candidates = revision_candidates(request, rest, "resolve")
     commit_oid, entry, path = file_lookup_checked(repo=repo, candidates=candidates)  # + quarantine reason
     headers = {"X-Repo-Commit": commit_oid, "Vary": "Authorization"}
@@ -188,6 +190,12 @@ def resolve(request: HttpRequest, principal: Principal, namespace: str, name: st
         return hub_error_response(error, principal, head=head, headers=headers)
     headers["X-Linked-Etag"] = f'"{blob.sha256}"'
     headers["X-Linked-Size"] = str(blob.size)
+    if blob.xet_hash:
+        # Uploaded over Xet (and its xorbs not dropped): Xet clients reconstruct it through /cas with a read
+        # token from this link; everyone else follows the GET below to the whole file.
+        token_url = absolute(request, f"/api/models/{repo.namespace}/{repo.name}/xet-read-token/{commit_oid}")
+        headers["X-Xet-Hash"] = blob.xet_hash
+        headers["Link"] = f'<{token_url}>; rel="xet-auth"'
     _count_download(request, principal, repo, entry)
     store = get_store()
     if store.name == "local":

@@ -1,8 +1,9 @@
 """Upload side of the HF-compatible API: preupload, the LFS batch/verify/completion endpoints, commits.
 
-This hub speaks Git LFS, not Xet. Small text files go inline in the commit, so the stock client
-(hf_xet installed) uploads them as is; files preupload marks "lfs" need `HF_HUB_DISABLE_XET=1` on the
-client, which the xet-token routes say in their error.
+Small text files go inline in the commit. Files preupload marks "lfs" go through Xet with the stock client
+(hf_xet installed): it asks the xet-write-token route for a CAS token, sends chunks to /cas, and commits the
+file as an `lfsFile` keyed by sha256 (registry.services.xet_hub). With HF_HUB_DISABLE_XET=1 (or another
+Git LFS client) the same files go through the LFS batch endpoints below.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from django.views.decorators.http import require_http_methods
 
 from api.auth import Principal, client_ip
 from api.hf.common import absolute, error_response, get_repo, hf_view, json_body
+from api.hf.files import check_downloadable
 from registry.exceptions import InvalidInput, TooLarge
-from registry.services import uploads
+from registry.services import uploads, xet_hub
 from registry.services.commits import AddBlob, AddInline, Delete, DeleteFolder, Operation
 
 LFS_CONTENT_TYPE = "application/vnd.git-lfs+json"
@@ -32,14 +34,6 @@ COMPLETION_SALT = "hub.lfs.multipart-complete"
 COMMIT_MAX_BODY_SIZE = 512 * 1024 * 1024
 COMMIT_LINE_OVERHEAD = 64 * 1024
 SAMPLE_MAX = 4096
-LFS_WARNING = (
-    "This hub stores large and binary files with Git LFS, not Xet. If the upload fails on "
-    "'xet-write-token', set HF_HUB_DISABLE_XET=1 in your environment and run it again."
-)
-XET_MESSAGE = (
-    "This hub does not speak Xet. Set HF_HUB_DISABLE_XET=1 in your environment to upload large or "
-    "binary files through Git LFS (small text files upload without it)."
-)
 
 
 def _revision(request: HttpRequest, rest: str, marker: str) -> str:
@@ -86,7 +80,7 @@ def preupload(
     answers = uploads.preupload_plan(
         actor=principal.user, repo=repo, revision=revision, files=parsed, api_key=principal.api_key
     )
-    response = JsonResponse(
+    return JsonResponse(
         {
             "files": [
                 {"path": a.path, "uploadMode": a.upload_mode, "shouldIgnore": False, "oid": a.oid}
@@ -94,10 +88,6 @@ def preupload(
             ]
         }
     )
-    if any(a.upload_mode == "lfs" for a in answers):
-        # hf_xet reports a failed xet-write-token call without our message; the client logs this header.
-        response["X-HF-Warning"] = f"xet; {LFS_WARNING}"
-    return response
 
 
 # --- Git LFS --------------------------------------------------------------------------------------
@@ -232,8 +222,8 @@ def _parse_commit(request: HttpRequest) -> tuple[dict[str, Any], list[Operation]
         if len(line) > max_line and not line.endswith(b"\n"):
             raise TooLarge(
                 f"line {number} of the commit is too long: files over "
-                f"{settings.INLINE_FILE_MAX_SIZE} bytes must be uploaded through LFS "
-                "(set HF_HUB_DISABLE_XET=1)"
+                f"{settings.INLINE_FILE_MAX_SIZE} bytes must be uploaded through Xet or LFS "
+                "(the client does so for the files preupload marks 'lfs')"
             )
         if not line.strip():
             continue
@@ -330,9 +320,38 @@ def commit(request: HttpRequest, principal: Principal, namespace: str, name: str
 # --- Xet ------------------------------------------------------------------------------------------
 
 
+def _xet_token_response(request: HttpRequest, principal: Principal, namespace: str, name: str, rest: str,
+                        scope: str) -> HttpResponse:
+    """The CAS token as JSON (hf_xet's upload path reads it) and as X-Xet-* headers (the download path does)."""
+    repo = get_repo(principal, namespace, name)  # the usual 401/404 for repos the caller can't see
+    if scope == "read":
+        check_downloadable(request, principal, repo)  # gated: the same error as /resolve
+    else:
+        _refuse_pull_requests(request)  # as preupload and commit do: ?create_pr=1 has no branch to write to
+    revision = _revision(request, rest, f"xet-{scope}-token")
+    if revision in ("", "None"):  # the client sends the literal "None" when no revision was given
+        revision = "main"
+    token = xet_hub.xet_token_issue(principal=principal, repo=repo, scope=scope, revision=revision,
+                                    base_url=absolute(request, "/"))
+    response = JsonResponse({"accessToken": token.access_token, "exp": token.exp, "casUrl": token.cas_url})
+    response["X-Xet-Cas-Url"] = token.cas_url
+    response["X-Xet-Access-Token"] = token.access_token
+    response["X-Xet-Token-Expiration"] = str(token.exp)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_http_methods(["GET"])
 @hf_view
-def xet_token(
+def xet_write_token(
     request: HttpRequest, principal: Principal, namespace: str, name: str, rest: str
 ) -> HttpResponse:
-    get_repo(principal, namespace, name)  # the usual 401/404 for repos the caller can't see
-    return error_response(501, "XetNotSupported", XET_MESSAGE)
+    return _xet_token_response(request, principal, namespace, name, rest, "write")
+
+
+@require_http_methods(["GET"])
+@hf_view
+def xet_read_token(
+    request: HttpRequest, principal: Principal, namespace: str, name: str, rest: str
+) -> HttpResponse:
+    return _xet_token_response(request, principal, namespace, name, rest, "read")

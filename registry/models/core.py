@@ -21,6 +21,7 @@ RESERVED_NAMESPACES = {
     "admin", "api", "models", "settings", "static", "accounts", "account", "organizations",
     "healthz", "datasets", "spaces", "new", "docs", "login", "logout", "signup", "_blobs", "cas",
     "media", "search", "releases", ".well-known",
+    "v1",  # POST /v1/telemetry: hf_xet posts its telemetry to the origin root (api/cas)
 }
 
 

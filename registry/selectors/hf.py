@@ -115,6 +115,7 @@ class TreeEntry:
     oid: str
     size: int = 0
     lfs_sha256: str | None = None
+    xet_hash: str | None = None
 
     def as_hf(self) -> dict[str, Any]:
         if self.type == "directory":
@@ -123,11 +124,17 @@ class TreeEntry:
         if self.lfs_sha256:
             data["lfs"] = {"oid": self.lfs_sha256, "size": self.size,
                            "pointerSize": pointer_size(self.lfs_sha256, self.size)}
+        if self.xet_hash:
+            data["xetHash"] = self.xet_hash
         return data
 
 
 def _file_entry(f: CommitFile) -> TreeEntry:
-    return TreeEntry("file", f.path, f.git_oid, f.size, f.blob.sha256 if f.blob_id else None)
+    if f.blob_id is None:
+        return TreeEntry("file", f.path, f.git_oid, f.size)
+    # xetHash only once the file is downloadable (verified); retention clears xet_hash when the xorbs go.
+    xet_hash = f.blob.xet_hash if f.blob.xet_hash and f.blob.state == Blob.State.VERIFIED else None
+    return TreeEntry("file", f.path, f.git_oid, f.size, f.blob.sha256, xet_hash)
 
 
 def directory_oid(files: Iterable[tuple[str, str]], folder: str) -> str:

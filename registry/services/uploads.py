@@ -29,7 +29,7 @@ from registry.hashing import SHA256_RE
 from registry.models import ApiKey, Blob, Commit, ModelRepo
 from registry.services.audit import audit_record
 from registry.services.blobs import blob_register, blob_verify
-from registry.services.commits import AddInline, Operation, commit_create
+from registry.services.commits import AddBlob, AddInline, Operation, commit_create
 from registry.services.refs import _require_write
 from registry.services.repos import DEFAULT_GITATTRIBUTES
 from registry.storage import ObjectMissing, get_store
@@ -225,7 +225,8 @@ def _plan_object(oid: str, size: int) -> LfsObjectPlan:
         return LfsObjectPlan(oid=oid, size=size, kind="present", blob_id=blob.pk)
     # Pending (maybe an earlier, interrupted attempt) or rejected (bad bytes, already deleted): upload again.
     Blob.objects.filter(pk=blob.pk).exclude(state=Blob.State.VERIFIED).update(
-        created_at=now, state=Blob.State.PENDING, rejected_reason="", uploaded_at=None
+        created_at=now, state=Blob.State.PENDING, rejected_reason="", uploaded_at=None,
+        xet_hash="",  # these bytes come through LFS now, not from a (rejected) Xet reconstruction
     )
     store = get_store()
     ttl = settings.PRESIGNED_URL_TTL
@@ -404,8 +405,8 @@ def inline_content_decode(*, path: str, content: Any, encoding: Any) -> bytes:
 
 def _too_large(path: str) -> str:
     return (
-        f"{path}: files over {settings.INLINE_FILE_MAX_SIZE} bytes must be uploaded through LFS "
-        "(set HF_HUB_DISABLE_XET=1 in the client's environment)"
+        f"{path}: files over {settings.INLINE_FILE_MAX_SIZE} bytes must be uploaded through Xet or LFS, "
+        "not inline in the commit (huggingface_hub does so for the files preupload marks 'lfs')"
     )
 
 
@@ -421,11 +422,21 @@ def commit_from_upload(
     api_key: ApiKey | None = None,
     ip: str | None = None,
 ) -> Commit:
-    """A commit sent over the Hub protocol: the upload rules, then commit_create."""
+    """A commit sent over the Hub protocol: the upload rules, then commit_create.
+
+    Objects uploaded over Xet get their blob rows first (xet_hub.xet_blobs_prepare); once the commit has landed,
+    a worker materialises them (until then they are committed but not downloadable, like any pending blob).
+    """
     for op in operations:
         if isinstance(op, AddInline) and len(op.content) > settings.INLINE_FILE_MAX_SIZE:
             raise TooLarge(_too_large(op.path))
-    return commit_create(
+    from registry.services.xet_hub import xet_blobs_prepare, xet_materialise_queue
+
+    _require_write(actor, repo, api_key)
+    xet_pending = xet_blobs_prepare(
+        repo=repo, shas=[(op.path, op.sha256.lower(), op.size) for op in operations
+                         if isinstance(op, AddBlob) and SHA256_RE.match((op.sha256 or "").lower())])
+    commit = commit_create(
         actor=actor,
         repo=repo,
         operations=operations,
@@ -436,3 +447,5 @@ def commit_from_upload(
         api_key=api_key,
         ip=ip,
     )
+    xet_materialise_queue(xet_pending)
+    return commit

@@ -193,6 +193,27 @@ def _release(run: ValidationRun, error: str) -> None:
         status=ValidationStatus.PENDING, error=error[:4000], heartbeat_at=timezone.now())
 
 
+class AwaitingBytes(Exception):
+    """A file's whole-file object is still being written (Xet materialisation): not an attempt, not a failure."""
+
+
+def _wait(run: ValidationRun, reason: str) -> None:
+    """Hand the run back (pending) without counting the attempt; files finished so far stay finished."""
+    ValidationRun.objects.filter(pk=run.pk, status=ValidationStatus.RUNNING).update(
+        status=ValidationStatus.PENDING, attempts=max(run.attempts - 1, 0), error=reason[:4000],
+        heartbeat_at=timezone.now())
+
+
+def validation_runs_resume_for_blob(*, sha256: str) -> list[int]:
+    """Queue again (after the transaction commits) the unfinished runs that wait for the blob `sha256`."""
+    waiting = FileCheck.objects.filter(sha256=sha256).exclude(status__in=VALIDATION_FINISHED).values("run_id")
+    ids = list(ValidationRun.objects.exclude(status__in=VALIDATION_FINISHED).filter(pk__in=waiting)
+               .values_list("pk", flat=True))
+    for run_id in ids:
+        _queue_on_commit(run_id)
+    return ids
+
+
 def validation_run_execute(*, run_id: int) -> ValidationRun | None:
     """Check the run's pending files, then its tree. Idempotent; StorageError/StreamReadError mean retry."""
     run = _claim(run_id)
@@ -201,6 +222,8 @@ def validation_run_execute(*, run_id: int) -> ValidationRun | None:
     try:
         _check_files(run)
         _finish(run)
+    except AwaitingBytes as exc:
+        _wait(run, str(exc))
     except SoftTimeLimitExceeded:
         with transaction.atomic():
             _finalize_failed(run, "validation exceeded its time limit")
@@ -289,6 +312,10 @@ def _check_one(run: ValidationRun, fc: FileCheck, entry: CommitFile | None, verd
                    summary={**verdict.summary, "reused": True}, progress=done)
         return
 
+    if blob is not None and blob.state == Blob.State.PENDING and blob.xet_hash:
+        # Uploaded over Xet: the whole-file object is written by the materialisation worker
+        # (services/xet_hub.py), which queues this run again once the blob is verified or rejected.
+        raise AwaitingBytes(f"{fc.path}: waiting for the file uploaded over Xet to be materialised")
     if blob is not None:
         try:
             chunks: Iterable[bytes] = get_store().iter_bytes(blob.storage_key)

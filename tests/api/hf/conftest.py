@@ -50,3 +50,24 @@ def hub(live_server, personas, tmp_path, monkeypatch) -> Hub:  # noqa: ANN001
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
     tokens = {name: make_key(getattr(personas, name)) for name in ("owner", "member", "reader", "outsider")}
     return Hub(url=live_server.url, p=personas, cache=tmp_path / "hf-cache", tokens=tokens)
+
+
+@pytest.fixture
+def worker(monkeypatch):  # noqa: ANN001, ANN201
+    """The Xet materialisation queue, captured: `run()` works through it as a Celery worker would, returning the
+    blob states (like verify_blob's tests, which capture `delay`)."""
+    from registry import tasks
+
+    class Worker:
+        def __init__(self) -> None:
+            self.queued: list[int] = []
+
+        def run(self) -> list[str]:
+            states = []
+            while self.queued:
+                states.append(tasks.materialise_xet_blob.apply(args=(self.queued.pop(0),)).get())
+            return states
+
+    w = Worker()
+    monkeypatch.setattr(tasks.materialise_xet_blob, "delay", w.queued.append)
+    return w

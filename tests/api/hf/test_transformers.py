@@ -20,6 +20,7 @@ transformers = pytest.importorskip("transformers", reason=INFERENCE_SKIP_REASON)
 import huggingface_hub.hf_api  # noqa: E402
 from django.core.signals import request_started  # noqa: E402
 from huggingface_hub import constants  # noqa: E402
+from huggingface_hub.utils import _xet  # noqa: E402
 from transformers.utils import hub as transformers_hub  # noqa: E402
 
 from registry.models import Branch, CommitFile  # noqa: E402
@@ -43,7 +44,11 @@ def hf_endpoint(hub, monkeypatch, tmp_path):
     template = hub.url + "/{repo_id}/resolve/{revision}/{filename}"
     monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)  # uploads of weights go through the LFS batch
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # hf_xet reads its cache location from here
+    monkeypatch.delenv("HF_XET_CACHE", raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setattr(constants, "HF_XET_CACHE", str(tmp_path / "hf-home" / "xet"))
+    monkeypatch.setattr(_xet, "_GLOBAL_XET_HOLDER", _xet.XetSessionHolder())  # hf_xet: a session of its own
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
     monkeypatch.setattr(constants, "HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-default-cache"))
@@ -73,9 +78,11 @@ def requests_seen():
         request_started.disconnect(record)
 
 
-def upload(hub, tiny_model: TinyModel, repo_id: str) -> str:
+def upload(hub, tiny_model: TinyModel, repo_id: str, worker) -> str:
+    """The stock client uploads the weights over Xet; the worker then materialises them (until then: 403)."""
     info = hub.api("owner").upload_folder(folder_path=str(tiny_model.path), repo_id=repo_id,
                                           commit_message="tiny llama")
+    assert worker.run() == ["verified"]
     return info.oid
 
 
@@ -105,19 +112,19 @@ def cache_root(cache_dir: Path, repo_id: str) -> Path:
 
 
 def test_transformers_loads_an_uploaded_model_and_tokenizer(
-    hf_endpoint, make_repo, blob_store, tiny_model, requests_seen, tmp_path
+    hf_endpoint, make_repo, blob_store, tiny_model, requests_seen, tmp_path, worker
 ):
     hub = hf_endpoint
     repo = make_repo("tiny-llama")
-    commit = upload(hub, tiny_model, "acme/tiny-llama")
+    commit = upload(hub, tiny_model, "acme/tiny-llama", worker)
     assert sorted(hub.api("anonymous").list_repo_files("acme/tiny-llama")) == sorted(
         [".gitattributes", *(p.name for p in tiny_model.path.iterdir())]
     )
 
-    # The weights went through the LFS batch into the blob store; the JSON files were committed inline.
+    # The weights went through Xet and were materialised in the blob store; the JSON files were committed inline.
     head = Branch.objects.get(repo=repo, name="main").head
     stored = {f.path: f for f in CommitFile.objects.filter(commit=head)}
-    assert stored["model.safetensors"].blob is not None
+    assert stored["model.safetensors"].blob is not None and stored["model.safetensors"].blob.xet_hash
     assert stored["tokenizer.json"].blob is None and stored["config.json"].blob is None
 
     cache = tmp_path / "transformers-cache"
@@ -155,11 +162,11 @@ def test_transformers_loads_an_uploaded_model_and_tokenizer(
 
 @pytest.mark.parametrize("persona", ["anonymous", "outsider"])
 def test_gated_model_loads_only_after_the_license_is_accepted(
-    hf_endpoint, make_repo, blob_store, tiny_model, persona, tmp_path
+    hf_endpoint, make_repo, blob_store, tiny_model, persona, tmp_path, worker
 ):
     hub = hf_endpoint
     repo = make_repo("gated-llama", gating="auto")
-    upload(hub, tiny_model, "acme/gated-llama")
+    upload(hub, tiny_model, "acme/gated-llama", worker)
     cache = tmp_path / "transformers-cache"
 
     with pytest.raises(OSError, match="gated") as info:

@@ -38,8 +38,15 @@ def client_env(monkeypatch, tmp_path):
 
 @pytest.fixture
 def stock_xet(monkeypatch, client_env):
-    """The client as installed: hf_xet present and not disabled (whatever the test environment says)."""
+    """The client as installed: hf_xet present and not disabled (whatever the test environment says), with a
+    fresh hf_xet session whose shard cache lives in this test's HF_HOME (hf_xet reads the environment)."""
+    from huggingface_hub.utils import _xet
+
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", False)
+    monkeypatch.setenv("HF_HOME", constants.HF_HOME)
+    monkeypatch.delenv("HF_XET_CACHE", raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setattr(_xet, "_GLOBAL_XET_HOLDER", _xet.XetSessionHolder())
 
 
 @pytest.fixture
@@ -367,33 +374,14 @@ def test_anonymous_upload_is_refused(make_repo, live_server, client_env):
     assert set(head_files(repo)) == {".gitattributes"}
 
 
-def test_xet_token_routes_tell_users_to_disable_xet(make_repo, live_server, personas, client_env):
-    make_repo()
-    for route in ("xet-write-token", "xet-read-token"):
-        status, headers, _ = raw_request(
-            f"{live_server.url}/api/models/acme/tiny/{route}/main",
-            method="GET",
-            headers={"Authorization": f"Bearer {make_key(personas.member)}"},
-        )
-        assert status == 501
-        assert headers["X-Error-Code"] == "XetNotSupported"
-        assert "HF_HUB_DISABLE_XET=1" in headers["X-Error-Message"]
-
-
-def test_stock_client_uploading_weights_is_told_to_disable_xet(
-    make_repo, api_for, stock_xet, caplog, monkeypatch
-):
-    from huggingface_hub.utils import _http
-
-    monkeypatch.setattr(_http, "_WARNED_TOPICS", set())
+def test_stock_client_uploads_weights_over_xet_without_any_setting(make_repo, api_for, stock_xet, worker):
+    """No HF_HUB_DISABLE_XET: the weights go through Xet and are committed by sha256 (more in test_xet_*.py)."""
     repo = make_repo()
-    with pytest.raises(ConnectionError, match="xet-write-token"):  # hf_xet's error carries no server message
-        api_for().upload_file(
-            path_or_fileobj=weights(4096), path_in_repo="model.safetensors", repo_id="acme/tiny"
-        )
-    warnings = [r.getMessage() for r in caplog.records if r.name.startswith("huggingface_hub")]
-    assert any("HF_HUB_DISABLE_XET=1" in message for message in warnings)
-    assert set(head_files(repo)) == {".gitattributes"}
+    data = weights(4096)
+    api_for().upload_file(path_or_fileobj=data, path_in_repo="model.safetensors", repo_id="acme/tiny")
+    blob = head_files(repo)["model.safetensors"].blob
+    assert blob.sha256 == hashlib.sha256(data).hexdigest() and blob.xet_hash
+    assert worker.run() == [Blob.State.VERIFIED]
 
 
 def test_tampered_upload_is_rejected_and_never_committed(
