@@ -9,21 +9,18 @@ validation-only worker is started first and alone, so the test can show it never
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from registry.models import InferenceCheck, ValidationRun
 from registry.services.blobs import blob_ingest_stream
 from registry.services.commits import AddBlob, AddInline, commit_create
-from tests.registry.test_validation_worker import READY_TIMEOUT, database_url
+from tests.fixtures.workers import celery_worker as shared_worker
+from tests.fixtures.workers import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -33,50 +30,9 @@ ROUTING_WINDOW = 4  # seconds the check must stay pending while only the validat
 
 @contextmanager
 def celery_worker(queue: str, log: Path, cache: Path, *, purge: bool) -> Iterator[Path]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "SECRET_KEY": settings.SECRET_KEY,
-        "VAR_DIR": str(settings.VAR_DIR),
-        "DATABASE_URL": database_url(),
-        "BLOB_STORE": "local",
-        "BLOB_LOCAL_ROOT": str(settings.BLOB_LOCAL_ROOT),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "INFERENCE_CACHE_DIR": str(cache),
-    }
-    args = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", queue, "--pool", "solo",
-            "--concurrency", "1", "--without-gossip", "--without-mingle", "--without-heartbeat",
-            "--loglevel", "INFO", "--hostname", f"{queue}-inference-test-{os.getpid()}@%h"]
-    if purge:
-        args.append("--purge")
-    with log.open("wb") as out:
-        process = subprocess.Popen(args, cwd=settings.BASE_DIR, env=env, stdout=out,  # noqa: S603
-                                   stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while b"ready." not in log.read_bytes():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the {queue} worker did not start:\n{log.read_text(errors='replace')[-4000:]}")
-            time.sleep(0.2)
-        yield log
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
-def wait_until(predicate, timeout: float, what: str, *logs: Path):  # noqa: ANN001, ANN201
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    tails = "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}" for log in logs)
-    pytest.fail(f"{what} did not happen in {timeout}s\n{tails}")
+    with shared_worker(queue, log, name=f"{queue}-inference-test", purge=purge,
+                       env={"INFERENCE_CACHE_DIR": str(cache)}) as started:
+        yield started
 
 
 def test_upload_validate_and_check_on_the_gpu_queue(personas, make_repo, local_store, tiny_model, tmp_path):

@@ -5,10 +5,6 @@ Shares database, broker and blob store with the worker the way test_validation_w
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,46 +16,17 @@ from registry.services.downloads import user_download_record
 from registry.services.releases import release_approve, release_withdraw
 from tests.fixtures.personas import make_user
 from tests.fixtures.releases import request
-from tests.registry.test_inference_worker import wait_until
-from tests.registry.test_validation_worker import READY_TIMEOUT, database_url
+from tests.fixtures.workers import celery_worker, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def worker(tmp_path, signing_key):
-    log = tmp_path / "worker.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "SECRET_KEY": settings.SECRET_KEY,
-        "VAR_DIR": str(settings.VAR_DIR),
-        "DATABASE_URL": database_url(),
-        "BLOB_STORE": "local",
-        "BLOB_LOCAL_ROOT": str(settings.BLOB_LOCAL_ROOT),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "RELEASE_SIGNING_KEY": settings.RELEASE_SIGNING_KEY,
-        "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
-    }
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", "validation", "--pool", "solo",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO", "--purge",
-             "--hostname", f"release-test-{os.getpid()}@%h"],
-            cwd=settings.BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while b"ready." not in log.read_bytes():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the worker did not start:\n{log.read_text(errors='replace')[-4000:]}")
-            time.sleep(0.2)
+    env = {"RELEASE_SIGNING_KEY": settings.RELEASE_SIGNING_KEY,
+           "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    with celery_worker("validation", tmp_path / "worker.log", name="release-test", env=env) as log:
         yield log
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def test_a_worker_publishes_an_approved_release_and_mails_the_withdrawal(personas, ready, admins, worker):

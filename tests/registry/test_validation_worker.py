@@ -13,81 +13,28 @@ terminated at the end.
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from registry.models import ContentVerdict, ValidationRun
 from registry.services.blobs import blob_ingest_stream
 from registry.services.commits import AddBlob, AddInline, commit_create
+from tests.fixtures.workers import celery_worker
 from tests.registry.services.test_validation_pipeline import EVIL_PICKLE, README, safetensors_bytes
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-READY_TIMEOUT = 45
 RUN_TIMEOUT = 120  # seconds; generous, CI machines are shared
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        name = str(db["NAME"])
-        if name == ":memory:" or "mode=memory" in name:
-            pytest.skip("an in-memory SQLite test database can't be shared with a worker process")
-        return f"sqlite:///{Path(name).resolve()}"
-    if connection.vendor == "postgresql":
-        auth = quote(db.get("USER") or "", safe="")
-        if db.get("PASSWORD"):
-            auth += ":" + quote(db["PASSWORD"], safe="")
-        host = db.get("HOST") or "localhost"
-        port = f":{db['PORT']}" if db.get("PORT") else ""
-        return f"postgres://{auth}{'@' if auth else ''}{host}{port}/{db['NAME']}"
-    pytest.skip(f"no worker test for {connection.vendor}")
 
 
 @pytest.fixture
 def worker(local_store, tmp_path) -> Iterator[Path]:  # noqa: ANN001
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "SECRET_KEY": settings.SECRET_KEY,
-        "VAR_DIR": str(settings.VAR_DIR),
-        "DATABASE_URL": database_url(),
-        "BLOB_STORE": "local",
-        "BLOB_LOCAL_ROOT": str(settings.BLOB_LOCAL_ROOT),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-    }
-    log = tmp_path / "worker.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", "validation", "--pool", "solo",
-             "--concurrency", "1", "--without-gossip", "--without-mingle", "--without-heartbeat", "--purge",
-             "--loglevel", "INFO", "--hostname", f"validation-test-{os.getpid()}@%h"],
-            cwd=settings.BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while b"ready." not in log.read_bytes():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the worker did not start:\n{log.read_text(errors='replace')[-4000:]}")
-            time.sleep(0.2)
+    with celery_worker("validation", tmp_path / "worker.log", name="validation-test") as log:
         yield log
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 def wait_for(run_id: int, log: Path) -> ValidationRun:
