@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.validation",
     "tests.fixtures.tiny_model",
     "tests.fixtures.releases",
+    "tests.fixtures.inference",
 ]

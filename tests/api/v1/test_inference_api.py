@@ -8,20 +8,7 @@ import pytest
 from registry.models import AuditEvent, InferenceCheck
 from tests.api.v1.test_validation_api import PERSONAS, as_persona
 from tests.fixtures.personas import make_key
-from tests.registry.services.test_inference import Inspector
 from tests.registry.services.test_validation_pipeline import good_model
-
-
-@pytest.fixture
-def inspector(personas, local_store, django_capture_on_commit_callbacks, monkeypatch, settings,  # noqa: ANN001
-              tmp_path) -> Inspector:
-    from registry import tasks
-
-    settings.INFERENCE_CACHE_DIR = tmp_path / "inference-cache"
-    i = Inspector(django_capture_on_commit_callbacks, personas.owner)
-    monkeypatch.setattr(tasks.validate_commit, "apply_async", lambda args, **kw: i.queued.append(args[0]))
-    monkeypatch.setattr(tasks.inference_run_check, "apply_async", lambda args, **kw: i.checks.append(args[0]))
-    return i
 
 
 @pytest.fixture

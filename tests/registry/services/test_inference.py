@@ -8,70 +8,15 @@ called directly: the real ordering (queue after commit) without a broker. The mo
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from registry import tasks
 from registry.inference import smoke
-from registry.models import AuditEvent, InferenceCheck, ModelRepo, ValidationRun
-from registry.services.inference import inference_check_request, inference_check_rerun
-from tests.registry.services.test_validation_pipeline import Validator, good_model
-
-
-class Inspector(Validator):
-    """The validation test driver, plus the inference task: queued ids recorded, executed on demand."""
-
-    def __init__(self, capture, actor) -> None:  # noqa: ANN001
-        super().__init__(capture, actor)
-        self.checks: list[int] = []
-
-    def validate(self, repo: ModelRepo, folder: Path | None = None, **kwargs: Any) -> ValidationRun:
-        """Commit (a model folder, or inline/blobs), then run validation; its finish queues the check."""
-        if folder is not None:
-            kwargs = folder_ops(folder)
-        run = self.commit(repo, **kwargs)
-        with self.capture(execute=True):
-            return self.run(run)
-
-    def request(self, repo: ModelRepo, folder: Path | None = None, **kwargs: Any) -> InferenceCheck:
-        """Commit, then ask for a check directly (whatever validation would say)."""
-        if folder is not None:
-            kwargs = folder_ops(folder)
-        run = self.commit(repo, **kwargs)
-        with self.capture(execute=True):
-            return inference_check_request(commit=run.commit)
-
-    def execute(self, check: InferenceCheck) -> InferenceCheck:
-        assert tasks.inference_run_check(check.pk) in ("passed", "failed", "skipped")
-        return InferenceCheck.objects.get(pk=check.pk)
-
-
-def folder_ops(folder: Path) -> dict[str, dict[str, bytes]]:
-    inline, blobs = {}, {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        rel = path.relative_to(folder).as_posix()
-        (blobs if rel.endswith(".safetensors") else inline)[rel] = path.read_bytes()
-    return {"inline": inline, "blobs": blobs}
-
-
-@pytest.fixture
-def inspector(personas, local_store, django_capture_on_commit_callbacks, monkeypatch, settings,  # noqa: ANN001
-              tmp_path) -> Inspector:
-    settings.INFERENCE_CACHE_DIR = tmp_path / "inference-cache"
-    i = Inspector(django_capture_on_commit_callbacks, personas.owner)
-    monkeypatch.setattr(tasks.validate_commit, "apply_async", lambda args, **kw: i.queued.append(args[0]))
-    monkeypatch.setattr(tasks.inference_run_check, "apply_async", lambda args, **kw: i.checks.append(args[0]))
-    return i
-
-
-@pytest.fixture
-def model_copy(tiny_model, tmp_path) -> Path:  # noqa: ANN001
-    """A writable copy of the tiny model folder, for tests that break it."""
-    return Path(shutil.copytree(tiny_model.path, tmp_path / "model"))
+from registry.models import AuditEvent, InferenceCheck
+from registry.services.inference import inference_check_rerun
+from tests.registry.services.test_validation_pipeline import good_model
 
 
 def test_task_name_routes_to_the_gpu_queue(settings):

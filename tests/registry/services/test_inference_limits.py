@@ -5,9 +5,7 @@ message or a dead worker left `pending`/`running` (giving up, as "worker lost", 
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,24 +16,7 @@ from registry import tasks
 from registry.inference import smoke
 from registry.models import InferenceCheck
 from registry.services.inference import inference_checks_requeue_stale
-from tests.registry.services.test_inference import Inspector
 from tests.registry.services.test_validation_pipeline import good_model
-
-
-@pytest.fixture
-def inspector(personas, local_store, django_capture_on_commit_callbacks, monkeypatch, settings,  # noqa: ANN001
-              tmp_path) -> Inspector:
-    settings.INFERENCE_CACHE_DIR = tmp_path / "inference-cache"
-    i = Inspector(django_capture_on_commit_callbacks, personas.owner)
-    monkeypatch.setattr(tasks.validate_commit, "apply_async", lambda args, **kw: i.queued.append(args[0]))
-    monkeypatch.setattr(tasks.inference_run_check, "apply_async", lambda args, **kw: i.checks.append(args[0]))
-    return i
-
-
-@pytest.fixture
-def model_copy(tiny_model, tmp_path) -> Path:  # noqa: ANN001
-    return Path(shutil.copytree(tiny_model.path, tmp_path / "model"))
-
 
 # --- device memory ------------------------------------------------------------------------------------
 
