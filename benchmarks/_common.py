@@ -154,3 +154,32 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 def verdict(ratio: float, goal: float, *, above: bool = True) -> str:
     ok = ratio >= goal if above else ratio < goal
     return "ok" if ok else "MISSED"
+
+
+# --- seeding inside Django (a benchmark's subprocess with the hub's environment; django.setup() done) -----------
+
+
+def seed_bench_user(namespace: str) -> tuple[object, list[str]]:
+    """User `bencher`, admin of organisation `namespace`, in the throwaway database. Models whose migrations are
+    not written yet get their tables the way `migrate --run-syncdb` would; returns (user, tables created)."""
+    from django.apps import apps
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from registry.models import Membership, Organization
+
+    existing = set(connection.introspection.table_names())
+    created = []
+    with connection.schema_editor() as editor:
+        for model in apps.get_models():
+            meta = model._meta
+            if meta.managed and not meta.proxy and meta.db_table not in existing:
+                editor.create_model(model)
+                created.append(meta.db_table)
+                existing.add(meta.db_table)
+                existing.update(f.remote_field.through._meta.db_table for f in meta.local_many_to_many)
+    user = get_user_model().objects.create_user(username="bencher", email="bencher@example.com",
+                                                password="bench-password-not-used")
+    org = Organization.objects.create(slug=namespace, name="Benchmarks")
+    Membership.objects.create(user=user, organization=org, role=Membership.Role.ADMIN)
+    return user, created

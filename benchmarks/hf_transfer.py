@@ -36,6 +36,7 @@ from benchmarks._common import (
     mbps,
     median,
     s3_client,
+    seed_bench_user,
     start_moto,
     table,
     timed,
@@ -58,31 +59,11 @@ def seed(blob_path: str) -> None:
     import django
 
     django.setup()
-    from django.apps import apps
-    from django.contrib.auth import get_user_model
-    from django.db import connection
-
-    # Models whose migrations are not written yet get their tables the way `migrate --run-syncdb` would
-    # (it only does that for apps without migrations). Only this throwaway database is touched.
-    existing = set(connection.introspection.table_names())
-    created = []
-    with connection.schema_editor() as editor:
-        for model in apps.get_models():
-            meta = model._meta
-            if meta.managed and not meta.proxy and meta.db_table not in existing:
-                editor.create_model(model)
-                created.append(meta.db_table)
-                existing.update(f.remote_field.through._meta.db_table for f in meta.local_many_to_many)
-
-    from registry.models import Membership, Organization
     from registry.services.blobs import blob_ingest_stream
     from registry.services.commits import AddBlob, commit_create
     from registry.services.repos import repo_create
 
-    user = get_user_model().objects.create_user(username="bencher", email="bencher@example.com",
-                                                password="bench-password-not-used")
-    org = Organization.objects.create(slug=NAMESPACE, name="Benchmarks")
-    Membership.objects.create(user=user, organization=org, role=Membership.Role.ADMIN)
+    user, created = seed_bench_user(NAMESPACE)
     download = repo_create(actor=user, namespace=NAMESPACE, name=DOWNLOAD_REPO)
     repo_create(actor=user, namespace=NAMESPACE, name=UPLOAD_REPO)
     with open(blob_path, "rb") as stream:

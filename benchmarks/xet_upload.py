@@ -25,7 +25,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._common import AWS_ENV, PYTHON, ROOT, MiB, Processes, mbps, s3_client, start_moto, table, timed
+from benchmarks._common import (
+    AWS_ENV,
+    PYTHON,
+    ROOT,
+    MiB,
+    Processes,
+    mbps,
+    s3_client,
+    seed_bench_user,
+    start_moto,
+    table,
+    timed,
+)
 from benchmarks.hf_transfer import BUCKET, hub_env, manage, start_gunicorn
 
 NAMESPACE = "bench"
@@ -42,26 +54,9 @@ def _django() -> None:
 
 def seed() -> None:
     _django()
-    from django.apps import apps
-    from django.contrib.auth import get_user_model
-    from django.db import connection
-
-    existing = set(connection.introspection.table_names())  # models without migrations yet: create their tables
-    with connection.schema_editor() as editor:
-        for model in apps.get_models():
-            meta = model._meta
-            if meta.managed and not meta.proxy and meta.db_table not in existing:
-                editor.create_model(model)
-                existing.add(meta.db_table)
-                existing.update(f.remote_field.through._meta.db_table for f in meta.local_many_to_many)
-
-    from registry.models import Membership, Organization
     from registry.services.repos import repo_create
 
-    user = get_user_model().objects.create_user(username="bencher", email="bencher@example.com",
-                                                password="bench-password-not-used")
-    org = Organization.objects.create(slug=NAMESPACE, name="Benchmarks")
-    Membership.objects.create(user=user, organization=org, role=Membership.Role.ADMIN)
+    user, _created = seed_bench_user(NAMESPACE)
     for name in ("xet", "lfs"):
         repo_create(actor=user, namespace=NAMESPACE, name=name)
 
