@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from registry.exceptions import PermissionDenied, RepoNotFound
 from registry.models import ApiKey, LicenseAcceptance, Membership, ModelRepo, Organization
 
 if TYPE_CHECKING:
@@ -77,6 +78,15 @@ def can_write_repo(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = None)
     if repo.owner_user_id is not None:
         return repo.owner_user_id == user.pk
     return org_role(user, repo.owner_org) in WRITE_ROLES
+
+
+def require_write_repo(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = None) -> None:
+    """Raise as every write route answers: RepoNotFound to those who can't see the repo, PermissionDenied to
+    readers and read-scoped keys."""
+    if not can_write_repo(user, repo, api_key):
+        if not can_read_repo(user, repo):
+            raise RepoNotFound("Repository not found")
+        raise PermissionDenied("You don't have write access to this repository")
 
 
 def can_admin_repo(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = None) -> bool:

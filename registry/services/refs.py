@@ -8,7 +8,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from registry import permissions
-from registry.exceptions import Conflict, InvalidInput, PermissionDenied, RepoNotFound, RevisionNotFound
+from registry.exceptions import Conflict, InvalidInput, RevisionNotFound
 from registry.hashing import COMMIT_OID_RE
 from registry.models import ApiKey, Branch, ModelRepo, Tag
 from registry.services.audit import audit_record
@@ -24,13 +24,6 @@ def _check_ref_name(name: str) -> None:
         raise InvalidInput("a branch or tag name can't look like a commit id")
 
 
-def _require_write(actor: Any, repo: ModelRepo, api_key: ApiKey | None) -> None:
-    if not permissions.can_write_repo(actor, repo, api_key):
-        if not permissions.can_read_repo(actor, repo):
-            raise RepoNotFound("Repository not found")
-        raise PermissionDenied("You don't have write access to this repository")
-
-
 def _start(repo: ModelRepo, revision: str | None):
     from registry.selectors.repos import revision_resolve
 
@@ -39,7 +32,7 @@ def _start(repo: ModelRepo, revision: str | None):
 
 def branch_create(*, actor: Any, repo: ModelRepo, name: str, start_revision: str | None = None,
                   api_key: ApiKey | None = None, ip: str | None = None) -> Branch:
-    _require_write(actor, repo, api_key)
+    permissions.require_write_repo(actor, repo, api_key)
     _check_ref_name(name)
     commit = _start(repo, start_revision)
     if Tag.objects.filter(repo=repo, name=name).exists():
@@ -56,7 +49,7 @@ def branch_create(*, actor: Any, repo: ModelRepo, name: str, start_revision: str
 
 def branch_delete(*, actor: Any, repo: ModelRepo, name: str, api_key: ApiKey | None = None,
                   ip: str | None = None) -> None:
-    _require_write(actor, repo, api_key)
+    permissions.require_write_repo(actor, repo, api_key)
     if name == DEFAULT_BRANCH:
         raise InvalidInput("the default branch can't be deleted")
     with transaction.atomic():
@@ -68,7 +61,7 @@ def branch_delete(*, actor: Any, repo: ModelRepo, name: str, api_key: ApiKey | N
 
 def tag_create(*, actor: Any, repo: ModelRepo, name: str, revision: str | None = None, message: str = "",
                api_key: ApiKey | None = None, ip: str | None = None) -> Tag:
-    _require_write(actor, repo, api_key)
+    permissions.require_write_repo(actor, repo, api_key)
     _check_ref_name(name)
     commit = _start(repo, revision)
     if Branch.objects.filter(repo=repo, name=name).exists():
@@ -88,7 +81,7 @@ def tag_create(*, actor: Any, repo: ModelRepo, name: str, revision: str | None =
 
 def tag_delete(*, actor: Any, repo: ModelRepo, name: str, api_key: ApiKey | None = None,
                ip: str | None = None) -> None:
-    _require_write(actor, repo, api_key)
+    permissions.require_write_repo(actor, repo, api_key)
     with transaction.atomic():
         deleted, _ = Tag.objects.filter(repo=repo, name=name).delete()
         if not deleted:

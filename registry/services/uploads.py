@@ -24,13 +24,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from registry import permissions
 from registry.exceptions import BlobMissing, InvalidInput, RevisionNotFound, TooLarge
 from registry.hashing import SHA256_RE
 from registry.models import ApiKey, Blob, Commit, ModelRepo
 from registry.services.audit import audit_record
 from registry.services.blobs import blob_register, blob_verify
 from registry.services.commits import AddBlob, AddInline, Operation, commit_create
-from registry.services.refs import _require_write
 from registry.services.repos import DEFAULT_GITATTRIBUTES
 from registry.storage import ObjectMissing, get_store
 from registry.storage.base import InvalidUpload
@@ -108,7 +108,7 @@ def preupload_plan(
     """Upload mode per file, plus the oid of what the revision already holds there (no-op detection)."""
     from registry.selectors.repos import commit_files, revision_resolve
 
-    _require_write(actor, repo, api_key)
+    permissions.require_write_repo(actor, repo, api_key)
     if len(files) > MAX_PREUPLOAD_FILES:
         raise InvalidInput(f"at most {MAX_PREUPLOAD_FILES} files per preupload call")
     try:
@@ -191,7 +191,7 @@ def lfs_batch_plan(
     registered (pending) and gets presigned URLs; registering again restarts the object's grace period,
     so the storage GC never sweeps an upload in progress.
     """
-    _require_write(actor, repo, api_key)
+    permissions.require_write_repo(actor, repo, api_key)
     if len(objects) > MAX_BATCH_OBJECTS:
         raise InvalidInput(f"at most {MAX_BATCH_OBJECTS} objects per batch request")
     plans = []
@@ -335,7 +335,7 @@ def lfs_upload_verify(
     *, actor: Any, repo: ModelRepo, oid: Any, size: Any, api_key: ApiKey | None = None, ip: str | None = None
 ) -> Blob:
     """The client says a basic (or multipart) upload is done: check the bytes before anything uses them."""
-    _require_write(actor, repo, api_key)
+    permissions.require_write_repo(actor, repo, api_key)
     if not isinstance(oid, str) or not SHA256_RE.match(oid):
         raise InvalidInput(f"oid {oid!r} is not a lower-case sha256 hex digest")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
@@ -432,7 +432,7 @@ def commit_from_upload(
             raise TooLarge(_too_large(op.path))
     from registry.services.xet_hub import xet_blobs_prepare, xet_materialise_queue
 
-    _require_write(actor, repo, api_key)
+    permissions.require_write_repo(actor, repo, api_key)
     xet_pending = xet_blobs_prepare(
         repo=repo, shas=[(op.path, op.sha256.lower(), op.size) for op in operations
                          if isinstance(op, AddBlob) and SHA256_RE.match((op.sha256 or "").lower())])

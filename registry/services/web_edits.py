@@ -13,8 +13,8 @@ from typing import Any, BinaryIO
 from django.conf import settings
 
 from registry import permissions
-from registry.exceptions import InvalidInput, PermissionDenied, RepoNotFound, TooLarge
-from registry.models import ApiKey, Commit, ModelRepo
+from registry.exceptions import InvalidInput, TooLarge
+from registry.models import Commit, ModelRepo
 from registry.services.blobs import blob_ingest_stream
 from registry.services.commits import AddBlob, AddInline, Operation, commit_create, normalize_path
 from registry.services.uploads import upload_mode_decide
@@ -27,13 +27,6 @@ class UploadedFile:
     path: str
     size: int
     stream: BinaryIO  # positioned at the start; read in chunks, never whole
-
-
-def _require_write(actor: Any, repo: ModelRepo, api_key: ApiKey | None = None) -> None:
-    if not permissions.can_write_repo(actor, repo, api_key):
-        if not permissions.can_read_repo(actor, repo):
-            raise RepoNotFound("Repository not found")
-        raise PermissionDenied("You don't have write access to this repository")
 
 
 def card_save(*, actor: Any, repo: ModelRepo, content: str, branch: str, parent_oid: str | None, title: str,
@@ -54,7 +47,7 @@ def commit_upload_files(*, actor: Any, repo: ModelRepo, files: Sequence[Uploaded
     Nothing is stored before the permission and path checks pass. Blobs stored for a commit that then fails
     (a stale parent) are unreferenced and left to the storage GC.
     """
-    _require_write(actor, repo)
+    permissions.require_write_repo(actor, repo)
     if not files:
         raise InvalidInput("choose at least one file")
     limit = settings.PORTAL_UPLOAD_MAX_BYTES

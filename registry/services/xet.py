@@ -46,6 +46,7 @@ from registry.storage.base import ObjectMissing
 from registry.xet import (
     MAX_SHARD_BYTES,
     ChunkMeta,
+    IterReader,
     Plan,
     RangeNotSatisfiable,
     XetFormatError,
@@ -250,26 +251,6 @@ class _TeeReader:
         return data
 
 
-class _IterStream:
-    """A read(n) file-like view over an iterator of byte pieces (a streamed store read)."""
-
-    def __init__(self, pieces: Iterable[bytes]) -> None:
-        self._it = iter(pieces)
-        self._buf = b""
-
-    def read(self, n: int = -1) -> bytes:
-        while n < 0 or len(self._buf) < n:
-            piece = next(self._it, None)
-            if piece is None:
-                break
-            self._buf += piece
-        if n < 0:
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:n], self._buf[n:]
-        return out
-
-
 def _max_xorb_bytes() -> int:
     return int(settings.XET_MAX_XORB_BYTES)
 
@@ -395,7 +376,7 @@ def commit_grant(*, repo: ModelRepo, hash_hex: str, grant_id: str) -> bool:
             raise CasTooLarge(f"xorb of {info.size} bytes exceeds the {limit}-byte limit")
         with tempfile.TemporaryFile() as spool:
             try:
-                parsed = _verify_into(_IterStream(store.iter_bytes(grant.staging_key)), spool, expected, limit)
+                parsed = _verify_into(IterReader(store.iter_bytes(grant.staging_key)), spool, expected, limit)
             except ObjectMissing:
                 raise CasNotFound("no data was received for this grant") from None
             inserted = _record_xorb(repo=repo, hash_hex=hash_hex, info=parsed, spool=spool)

@@ -12,11 +12,9 @@ Cost: a Xet-uploaded file is stored twice (its xorbs and the whole file); XET_XO
 from __future__ import annotations
 
 import hashlib
-import inspect
 import io
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -24,13 +22,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from registry import permissions
-from registry.exceptions import PermissionDenied, RepoNotFound
+from registry.exceptions import PermissionDenied
 from registry.hashing import digests_equal
-from registry.models import ApiKey, Blob, ModelRepo, XetFile
+from registry.models import Blob, ModelRepo, XetFile
+from registry.services import xet as cas
 from registry.services.audit import audit_record
 from registry.services.blobs import blob_reject
 from registry.storage import StorageError, blob_key, get_store
 from registry.storage.base import InvalidUpload
+from registry.xet import IterReader, XetFormatError
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +38,7 @@ logger = logging.getLogger(__name__)
 # --- tokens ---------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class XetTokenAnswer:
-    access_token: str
-    exp: int
-    cas_url: str
-
-
-def xet_token_issue(*, principal: Any, repo: ModelRepo, scope: str, revision: str, base_url: str) -> XetTokenAnswer:
+def xet_token_issue(*, principal: Any, repo: ModelRepo, scope: str, revision: str, base_url: str) -> cas.XetToken:
     """A CAS access token for `repo`. Read: the caller has already passed the download checks (private, gated).
 
     Write needs write access to the repo, answered as every write route answers (404 to those who can't see the
@@ -55,44 +48,10 @@ def xet_token_issue(*, principal: Any, repo: ModelRepo, scope: str, revision: st
         raise ValueError(f"unknown xet token scope {scope!r}")
     user, api_key = principal.user, principal.api_key
     if scope == "write":
-        _require_write(user, repo, api_key)
+        permissions.require_write_repo(user, repo, api_key)
         if repo.disabled:
             raise PermissionDenied("This repository has been disabled")
-    from registry.services import xet as cas
-
-    kwargs: dict[str, Any] = {"principal": principal, "repo": repo, "scope": scope, "revision": revision}
-    if "base_url" in inspect.signature(cas.issue_token).parameters:
-        kwargs["base_url"] = base_url
-    token = cas.issue_token(**kwargs)
-    return XetTokenAnswer(access_token=token.access_token, exp=int(token.exp), cas_url=token.cas_url.rstrip("/"))
-
-
-def _require_write(user: Any, repo: ModelRepo, api_key: ApiKey | None) -> None:
-    if not permissions.can_write_repo(user, repo, api_key):
-        if not permissions.can_read_repo(user, repo):
-            raise RepoNotFound("Repository not found")
-        raise PermissionDenied("You don't have write access to this repository")
-
-
-# --- the Xet index (registry.services.xet, the CAS side, owns it) --------------------------------------------
-
-
-def file_for_sha256(*, repo: ModelRepo, sha256: str) -> XetFile | None:
-    """The registered Xet file with that sha256 the repo may use (it uploaded it, or proved it has the bytes)."""
-    from registry.services import xet as cas
-
-    return cas.file_for_sha256(repo=repo, sha256=sha256)
-
-
-def iter_file_bytes(xet_file: XetFile) -> Iterator[bytes]:
-    """The file's bytes, reconstructed from its stored xorbs in order (one ranged read per term, O(one chunk)).
-
-    The database reads happen here, in the caller's thread; the iterator only reads the store (the S3 store pulls
-    it from its transfer threads, which must not touch the database).
-    """
-    from registry.services import xet as cas
-
-    return iter(cas.iter_file_bytes(xet_file))
+    return cas.issue_token(principal=principal, repo=repo, scope=scope, revision=revision, base_url=base_url)
 
 
 # --- commits --------------------------------------------------------------------------------------------------
@@ -127,7 +86,7 @@ def xet_blobs_prepare(*, repo: ModelRepo, shas: Sequence[tuple[str, str, int | N
             continue
         if _usable(blob):
             continue
-        xet_file = file_for_sha256(repo=repo, sha256=sha256)
+        xet_file = cas.file_for_sha256(repo=repo, sha256=sha256)
         if xet_file is None:
             continue  # unknown to both stores: commit_create answers as for any missing object
         if size is not None and size != xet_file.size:
@@ -187,8 +146,7 @@ class _HashingReader(io.RawIOBase):
     S3 store streams it part by part and the local store copies it chunk by chunk)."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._buffer = b""
+        self._source = IterReader(chunks)
         self.digest = hashlib.sha256()
         self.size = 0
         self.error: Exception | None = None
@@ -199,20 +157,12 @@ class _HashingReader(io.RawIOBase):
     def seekable(self) -> bool:
         return False
 
-    def read(self, amount: int = -1) -> bytes:
+    def read(self, amount: int | None = -1) -> bytes:
         try:
-            while amount is None or amount < 0 or len(self._buffer) < amount:
-                piece = next(self._chunks, None)
-                if piece is None:
-                    break
-                self._buffer += piece
+            out = self._source.read(-1 if amount is None else amount)
         except Exception as exc:  # remembered: boto3 may wrap what a read raises
             self.error = exc
             raise
-        if amount is None or amount < 0:
-            out, self._buffer = self._buffer, b""
-        else:
-            out, self._buffer = self._buffer[:amount], self._buffer[amount:]
         self.digest.update(out)
         self.size += len(out)
         return out
@@ -228,9 +178,6 @@ def xet_blob_materialise(*, blob_id: int, final_attempt: bool = False) -> Blob |
 
     StorageError propagates (the task retries) unless `final_attempt`, when the blob is rejected with the error.
     """
-    from registry.services.xet import CasError
-    from registry.xet import XetFormatError
-
     blob = Blob.objects.filter(pk=blob_id).first()
     if blob is None or blob.state != Blob.State.PENDING or not blob.xet_hash:
         return blob
@@ -241,11 +188,12 @@ def xet_blob_materialise(*, blob_id: int, final_attempt: bool = False) -> Blob |
     store = get_store()
     reader = _HashingReader(iter(()))
     try:
-        reader = _HashingReader(iter_file_bytes(xet_file))
+        # Database reads happen here, in this thread; the S3 store pulls the reader from its transfer threads.
+        reader = _HashingReader(cas.iter_file_bytes(xet_file))
         store.put_stream(blob.storage_key, reader, size=blob.size)
     except Exception as exc:  # noqa: BLE001 - sorted below: bad data rejects, a store hiccup retries
         cause = reader.error or exc
-        if isinstance(cause, XetFormatError | CasError):  # undecodable, or a xorb no longer stored
+        if isinstance(cause, XetFormatError | cas.CasError):  # undecodable, or a xorb no longer stored
             return _reject(blob, f"the Xet file {xet_file.hash} could not be reconstructed: {cause}")
         if isinstance(cause, InvalidUpload):  # the store counted another length than the committed size
             return _reject(blob, f"the Xet file {xet_file.hash} does not reconstruct to the {blob.size} bytes "

@@ -34,6 +34,7 @@ from registry.xet.hashing import (
     xorb_hash,
 )
 from registry.xet.reconstruction import (
+    IterReader,
     Plan,
     PlannedTerm,
     RangeNotSatisfiable,
@@ -75,6 +76,7 @@ from registry.xet.xorb import (
 )
 
 __all__ = [
+    "IterReader",
     "DATA_KEY",
     "INTERNAL_NODE_KEY",
     "VERIFICATION_KEY",

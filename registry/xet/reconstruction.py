@@ -106,24 +106,26 @@ def plan_reconstruction(
     return Plan(offset_into_first, tuple(planned), start, min(end, pos - 1))
 
 
-class _IterReader:
-    """A minimal read(n) file-like view over an iterable of byte pieces; never copies more than n bytes per read."""
+class IterReader:
+    """A minimal read(n) file-like view over an iterable of byte pieces (a streamed store read); never copies more
+    than n bytes per read. read() or read(-1) returns everything left."""
 
     def __init__(self, pieces: Iterable[bytes]) -> None:
         self._it = iter(pieces)
         self._buf = b""
         self._pos = 0
 
-    def read(self, n: int) -> bytes:
+    def read(self, n: int = -1) -> bytes:
         out = bytearray()
-        while len(out) < n:
+        while n < 0 or len(out) < n:
             if self._pos >= len(self._buf):
                 piece = next(self._it, None)
                 if piece is None:
                     break
                 self._buf, self._pos = bytes(piece), 0
                 continue
-            take = min(n - len(out), len(self._buf) - self._pos)
+            left = len(self._buf) - self._pos
+            take = left if n < 0 else min(n - len(out), left)
             out += self._buf[self._pos : self._pos + take]
             self._pos += take
         return bytes(out)
@@ -137,7 +139,7 @@ def iter_reconstruction(plan: Plan, read_range: Callable[[bytes, int, int], Iter
     for term in plan.terms:
         if remaining <= 0:
             break
-        reader = _IterReader(read_range(term.xorb_hash, term.byte_start, term.byte_end))
+        reader = IterReader(read_range(term.xorb_hash, term.byte_start, term.byte_end))
         n_chunks = 0
         produced = 0
         for data in decode_chunks(reader):
