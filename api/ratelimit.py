@@ -66,12 +66,13 @@ def rate_limit_hit(*, bucket: str, identity: str, limit: int, now: float | None 
     window = int(now // WINDOW_SECONDS)
     reset_in = max(1, WINDOW_SECONDS - int(now % WINDOW_SECONDS))
     key = f"ratelimit:{bucket}:{identity}:{window}"
-    cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
     try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=WINDOW_SECONDS + 5)
-        count = 1
+        count = cache.incr(key)  # one round trip for every request but the window's first
+    except ValueError:  # the window's first request (or the counter expired)
+        if cache.add(key, 1, timeout=WINDOW_SECONDS + 5):
+            count = 1
+        else:  # another process started the window in between
+            count = cache.incr(key)
     return RateDecision(bucket=bucket, limit=limit, remaining=limit - count, reset_in=reset_in)
 
 

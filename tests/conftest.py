@@ -8,3 +8,15 @@ pytest_plugins = [
     "tests.fixtures.releases",
     "tests.fixtures.inference",
 ]
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _fresh_download_memo():
+    """Each test starts with an empty per-process memo of download-path reads (registry.generation): a test's
+    rolled-back rows would otherwise linger in it until the next write."""
+    from registry import generation
+
+    generation.forget()

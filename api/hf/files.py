@@ -35,8 +35,9 @@ from registry import permissions
 from registry.exceptions import Disabled, EntryNotFound, GatedRepo, PermissionDenied
 from registry.models import Blob, CommitFile, ModelRepo
 from registry.selectors import hf as hf_selectors
+from registry.selectors import resolve as resolve_selectors
 from registry.selectors.repos import revision_resolve
-from registry.selectors.validation import file_lookup_checked, file_quarantine
+from registry.selectors.validation import file_quarantine
 from registry.services.downloads import repo_download_record, user_download_record
 from registry.storage import get_store
 
@@ -45,10 +46,12 @@ DISABLED_MESSAGE = "Access to this resource is disabled."  # exact: the client m
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def check_downloadable(request: HttpRequest, principal: Principal, repo: ModelRepo) -> None:
+def check_downloadable(request: HttpRequest, principal: Principal, repo: ModelRepo,
+                       allowed: bool | None = None) -> None:
+    """Disabled, then gated (`allowed`: the viewer's download right when the caller already knows it)."""
     if repo.disabled:
         raise Disabled(DISABLED_MESSAGE)
-    if not permissions.can_download(principal.user, repo):
+    if not (permissions.can_download(principal.user, repo) if allowed is None else allowed):
         page = absolute(request, f"/{repo.repo_id}")
         if principal.is_authenticated:
             raise GatedRepo(f"Access to model {repo.repo_id} is restricted and you are not in the authorized "
@@ -162,10 +165,11 @@ def _count_download(request: HttpRequest, principal: Principal, repo: ModelRepo,
 @require_http_methods(["GET", "HEAD"])
 def resolve(request: HttpRequest, principal: Principal, namespace: str, name: str, rest: str) -> HttpResponse:
     head = request.method == "HEAD"
-    repo = get_repo(principal, namespace, name)
-    check_downloadable(request, principal, repo)
+    # Memoised per process until a watched row changes (registry.generation): a warm HEAD reads no table.
+    repo, allowed = resolve_selectors.repo_for_download(viewer=principal.user, namespace=namespace, name=name)
+    check_downloadable(request, principal, repo, allowed)
     candidates = revision_candidates(request, rest, "resolve")
-    commit_oid, entry, path = file_lookup_checked(repo=repo, candidates=candidates)  # + quarantine reason
+    commit_oid, entry, path = resolve_selectors.file_for_download(repo=repo, candidates=candidates)
     headers = {"X-Repo-Commit": commit_oid, "Vary": "Authorization"}
     if entry is None:
         return hub_error_response(EntryNotFound(f"{path} does not exist in revision {commit_oid}"), principal,
@@ -210,7 +214,6 @@ def resolve(request: HttpRequest, principal: Principal, namespace: str, name: st
 
 
 # --- checkpoint validation: quarantine ------------------------------------------------------------
-
 
 
 def _quarantine_error(entry: CommitFile, path: str) -> PermissionDenied | None:

@@ -22,14 +22,16 @@ def repo_visible_queryset(*, viewer: Any) -> QuerySet[ModelRepo]:
 
 def repo_get(*, viewer: Any, namespace: str, name: str) -> ModelRepo:
     """The repo, or RepoNotFound — the same answer whether it is missing or private to the viewer."""
-    repo = (
-        ModelRepo.objects.select_related("owner_org", "owner_user", "license")
-        .filter(namespace__iexact=namespace, name__iexact=name)
-        .first()
-    )
+    repo = repo_by_name(namespace=namespace, name=name)
     if repo is None or not permissions.can_read_repo(viewer, repo):
         raise RepoNotFound("Repository not found")
     return repo
+
+
+def repo_by_name(*, namespace: str, name: str) -> ModelRepo | None:
+    """The repo of that name (case-insensitive) with its owner and license, whoever may see it."""
+    return (ModelRepo.objects.select_related("owner_org", "owner_user", "license")
+            .filter(namespace__iexact=namespace, name__iexact=name).first())
 
 
 def repo_list(*, viewer: Any, search: str = "", author: str = "", tags: list[str] | None = None,

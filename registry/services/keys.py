@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from registry import generation
 from registry.exceptions import InvalidInput, PermissionDenied
 from registry.models import ApiKey, Membership, Organization
 from registry.services.audit import audit_record
@@ -79,17 +80,27 @@ def api_key_revoke(*, actor: Any, key: ApiKey, ip: str | None = None) -> ApiKey:
 
 
 def api_key_authenticate(*, secret: str) -> ApiKey | None:
-    """The active key matching the secret, or None. Constant-time comparison of the hash."""
+    """The active key matching the secret, or None. Constant-time comparison of the hash.
+
+    The row (with its user) is memoised per process behind the registry generation (registry.generation), so a
+    revoked key, a deactivated user or a changed scope is seen on the next request; expiry is checked every time.
+    """
     if not secret.startswith(KEY_PREFIX) or secret.count("_") < 2:
         return None
     prefix = secret[: len(KEY_PREFIX) + 8]
-    key = ApiKey.objects.select_related("user", "organization").filter(prefix=prefix).first()
+    key = generation.memoised(
+        ("api_key", prefix),
+        lambda: ApiKey.objects.select_related("user", "organization").filter(prefix=prefix).first())
     if key is None or not hmac.compare_digest(key.secret_hash, _hash(secret)):
         return None
     if not key.is_active or not key.user.is_active:
         return None
     now = timezone.now()
-    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-        key.last_used_at = now
+    # The memoised row keeps the last_used_at it was read with: what this process wrote since is noted beside it.
+    last_used = max(filter(None, (key.last_used_at, generation.noted(("api_key_used", key.pk)))), default=None)
+    if last_used is None or now - last_used > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)  # not a watched change: the memo stays
+        generation.note(("api_key_used", key.pk), now)
+        last_used = now
+    key.last_used_at = last_used
     return key

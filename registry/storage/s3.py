@@ -10,6 +10,7 @@ MinIO and moto do not serve virtual-hosted buckets on a bare host name.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -39,6 +40,8 @@ _INVALID = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "MalformedXML"}
 _MiB = 1024 * 1024
 TRANSFER_THRESHOLD = 16 * _MiB
 DEFAULT_TRANSFER_CHUNK = 64 * _MiB  # 10,000 parts of 64 MiB: objects up to 625 GiB of unknown size
+GET_URL_REUSE_SECONDS = 60.0  # presigned GETs handed out again within this (and a tenth of their life)
+GET_URL_MEMO_ENTRIES = 10_000
 
 
 def _code(exc: ClientError) -> str:
@@ -117,6 +120,7 @@ class S3BlobStore(BlobStore):
         self.region = region or "us-east-1"
         self._access_key_id = access_key_id or None  # None: boto3's own chain (instance roles, env, files)
         self._secret_access_key = secret_access_key or None
+        self._get_urls: dict[tuple[str, str | None, int], tuple[str, float]] = {}  # see presigned_get_url
 
     @classmethod
     def from_settings(cls) -> S3BlobStore:
@@ -259,10 +263,21 @@ class S3BlobStore(BlobStore):
             )
 
     def presigned_get_url(self, key: str, *, expires: int, filename: str | None = None) -> str:
+        """A signed GET. The same URL is handed out again for a tenth of its life (at most a minute): signing
+        costs more than the rest of a warm HEAD /resolve, and every caller still gets ≥ 90 % of `expires`."""
+        memo_key = (key, filename, int(expires))
+        now = time.monotonic()
+        hit = self._get_urls.get(memo_key)
+        if hit is not None and now - hit[1] < min(GET_URL_REUSE_SECONDS, expires / 10):
+            return hit[0]
         params: dict[str, Any] = {"Key": key}
         if filename:
             params["ResponseContentDisposition"] = content_disposition_header(True, filename)
-        return self._presign("get_object", params, expires, "GET")
+        url = self._presign("get_object", params, expires, "GET")
+        if len(self._get_urls) >= GET_URL_MEMO_ENTRIES:
+            self._get_urls.clear()
+        self._get_urls[memo_key] = (url, now)
+        return url
 
     def presigned_put_url(self, key: str, *, expires: int, size: int) -> str:
         # ContentLength becomes a signed header: S3 and MinIO refuse a body of any other length.

@@ -1,0 +1,132 @@
+"""The memoised download path (registry.generation): a warm HEAD /resolve reads no table, and every change that
+decides the answer — made through services, `queryset.update()`, or another process — is seen on the next request.
+
+The test settings use a per-process cache (LocMemCache), under which nothing is memoised; these tests switch to the
+file cache, which every process on the machine shares (the embedded mode's default; Redis in deployments).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import httpx2 as httpx
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from registry import generation
+from registry.models import ApiKey, Blob, ContentVerdict, ModelRepo
+from registry.services.keys import api_key_revoke
+from registry.services.licenses import license_accept
+from tests.fixtures.workers import database_url
+
+pytestmark = pytest.mark.live
+
+CONFIG = b'{"model_type": "llama"}'
+WEIGHTS = b"\x01weights" * 4000
+
+
+@pytest.fixture
+def shared_cache(settings, tmp_path):  # noqa: ANN001, ANN201
+    location = tmp_path / "var" / "cache"  # where portal.settings puts the file cache for VAR_DIR=tmp_path/var
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                                   "LOCATION": str(location)}}
+    generation.forget()
+    yield tmp_path / "var"
+    generation.forget()
+
+
+@pytest.fixture
+def seeded(hub, make_repo, shared_cache):  # noqa: ANN001, ANN201
+    repo = make_repo("tiny")
+    commit = hub.seed(repo, inline={"config.json": CONFIG}, blobs={"model.safetensors": WEIGHTS})
+    return repo, commit
+
+
+def head(hub, persona: str, path: str = "model.safetensors", repo_id: str = "acme/tiny") -> httpx.Response:  # noqa: ANN001
+    token = hub.token(persona)
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    return httpx.head(f"{hub.url}/{repo_id}/resolve/main/{path}", headers=headers)
+
+
+def error_code(response: httpx.Response) -> str | None:
+    return response.headers.get("x-error-code")
+
+
+def test_a_warm_head_reads_no_table(hub, seeded, client):  # noqa: ANN001
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {hub.token('reader')}"}
+    first = client.head("/acme/tiny/resolve/main/model.safetensors", **headers)
+    assert first.status_code == 200, first.headers
+    with CaptureQueriesContext(connection) as queries:
+        again = client.head("/acme/tiny/resolve/main/model.safetensors", **headers)
+    assert again.status_code == 200
+    assert again["X-Linked-Etag"] == first["X-Linked-Etag"]
+    assert len(queries.captured_queries) == 0, [q["sql"] for q in queries.captured_queries]
+    # A counted download (the repo's counter) and the key's last-used time are not decisions: still no query.
+    client.get("/acme/tiny/resolve/main/model.safetensors", **headers)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.head("/acme/tiny/resolve/main/config.json", **headers).status_code == 200
+        assert client.head("/acme/tiny/resolve/main/config.json", **headers).status_code == 200
+    assert len(queries.captured_queries) <= 1  # the first HEAD of config.json looks it up once
+
+
+def test_visibility_and_takedown_changes_are_seen_at_once(hub, seeded):  # noqa: ANN001
+    repo, _ = seeded
+    assert head(hub, "anonymous").status_code == 200
+    ModelRepo.objects.filter(pk=repo.pk).update(private=True)  # no signal, no service: the SQL is watched
+    assert error_code(head(hub, "anonymous")) == "RepoNotFound"
+    assert error_code(head(hub, "outsider")) == "RepoNotFound"
+    assert head(hub, "reader").status_code == 200
+    ModelRepo.objects.filter(pk=repo.pk).update(private=False, disabled=True)
+    assert head(hub, "anonymous").status_code == 403
+    assert head(hub, "anonymous").headers.get("x-error-message") == "Access to this resource is disabled."
+
+
+def test_a_revoked_key_stops_working_on_the_next_request(hub, seeded):  # noqa: ANN001
+    assert head(hub, "reader").status_code == 200
+    key = ApiKey.objects.get(user=hub.p.reader)
+    api_key_revoke(actor=hub.p.reader, key=key)
+    assert head(hub, "reader").status_code == 401
+
+
+def test_gating_and_license_acceptance(hub, seeded):  # noqa: ANN001
+    repo, _ = seeded
+    assert head(hub, "outsider").status_code == 200
+    ModelRepo.objects.filter(pk=repo.pk).update(gating=ModelRepo.Gating.AUTO)
+    assert error_code(head(hub, "outsider")) == "GatedRepo"
+    license_accept(user=hub.p.outsider, repo=ModelRepo.objects.get(pk=repo.pk))
+    assert head(hub, "outsider").status_code == 200
+
+
+def test_new_commits_quarantine_and_rejected_bytes(hub, seeded):  # noqa: ANN001
+    repo, first = seeded
+    assert head(hub, "reader", "config.json").headers["x-repo-commit"] == first.oid
+    second = hub.seed(repo, inline={"config.json": b'{"model_type": "llama", "v": 2}'})
+    assert head(hub, "reader", "config.json").headers["x-repo-commit"] == second.oid
+    blob = Blob.objects.get(commit_files__commit=second, commit_files__path="model.safetensors")
+    ContentVerdict.objects.create(sha256=blob.sha256, size=blob.size, status="failed", reason="bad header")
+    response = head(hub, "reader")
+    assert error_code(response) == "FileQuarantined", response.headers
+    ContentVerdict.objects.filter(sha256=blob.sha256).delete()
+    assert head(hub, "reader").status_code == 200
+    Blob.objects.filter(pk=blob.pk).update(state=Blob.State.REJECTED)
+    assert error_code(head(hub, "reader")) == "BlobRejected"
+
+
+def test_a_write_in_another_process_is_seen(hub, seeded, shared_cache):  # noqa: ANN001
+    """A worker (or a second web process) shares only the cache and the database with this one."""
+    assert head(hub, "anonymous").status_code == 200
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings", "SECRET_KEY": django_settings.SECRET_KEY,
+           "VAR_DIR": str(shared_cache), "DATABASE_URL": database_url(), "BLOB_STORE": "local",
+           "BLOB_LOCAL_ROOT": str(django_settings.BLOB_LOCAL_ROOT)}
+    env.pop("CACHE_URL", None)  # the file cache under VAR_DIR, the one this test process reads
+    code = ("import django; django.setup(); from registry.models import ModelRepo; "
+            "print(ModelRepo.objects.filter(namespace='acme', name='tiny').update(private=True))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=django_settings.BASE_DIR, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"
+    assert error_code(head(hub, "anonymous")) == "RepoNotFound"
