@@ -8,6 +8,7 @@ Answers carry the IETF draft headers huggingface_hub parses (and honours when it
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 
@@ -60,20 +61,76 @@ def identity_for(request: HttpRequest, principal: Principal | None) -> str:
     return f"ip:{client_ip(request) or 'unknown'}"
 
 
-def rate_limit_hit(*, bucket: str, identity: str, limit: int, now: float | None = None) -> RateDecision:
-    """Count one request in the current window; `remaining` < 0 means over the limit."""
-    now = time.time() if now is None else now
-    window = int(now // WINDOW_SECONDS)
-    reset_in = max(1, WINDOW_SECONDS - int(now % WINDOW_SECONDS))
-    key = f"ratelimit:{bucket}:{identity}:{window}"
+# Far from its limit, a process tells the shared counter what it counted in batches instead of on every request:
+# once its unsynced hits reach 1/SYNC_SHARE of the budget left, or after SYNC_SECONDS. Within SYNC_SHARE requests
+# of the limit every request goes to the shared counter, so the 429 comes exactly where a per-request count would put
+# it; all processes together can overshoot by no more than what each counted since its last sync while far away.
+SYNC_SHARE = 20
+SYNC_SECONDS = 0.5
+
+
+@dataclass
+class _Tally:
+    known: int = 0  # the shared count at this process's last sync (its own hits included)
+    pending: int = 0  # hits counted here since
+    synced_at: float | None = None
+
+
+class LocalTallies:
+    """One process's view of the shared fixed-window counters (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._window: int | None = None
+        self._tallies: dict[str, _Tally] = {}
+
+    def hit(self, *, bucket: str, identity: str, limit: int, now: float | None = None) -> RateDecision:
+        """Count one request in the current window; `remaining` < 0 means over the limit."""
+        now = time.time() if now is None else now
+        window = int(now // WINDOW_SECONDS)
+        reset_in = max(1, WINDOW_SECONDS - int(now % WINDOW_SECONDS))
+        key = f"ratelimit:{bucket}:{identity}:{window}"
+        with self._lock:
+            if window != self._window:
+                self._window, self._tallies = window, {}
+            tally = self._tallies.setdefault(key, _Tally())
+            tally.pending += 1
+            left = limit - tally.known - tally.pending
+            due = (tally.synced_at is None or tally.pending >= max(1, left // SYNC_SHARE)
+                   or time.monotonic() - tally.synced_at >= SYNC_SECONDS)
+            if due:
+                pending, tally.pending = tally.pending, 0
+        if due:
+            count = _shared_add(key, pending)
+            with self._lock:
+                tally.known = max(tally.known, count)
+                tally.synced_at = time.monotonic()
+                left = limit - tally.known - tally.pending
+        return RateDecision(bucket=bucket, limit=limit, remaining=left, reset_in=reset_in)
+
+
+def _shared_add(key: str, amount: int) -> int:
+    """Add to the shared counter (created with the window's expiry) and return its new value."""
     try:
-        count = cache.incr(key)  # one round trip for every request but the window's first
-    except ValueError:  # the window's first request (or the counter expired)
-        if cache.add(key, 1, timeout=WINDOW_SECONDS + 5):
-            count = 1
-        else:  # another process started the window in between
-            count = cache.incr(key)
-    return RateDecision(bucket=bucket, limit=limit, remaining=limit - count, reset_in=reset_in)
+        return cache.incr(key, amount)
+    except ValueError:  # the window's first sync (or the counter expired)
+        if cache.add(key, amount, timeout=WINDOW_SECONDS + 5):
+            return amount
+        return cache.incr(key, amount)  # another process started the window in between
+
+
+_tallies = LocalTallies()
+
+
+def rate_limit_hit(*, bucket: str, identity: str, limit: int, now: float | None = None) -> RateDecision:
+    """Count one request in the current window for this process (see LocalTallies)."""
+    return _tallies.hit(bucket=bucket, identity=identity, limit=limit, now=now)
+
+
+def forget() -> None:
+    """Drop this process's unsynced tallies (tests, between cases)."""
+    global _tallies
+    _tallies = LocalTallies()
 
 
 def rate_limit_request(request: HttpRequest, principal: Principal | None) -> RateDecision | None:

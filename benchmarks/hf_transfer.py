@@ -353,18 +353,22 @@ def run(args: argparse.Namespace) -> None:
             calls, _ = hashes.take()
             print(f"(a) download  hub s: {fmt_list(hub_s)}  boto3 get_object s: {fmt_list(raw_s)}  "
                   f"client hashing calls: {calls}")
-            ratio = median(raw_s) / median(hub_s)
-            results.append([f"(a) download {args.size} MiB (MB/s)", f"{mbps(size, median(hub_s)):.0f}",
-                            f"{mbps(size, median(raw_s)):.0f}", f"{ratio:.2f}", ">= 0.95", verdict(ratio, 0.95)])
-            print(f"              huggingface_hub's httpx session, presigned GET, no hub s: {fmt_list(client_s)}")
-            ratio_client = median(client_s) / median(hub_s)
-            results.append(["    vs the client's own HTTP stack, no hub", f"{mbps(size, median(hub_s)):.0f}",
-                            f"{mbps(size, median(client_s)):.0f}", f"{ratio_client:.2f}", "(info)", ""])
+            hub_mbps = f"{mbps(size, median(hub_s)):.0f}"
             if file_s:
+                # The baseline. Against moto it is slow (s3transfer's download path), hence the next row.
                 print(f"              boto3 download_file (one GET) s: {fmt_list(file_s[0])}")
                 ratio_file = median(file_s[0]) / median(hub_s)
-                results.append(["    vs boto3 download_file (one GET)", f"{mbps(size, median(hub_s)):.0f}",
-                                f"{mbps(size, median(file_s[0])):.0f}", f"{ratio_file:.2f}", "(info)", ""])
+                results.append([f"(a) download {args.size} MiB vs boto3 download_file (MB/s)", hub_mbps,
+                                f"{mbps(size, median(file_s[0])):.0f}", f"{ratio_file:.2f}", ">= 0.95",
+                                verdict(ratio_file, 0.95)])
+            ratio = median(raw_s) / median(hub_s)
+            results.append([f"{'    ' if file_s else '(a) download '}vs boto3 get_object streamed (stricter)",
+                            hub_mbps, f"{mbps(size, median(raw_s)):.0f}", f"{ratio:.2f}", ">= 0.95",
+                            verdict(ratio, 0.95)])
+            print(f"              huggingface_hub's httpx session, presigned GET, no hub s: {fmt_list(client_s)}")
+            ratio_client = median(client_s) / median(hub_s)
+            results.append(["    vs the client's own HTTP stack, no hub", hub_mbps,
+                            f"{mbps(size, median(client_s)):.0f}", f"{ratio_client:.2f}", "(info)", ""])
 
         # (b) upload -----------------------------------------------------------------------------------
         if "upload" in args.only:

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks._common import (
@@ -32,13 +33,14 @@ from benchmarks._common import (
     MiB,
     Processes,
     mbps,
+    median,
     s3_client,
     seed_bench_user,
     start_moto,
     table,
     timed,
 )
-from benchmarks.hf_transfer import BUCKET, hub_env, manage, start_gunicorn
+from benchmarks.hf_transfer import BUCKET, hub_env, interleaved, manage, start_gunicorn
 
 NAMESPACE = "bench"
 FILENAME = "model.bin"
@@ -193,6 +195,45 @@ def run(args: argparse.Namespace) -> None:
         timings = in_hub(in_hub_env, "materialise")
         states = {t["state"] for t in timings}
         mat = [t["seconds"] for t in timings]
+
+        # Downloads of the edited file: hf_xet's reconstruction (parallel ranged reads of the xorbs), the plain GET
+        # of the materialised whole file (Xet disabled), and boto3 streaming an object of the same size.
+        from huggingface_hub import hf_hub_download
+
+        def download(xet: bool) -> Callable[[], float]:
+            def go() -> float:
+                constants.HF_HUB_DISABLE_XET = not xet
+                cache = work / "dl-cache"
+                try:
+                    seconds, got = timed(lambda: hf_hub_download(f"{NAMESPACE}/xet", FILENAME, endpoint=hub,
+                                                                 token=token, cache_dir=cache))
+                    assert Path(got).stat().st_size == size
+                finally:
+                    constants.HF_HUB_DISABLE_XET = False
+                    shutil.rmtree(cache, ignore_errors=True)
+                return seconds
+            return go
+
+        def raw_get() -> float:
+            target = work / "raw-get.bin"
+
+            def go() -> None:
+                body = s3.get_object(Bucket=BUCKET, Key="raw/v2.bin")["Body"]
+                with open(target, "wb") as out:
+                    for chunk in body.iter_chunks(constants.DOWNLOAD_CHUNK_SIZE):
+                        out.write(chunk)
+
+            seconds, _ = timed(go)
+            target.unlink()
+            return seconds
+
+        xet_dl, lfs_dl, raw_dl = interleaved(args.rounds, download(True), download(False), raw_get)
+        rows.append([f"download {args.mb} MiB, median of {args.rounds}: seconds", f"{median(xet_dl):.2f}",
+                     f"{median(lfs_dl):.2f}", f"{median(raw_dl):.2f}"])
+        rows.append(["  MB/s", f"{mbps(size, median(xet_dl)):.0f}", f"{mbps(size, median(lfs_dl)):.0f}",
+                     f"{mbps(size, median(raw_dl)):.0f}"])
+        rows.append(["  ratio to boto3 get_object", f"{median(raw_dl) / median(xet_dl):.2f}",
+                     f"{median(raw_dl) / median(lfs_dl):.2f}", "1.00"])
         print()
         print(table(["", "hub, Xet", "hub, LFS", "boto3 → S3"], rows))
         print(f"\nbytes changed in the edited copy: {changed:,} ({changed / size:.1%}); the Xet re-upload sent "
@@ -213,6 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mb", type=int, default=512, help="file size in MiB (default 512)")
     parser.add_argument("--edit", type=float, default=10.0, help="percent of the bytes changed for the re-upload")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--rounds", type=int, default=3, help="download rounds (median)")
     parser.add_argument("--rng", type=int, default=1, help="random seed of the file contents")
     parser.add_argument("--tmp", default=None, help="parent of the work directory (default: $TMPDIR)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, DB)")

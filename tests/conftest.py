@@ -16,7 +16,9 @@ import pytest  # noqa: E402
 @pytest.fixture(autouse=True)
 def _fresh_download_memo():
     """Each test starts with an empty per-process memo of download-path reads (registry.generation): a test's
-    rolled-back rows would otherwise linger in it until the next write."""
+    rolled-back rows would otherwise linger in it until the next write. Rate-limit tallies likewise."""
+    from api import ratelimit
     from registry import generation
 
     generation.forget()
+    ratelimit.forget()

@@ -112,3 +112,36 @@ def test_a_zero_limit_turns_the_limit_off(client, settings, db):
     settings.RATE_LIMIT_API_PER_MINUTE = 0
     assert all(client.get("/ping").status_code == 200 for _ in range(5))
     assert "RateLimit" not in client.get("/ping")
+
+
+# --- several web processes share one budget ------------------------------------------------------------------
+
+
+def test_processes_share_the_budget_and_the_429_lands_where_it_should():
+    """Two web processes (two tallies over one cache): together they get the limit, give or take what one of them
+    counted in its last batch while far from the limit — and near it, every request is counted at once."""
+    from api.ratelimit import SYNC_SHARE, LocalTallies
+
+    limit = 100
+    a, b = LocalTallies(), LocalTallies()
+    start = 2_000_040.0
+    allowed = [p.hit(bucket="api", identity="shared", limit=limit, now=start).allowed
+               for _ in range(75) for p in (a, b)]
+    assert limit <= sum(allowed) <= limit + 2 * (limit // SYNC_SHARE)
+    assert not any(allowed[-20:])  # the end of the run is refused
+    sequential = LocalTallies()
+    assert not sequential.hit(bucket="api", identity="shared", limit=limit, now=start).allowed  # a third process too
+
+
+def test_far_from_the_limit_a_process_syncs_in_batches(monkeypatch):
+    from api import ratelimit
+
+    calls = []
+    real_incr = ratelimit.cache.incr
+    monkeypatch.setattr(ratelimit.cache, "incr", lambda *a, **k: calls.append(a) or real_incr(*a, **k))
+    tallies = ratelimit.LocalTallies()
+    decisions = [tallies.hit(bucket="resolvers", identity="busy", limit=100_000, now=3_000_010.0)
+                 for _ in range(2000)]
+    assert all(d.allowed for d in decisions)
+    assert decisions[-1].remaining == 100_000 - 2000  # the local count is exact for the process itself
+    assert len(calls) < 20

@@ -50,7 +50,8 @@ def test_dedup_is_per_repo(cas, local_store) -> None:  # noqa: ANN001
 def test_dedup_rate_limit_answers_a_miss(cas, local_store, settings, monkeypatch) -> None:  # noqa: ANN001
     settings.RATE_LIMIT_API_PER_MINUTE = 2
     cache.clear()
-    monkeypatch.setattr("api.ratelimit.time", SimpleNamespace(time=lambda: 1_000_000.0))  # one fixed window
+    monkeypatch.setattr("api.ratelimit.time", SimpleNamespace(time=lambda: 1_000_000.0,  # one fixed window
+                                                                     monotonic=time.monotonic))
     a = make_xorb()
     cas.post_xorb(a)
     cas.post_shard(shard_for([whole_file(a)[0]], [a]))
