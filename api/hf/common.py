@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -174,3 +175,10 @@ def next_page_link(request: HttpRequest, offset: int) -> str:
     query = request.GET.copy()
     query["cursor"] = base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
     return f'<{absolute(request, request.path + "?" + query.urlencode())}>; rel="next"'
+
+
+def iso(value: datetime | None) -> str | None:
+    """A timestamp as the Hub writes it: UTC, milliseconds, `Z`."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

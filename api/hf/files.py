@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import mimetypes
 import re
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -27,13 +28,14 @@ from api.hf.common import (
     get_repo,
     hf_view,
     hub_error_response,
+    iso,
     next_page_link,
     revision_candidates,
     split_revision,
 )
 from registry import permissions
 from registry.exceptions import Disabled, EntryNotFound, GatedRepo, PermissionDenied
-from registry.models import Blob, CommitFile, ModelRepo
+from registry.models import Blob, Commit, CommitFile, ModelRepo
 from registry.selectors import hf as hf_selectors
 from registry.selectors import resolve as resolve_selectors
 from registry.selectors.repos import revision_resolve
@@ -75,7 +77,7 @@ def tree(request: HttpRequest, principal: Principal, namespace: str, name: str, 
     entries = hf_selectors.tree_list(commit=commit, path=path, recursive=recursive)
     offset = cursor_decode(request)
     page = entries[offset: offset + TREE_PAGE_SIZE]
-    response = JsonResponse([e.as_hf() for e in page], safe=False)
+    response = JsonResponse(_entries_json(commit, page, expand=_flag(request.GET.get("expand"))), safe=False)
     if offset + TREE_PAGE_SIZE < len(entries):
         response["Link"] = next_page_link(request, offset + TREE_PAGE_SIZE)
     return response
@@ -91,7 +93,29 @@ def paths_info(request: HttpRequest, principal: Principal, namespace: str, name:
     commit = revision_resolve(repo=repo, revision=rest)
     paths = request.POST.getlist("paths")
     entries = hf_selectors.paths_info(commit=commit, paths=paths)
-    return JsonResponse([e.as_hf() for e in entries], safe=False)
+    return JsonResponse(_entries_json(commit, entries, expand=_flag(request.POST.get("expand"))), safe=False)
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").lower() in {"1", "true"}
+
+
+def _entries_json(commit: Commit, entries: list[hf_selectors.TreeEntry], *, expand: bool) -> list[dict[str, Any]]:
+    """Tree entries as the client reads them; `expand` adds `lastCommit` and, for files, `securityFileStatus`
+    (the validation verdict: safe, unsafe with the reason, or unscanned; no antivirus runs here)."""
+    data = [e.as_hf() for e in entries]
+    if not expand:
+        return data
+    details = hf_selectors.tree_expand(commit=commit, entries=entries)
+    for item in data:
+        extra = details[item["path"]]
+        item["lastCommit"] = {"id": extra.last_commit.oid, "title": extra.last_commit.title,
+                              "date": iso(extra.last_commit.created_at)}
+        if extra.security is not None:
+            item["securityFileStatus"] = {"status": extra.security, "avScan": None, "pickleImportScan": None}
+            if extra.reason:
+                item["securityFileStatus"]["message"] = extra.reason
+    return data
 
 
 # --- resolve ------------------------------------------------------------------------------------

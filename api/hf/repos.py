@@ -6,7 +6,6 @@ way huggingface_hub 2.4 reads it (see /work/shared/docs/HF_PROTOCOL.md §4–5).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
@@ -20,6 +19,7 @@ from api.hf.common import (
     error_response,
     get_repo,
     hf_view,
+    iso,
     json_body,
     next_page_link,
 )
@@ -46,12 +46,6 @@ MODELS_MAX_LIMIT = 1000
 COMMITS_PAGE_SIZE = 50
 DEFAULT_REVISION = "main"
 GATED_WIRE = {ModelRepo.Gating.NONE: False, ModelRepo.Gating.AUTO: "auto", ModelRepo.Gating.MANUAL: "manual"}
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def repo_url(request: HttpRequest, repo_id: str) -> str:

@@ -204,6 +204,84 @@ def paths_info(*, commit: Commit, paths: Sequence[str]) -> list[TreeEntry]:
     return result
 
 
+# --- expand: last commit and security status of tree entries -------------------------------------
+
+LAST_COMMIT_DEPTH = 500  # commits walked back for `lastCommit`; a path unchanged that long gets the oldest one seen
+
+
+@dataclass(frozen=True)
+class EntryDetails:
+    last_commit: Commit
+    security: str | None = None  # files: "safe", "unsafe" or "unscanned"
+    reason: str = ""  # why unsafe
+
+
+def tree_expand(*, commit: Commit, entries: Sequence[TreeEntry]) -> dict[str, EntryDetails]:
+    """What `expand=true` adds to tree and paths-info entries: the newest commit (at or before `commit`) that
+    changed each one — for a file its content, for a folder anything below it — and each file's validation status.
+
+    Three queries whatever the number of entries: the ancestry, the entries' rows in it, the verdicts.
+    """
+    if not entries:
+        return {}
+    chain = _ancestry(commit)
+    cond = Q()
+    for entry in entries:
+        cond |= Q(path=entry.path) if entry.type == "file" else Q(path__startswith=entry.path + "/")
+    snapshots: dict[int, list[tuple[str, str]]] = {c.pk: [] for c in chain}
+    for commit_id, path, oid in (CommitFile.objects.filter(cond, commit_id__in=list(snapshots))
+                                 .order_by().values_list("commit_id", "path", "git_oid")):
+        snapshots[commit_id].append((path, oid))
+    by_commit = {cid: dict(pairs) for cid, pairs in snapshots.items()}
+
+    def state(entry: TreeEntry, at: Commit) -> str | None:
+        if entry.type == "file":
+            return by_commit[at.pk].get(entry.path)
+        pairs = snapshots[at.pk]
+        return directory_oid(pairs, entry.path) if any(p.startswith(entry.path + "/") for p, _ in pairs) else None
+
+    verdicts = _verdicts(commit=commit, entries=entries)
+    details: dict[str, EntryDetails] = {}
+    for entry in entries:
+        newest, last = state(entry, chain[0]), chain[0]
+        for older in chain[1:]:
+            if state(entry, older) != newest:
+                break
+            last = older
+        security, reason = (None, "")
+        if entry.type == "file":
+            verdict = verdicts.get(entry.lfs_sha256 or entry.oid)
+            security = ("unscanned" if verdict is None else "unsafe" if verdict[0] == "failed" else "safe")
+            reason = verdict[1] if verdict and verdict[0] == "failed" else ""
+        details[entry.path] = EntryDetails(last, security, reason)
+    return details
+
+
+def _ancestry(commit: Commit) -> list[Commit]:
+    """`commit` and its parents, newest first, at most LAST_COMMIT_DEPTH long (one query)."""
+    rows = {c.pk: c for c in Commit.objects.filter(repo_id=commit.repo_id, pk__lte=commit.pk)
+            .only("id", "oid", "title", "created_at", "parent_id").order_by("-pk")[:LAST_COMMIT_DEPTH * 4]}
+    chain = [commit]
+    while len(chain) < LAST_COMMIT_DEPTH and chain[-1].parent_id in rows:
+        chain.append(rows[chain[-1].parent_id])
+    return chain
+
+
+def _verdicts(*, commit: Commit, entries: Sequence[TreeEntry]) -> dict[str, tuple[str, str]]:
+    """sha256 (blob files) or git oid (inline files) → (verdict status, reason)."""
+    from registry.models import ContentVerdict
+
+    shas = [e.lfs_sha256 for e in entries if e.type == "file" and e.lfs_sha256]
+    oids = [e.oid for e in entries if e.type == "file" and not e.lfs_sha256]
+    if not shas and not oids:
+        return {}
+    found: dict[str, tuple[str, str]] = {}
+    for sha, oid, status, reason in (ContentVerdict.objects.filter(Q(sha256__in=shas) | Q(git_oid__in=oids))
+                                     .values_list("sha256", "git_oid", "status", "reason")):
+        found[sha if sha in shas else oid] = (status, reason)
+    return found
+
+
 # --- repo info and listings ------------------------------------------------------------------
 
 
