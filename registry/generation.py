@@ -54,12 +54,13 @@ _ASSIGNED_RE = re.compile(r'(?:^|,\s*)"(\w+)"\s*=')
 T = TypeVar("T")
 _memo: dict[Any, tuple[int, float, Any]] = {}  # key → (generation, monotonic time loaded, value)
 _local = threading.local()  # .in_request, .generation (the number read once per request)
-_watched: tuple[str, ...] = ()
+_watched: re.Pattern[str] | None = None
 
 
-def watched_tables() -> tuple[str, ...]:
+def watched_tables() -> re.Pattern[str]:
+    """A pattern finding any watched table's name in a statement, quoted or not (raw SQL too)."""
     global _watched
-    if not _watched:
+    if _watched is None:
         from django.contrib.auth import get_user_model
 
         from registry.models import (
@@ -79,7 +80,8 @@ def watched_tables() -> tuple[str, ...]:
 
         models = (get_user_model(), ApiKey, Blob, Branch, Commit, CommitFile, ContentVerdict, License,
                   LicenseAcceptance, Membership, ModelRepo, Organization, Tag)
-        _watched = tuple(f'"{m._meta.db_table}"' for m in models)
+        names = sorted((m._meta.db_table for m in models), key=len, reverse=True)
+        _watched = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in names) + r")\b")
     return _watched
 
 
@@ -201,8 +203,7 @@ def statement_bumps(sql: str) -> bool:
     head = sql.lstrip()[:8].upper()
     if not head.startswith(_WRITE_VERBS):
         return False
-    tables = [t for t in watched_tables() if t in sql]
-    if not tables:
+    if not watched_tables().search(sql):
         return False
     match = _UPDATE_RE.match(sql)
     if match is not None:

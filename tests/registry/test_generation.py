@@ -16,6 +16,7 @@ BUMPS = [
     'UPDATE "registry_apikey" SET "revoked_at" = %s WHERE "registry_apikey"."id" = %s',
     'TRUNCATE "registry_branch", "registry_tag" RESTART IDENTITY',
     '  update "auth_user" set "is_active" = false where id = 1',
+    "UPDATE registry_modelrepo SET gating = %s WHERE id = %s",  # raw SQL, names unquoted
 ]
 QUIET = [
     'SELECT "registry_blob"."id" FROM "registry_blob" WHERE "registry_blob"."sha256" = %s',
@@ -26,6 +27,8 @@ QUIET = [
     'INSERT INTO "registry_userdownload" ("repo_id", "commit_id") VALUES (%s, %s) ON CONFLICT DO NOTHING',
     'INSERT INTO "registry_auditevent" ("action") VALUES (%s)',
     'SAVEPOINT "s1"',
+    "INSERT INTO registry_downloadday (repo_id, day, \"count\") VALUES (%s, %s, 1) ON CONFLICT (repo_id, day) "
+    "DO UPDATE SET \"count\" = registry_downloadday.\"count\" + 1",
 ]
 
 

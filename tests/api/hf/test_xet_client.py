@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -232,3 +234,48 @@ def get(url: str, token: str, headers: dict | None = None) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
+
+
+def test_an_interrupted_upload_resumes_without_resending_what_the_cas_holds(hf, worker, make_repo, personas,
+                                                                            local_store, tmp_path, monkeypatch):
+    """The xorbs went up, then the upload died before its shard was registered. The retry — from another machine
+    even (a fresh HF_HOME: no local cache) — sends none of them again: asked for an upload grant, the CAS answers
+    that it holds that xorb for this repo. (Over LFS the stock client PUTs every part URL it gets, so a resumed
+    multipart upload can't skip parts; Xet is the resumable path.)"""
+    from registry.services import xet as cas
+
+    repo = make_repo()
+    api = HfApi(endpoint=hf.url, token=make_key(personas.member))
+    source = tmp_path / "big.bin"
+    sha = write_random(source, 140 * MiB)  # three xorbs
+    real_register = cas.register_shard
+
+    def connection_lost(**kwargs):
+        raise cas.CasRejected("the uploader went away")  # a 400: the client gives up at once
+
+    received: list[str] = []  # xorbs the CAS was sent: POSTed, or PUT to a presigned grant and committed
+    for name in ("store_xorb", "commit_grant"):
+        real = getattr(cas, name)
+        monkeypatch.setattr(cas, name, lambda _real=real, **kw: received.append(kw["hash_hex"]) or _real(**kw))
+    monkeypatch.setattr(cas, "register_shard", connection_lost)
+    with pytest.raises(Exception):  # noqa: B017 - whatever the client makes of it, the upload failed
+        api.upload_file(path_or_fileobj=str(source), path_in_repo="big.bin", repo_id=repo.repo_id)
+    assert not CommitFile.objects.filter(commit__repo=repo, path="big.bin").exists()
+    first_try = sum(Xorb.objects.values_list("size", flat=True))
+    assert first_try >= 140 * MiB and len(received) >= 3  # the stock client sent its xorbs
+
+    monkeypatch.setattr(cas, "register_shard", real_register)
+    received.clear()
+    # The retry runs in another process with its own HF_HOME: nothing of the first client's state survives.
+    code = ("import sys; from huggingface_hub import HfApi; HfApi(endpoint=sys.argv[1], token=sys.argv[2])"
+            ".upload_file(path_or_fileobj=sys.argv[3], path_in_repo='big.bin', repo_id=sys.argv[4])")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env.update({"HF_HOME": str(tmp_path / "hf-home-another-machine"), "HF_HUB_DISABLE_TELEMETRY": "1",
+                "NO_PROXY": "127.0.0.1,localhost"})
+    done = subprocess.run([sys.executable, "-c", code, hf.url, api.token, str(source), repo.repo_id], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    # The CAS answers every grant request of the retry with "already stored" (the xorbs are linked to this repo).
+    assert received == [], f"the retry sent {len(received)} xorbs again"
+    assert worker.run() == [Blob.State.VERIFIED]
+    assert head_blob(repo, "big.bin").sha256 == sha
