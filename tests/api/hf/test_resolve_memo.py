@@ -14,11 +14,12 @@ import sys
 import httpx2 as httpx
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from registry import generation
-from registry.models import ApiKey, Blob, ContentVerdict, ModelRepo
+from registry.models import ApiKey, Blob, ContentVerdict, Membership, ModelRepo
 from registry.services.keys import api_key_revoke
 from registry.services.licenses import license_accept
 from tests.fixtures.workers import database_url
@@ -85,11 +86,22 @@ def test_visibility_and_takedown_changes_are_seen_at_once(hub, seeded):  # noqa:
     assert head(hub, "anonymous").headers.get("x-error-message") == "Access to this resource is disabled."
 
 
-def test_a_revoked_key_stops_working_on_the_next_request(hub, seeded):  # noqa: ANN001
+def test_a_revoked_key_or_deactivated_user_stops_working_on_the_next_request(hub, seeded):  # noqa: ANN001
     assert head(hub, "reader").status_code == 200
     key = ApiKey.objects.get(user=hub.p.reader)
     api_key_revoke(actor=hub.p.reader, key=key)
     assert head(hub, "reader").status_code == 401
+    assert head(hub, "member").status_code == 200
+    get_user_model().objects.filter(pk=hub.p.member.pk).update(is_active=False)
+    assert head(hub, "member").status_code == 401
+
+
+def test_leaving_the_organisation_hides_its_private_repo(hub, seeded):  # noqa: ANN001
+    repo, _ = seeded
+    ModelRepo.objects.filter(pk=repo.pk).update(private=True)
+    assert head(hub, "reader").status_code == 200
+    Membership.objects.filter(user=hub.p.reader).delete()
+    assert error_code(head(hub, "reader")) == "RepoNotFound"
 
 
 def test_gating_and_license_acceptance(hub, seeded):  # noqa: ANN001
