@@ -133,9 +133,11 @@ def _cache_is_shared() -> bool:
     return not isinstance(caches["default"], (LocMemCache, DummyCache))
 
 
-def memoised(key: Any, loader: Callable[[], T]) -> T:
+def memoised(key: Any, loader: Callable[[], T], keep: Callable[[T], T] | None = None) -> T:
     """`loader()`, remembered in this process for as long as the generation doesn't move. Model instances (and
-    tuples of them) come back as copies; anything else memoised must be immutable."""
+    tuples of them) come back as copies; anything else memoised must be immutable. `keep` picks what to remember
+    of a loaded value (say, without a large field, which a later user then loads again); the caller that loaded
+    it gets all of it."""
     generation = current()
     if generation is None:
         return loader()
@@ -146,7 +148,7 @@ def memoised(key: Any, loader: Callable[[], T]) -> T:
     value = loader()
     if len(_memo) >= MEMO_MAX_ENTRIES:
         _memo.clear()
-    _memo[key] = (generation, now, value)
+    _memo[key] = (generation, now, keep(value) if keep is not None else value)
     return _copied(value)
 
 

@@ -37,5 +37,18 @@ def file_for_download(*, repo: ModelRepo, candidates: Sequence[tuple[str, str]]
                       ) -> tuple[str, CommitFile | None, str]:
     """`file_lookup_checked` (commit oid, the file with its blob and quarantine reason or None, path)."""
     return generation.memoised(("file", repo.pk, tuple(candidates)),
-                               lambda: file_lookup_checked(repo=repo, candidates=candidates))
+                               lambda: file_lookup_checked(repo=repo, candidates=candidates), keep=_slim)
+
+
+MEMO_CONTENT_MAX = 16 * 1024  # inline files up to this size are remembered with their bytes
+
+
+def _slim(found: tuple[str, CommitFile | None, str]) -> tuple[str, CommitFile | None, str]:
+    """Remember a larger inline file without its bytes (a deferred field: a GET loads them, a HEAD never needs
+    them), so the memo stays small whatever the repos hold."""
+    oid, entry, path = found
+    if entry is not None and entry.content is not None and len(entry.content) > MEMO_CONTENT_MAX:
+        entry = generation.model_copy(entry)
+        del entry.__dict__["content"]
+    return oid, entry, path
 

@@ -27,6 +27,7 @@ from tests.fixtures.workers import database_url
 pytestmark = pytest.mark.live
 
 CONFIG = b'{"model_type": "llama"}'
+VOCAB = b"".join(b"token-%d\n" % i for i in range(20000))  # an inline file above the memo's content limit
 WEIGHTS = b"\x01weights" * 4000
 
 
@@ -43,7 +44,7 @@ def shared_cache(settings, tmp_path):  # noqa: ANN001, ANN201
 @pytest.fixture
 def seeded(hub, make_repo, shared_cache):  # noqa: ANN001, ANN201
     repo = make_repo("tiny")
-    commit = hub.seed(repo, inline={"config.json": CONFIG}, blobs={"model.safetensors": WEIGHTS})
+    commit = hub.seed(repo, inline={"config.json": CONFIG, "vocab.txt": VOCAB}, blobs={"model.safetensors": WEIGHTS})
     return repo, commit
 
 
@@ -72,6 +73,26 @@ def test_a_warm_head_reads_no_table(hub, seeded, client):  # noqa: ANN001
         assert client.head("/acme/tiny/resolve/main/config.json", **headers).status_code == 200
         assert client.head("/acme/tiny/resolve/main/config.json", **headers).status_code == 200
     assert len(queries.captured_queries) <= 1  # the first HEAD of config.json looks it up once
+
+
+def test_a_large_inline_file_is_remembered_without_its_bytes(hub, seeded, client):  # noqa: ANN001
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {hub.token('reader')}"}
+    assert len(VOCAB) > 100_000
+    assert client.get("/acme/tiny/resolve/main/vocab.txt", **headers).content == VOCAB
+    with CaptureQueriesContext(connection) as queries:
+        assert client.head("/acme/tiny/resolve/main/vocab.txt", **headers)["Content-Length"] == str(len(VOCAB))
+    assert len(queries.captured_queries) == 0
+    assert "content" in remembered("vocab.txt").get_deferred_fields()
+    assert client.get("/acme/tiny/resolve/main/vocab.txt", **headers).content == VOCAB  # loaded again
+    client.head("/acme/tiny/resolve/main/config.json", **headers)
+    assert remembered("config.json").content == CONFIG  # small files keep their bytes
+
+
+def remembered(path: str):  # noqa: ANN201
+    """The memoised CommitFile of `path` (this process's memo)."""
+    (entry,) = [value[1] for key, (_gen, _at, value) in generation._memo.items()
+                if key[0] == "file" and value[2] == path]
+    return entry
 
 
 def test_visibility_and_takedown_changes_are_seen_at_once(hub, seeded):  # noqa: ANN001
