@@ -237,6 +237,9 @@ if BLOB_STORE == "s3":
 
 # Hub behaviour
 PRESIGNED_URL_TTL = env_int("PRESIGNED_URL_TTL", 3600, minimum=60)  # seconds
+# How long a web process trusts the shared generation number it last read before reading it again
+# (registry/generation.py): a change made by another process reaches this one within that time; 0 = every request.
+MEMO_RECHECK_MS = env_int("MEMO_RECHECK_MS", 50, minimum=0)
 INLINE_FILE_MAX_SIZE = env_int("INLINE_FILE_MAX_SIZE", 1024 * 1024, minimum=0)  # preupload "regular" limit
 LFS_MULTIPART_THRESHOLD = env_int("LFS_MULTIPART_THRESHOLD", 64 * 1024 * 1024, minimum=5 * 1024 * 1024)
 LFS_MULTIPART_CHUNK_SIZE = env_int("LFS_MULTIPART_CHUNK_SIZE", 64 * 1024 * 1024, minimum=5 * 1024 * 1024)

@@ -8,8 +8,10 @@ what it read, tagged with the generation number it fetched *first* from the shar
 Any write to one of those tables — through the ORM, `queryset.update()`, the admin, raw SQL or a migration — bumps
 the number: a database execute wrapper (installed on every connection) watches the statements, so no code path can
 forget. It bumps once right after the statement and once more when the transaction commits. A memo entry is used
-only while its generation is the current one, so every process sees a committed change on its next request, and a
-reader that raced an uncommitted write stored its stale answer under a number the commit has already left behind.
+only while its generation is the current one, and a reader that raced an uncommitted write stored its stale answer
+under a number the commit has already left behind. A process re-reads the number at most every MEMO_RECHECK_MS
+(default 50 ms; 0 = on every request) and at once after its own writes: a change made elsewhere reaches it within
+that time, one made by the process itself on its next request.
 The cache must be shared by every process that writes (web, workers): with a per-process cache (LocMemCache, as the
 test settings use) or none, nothing is memoised.
 
@@ -28,6 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
@@ -54,6 +57,8 @@ _ASSIGNED_RE = re.compile(r'(?:^|,\s*)"(\w+)"\s*=')
 T = TypeVar("T")
 _memo: dict[Any, tuple[int, float, Any]] = {}  # key → (generation, monotonic time loaded, value)
 _local = threading.local()  # .in_request, .generation (the number read once per request)
+_recent: tuple[float, int] | None = None  # (monotonic time, number) last read by this process
+_clock = time.monotonic  # tests move it
 _watched: re.Pattern[str] | None = None
 
 
@@ -89,21 +94,29 @@ def watched_tables() -> re.Pattern[str]:
 
 
 def current() -> int | None:
-    """The shared generation (read once per request, re-read after this thread writes), or None: don't memoise."""
+    """The shared generation, or None: don't memoise. One number per request; read from the shared cache at most
+    every MEMO_RECHECK_MS per process (a round trip to Redis costs more than the rest of a warm HEAD /resolve), and
+    again at once after this process writes."""
+    global _recent
     if getattr(_local, "in_request", False) and getattr(_local, "generation", None) is not None:
         return _local.generation
     if not _cache_is_shared():
         return None
-    try:
-        value = cache.get(CACHE_KEY)
-        if value is None:
-            cache.add(CACHE_KEY, _fresh_number(), timeout=None)
+    recent = _recent
+    if recent is not None and _clock() - recent[0] < settings.MEMO_RECHECK_MS / 1000:
+        value = recent[1]
+    else:
+        try:
             value = cache.get(CACHE_KEY)
-    except Exception:  # noqa: BLE001 - a cache outage must not break downloads: just don't memoise
-        logger.warning("generation: shared cache unavailable", exc_info=True)
-        value = None
-    if not isinstance(value, int):
-        return None
+            if value is None:
+                cache.add(CACHE_KEY, _fresh_number(), timeout=None)
+                value = cache.get(CACHE_KEY)
+        except Exception:  # noqa: BLE001 - a cache outage must not break downloads: just don't memoise
+            logger.warning("generation: shared cache unavailable", exc_info=True)
+            value = None
+        if not isinstance(value, int):
+            return None
+        _recent = (_clock(), value)
     if getattr(_local, "in_request", False):
         _local.generation = value
     return value
@@ -113,7 +126,9 @@ def bump() -> None:
     """Move the shared number to one no process has seen. A plain set, not an increment: it is atomic on every
     backend (the file cache's incr is a read then a write), and since each bump runs after its own commit, whichever
     bump lands last leaves a number that no reader can have tagged a pre-commit read with."""
+    global _recent
     _local.generation = None
+    _recent = None
     if not _cache_is_shared():
         return
     try:
@@ -141,7 +156,7 @@ def memoised(key: Any, loader: Callable[[], T], keep: Callable[[T], T] | None = 
     generation = current()
     if generation is None:
         return loader()
-    now = time.monotonic()
+    now = _clock()
     hit = _memo.get(key)
     if hit is not None and hit[0] == generation and now - hit[1] < MEMO_MAX_AGE_SECONDS:
         return _copied(hit[2])
@@ -157,22 +172,24 @@ def note(key: Any, value: Any) -> None:
     is memoised). For facts a request learns after a memoised read, such as "this process just wrote X"."""
     generation = current()
     if generation is not None:
-        _memo[key] = (generation, time.monotonic(), value)
+        _memo[key] = (generation, _clock(), value)
 
 
 def noted(key: Any) -> Any:
     """What `note` remembered under the current generation, else None."""
     generation = current()
     hit = _memo.get(key) if generation is not None else None
-    if hit is None or hit[0] != generation or time.monotonic() - hit[1] >= MEMO_MAX_AGE_SECONDS:
+    if hit is None or hit[0] != generation or _clock() - hit[1] >= MEMO_MAX_AGE_SECONDS:
         return None
     return hit[2]
 
 
 def forget() -> None:
     """Empty this process's memo (tests call it between cases: a rolled-back test writes nothing afterwards)."""
+    global _recent
     _memo.clear()
     _local.generation = None
+    _recent = None
 
 
 def _copied(value: Any) -> Any:

@@ -149,8 +149,13 @@ def test_new_commits_quarantine_and_rejected_bytes(hub, seeded):  # noqa: ANN001
     assert error_code(head(hub, "reader")) == "BlobRejected"
 
 
-def test_a_write_in_another_process_is_seen(hub, seeded, shared_cache):  # noqa: ANN001
-    """A worker (or a second web process) shares only the cache and the database with this one."""
+def test_a_write_in_another_process_is_seen_within_the_recheck_window(hub, seeded, shared_cache, settings,
+                                                                      monkeypatch):  # noqa: ANN001
+    """A worker (or a second web process) shares only the cache and the database with this one. This process
+    trusts the number it read for MEMO_RECHECK_MS (here on a clock the test moves), then reads it again."""
+    settings.MEMO_RECHECK_MS = 50
+    clock = [1000.0]
+    monkeypatch.setattr(generation, "_clock", lambda: clock[0])
     assert head(hub, "anonymous").status_code == 200
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings", "SECRET_KEY": django_settings.SECRET_KEY,
            "VAR_DIR": str(shared_cache), "DATABASE_URL": database_url(), "BLOB_STORE": "local",
@@ -162,4 +167,7 @@ def test_a_write_in_another_process_is_seen(hub, seeded, shared_cache):  # noqa:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1"
+    clock[0] += 0.049
+    assert head(hub, "anonymous").status_code == 200  # within the window: not read again yet
+    clock[0] += 0.002
     assert error_code(head(hub, "anonymous")) == "RepoNotFound"
