@@ -156,15 +156,25 @@ def memoised(key: Any, loader: Callable[[], T], keep: Callable[[T], T] | None = 
     generation = current()
     if generation is None:
         return loader()
-    now = _clock()
-    hit = _memo.get(key)
-    if hit is not None and hit[0] == generation and now - hit[1] < MEMO_MAX_AGE_SECONDS:
-        return _copied(hit[2])
+    hit = _fresh(key, generation)
+    if hit is not _MISSING:
+        return _copied(hit)
     value = loader()
     if len(_memo) >= MEMO_MAX_ENTRIES:
         _memo.clear()
-    _memo[key] = (generation, now, keep(value) if keep is not None else value)
+    _memo[key] = (generation, _clock(), keep(value) if keep is not None else value)
     return _copied(value)
+
+
+_MISSING = object()
+
+
+def _fresh(key: Any, generation: int) -> Any:
+    """The value remembered under `key` for this generation and young enough, else _MISSING."""
+    hit = _memo.get(key)
+    if hit is None or hit[0] != generation or _clock() - hit[1] >= MEMO_MAX_AGE_SECONDS:
+        return _MISSING
+    return hit[2]
 
 
 def note(key: Any, value: Any) -> None:
@@ -178,10 +188,8 @@ def note(key: Any, value: Any) -> None:
 def noted(key: Any) -> Any:
     """What `note` remembered under the current generation, else None."""
     generation = current()
-    hit = _memo.get(key) if generation is not None else None
-    if hit is None or hit[0] != generation or _clock() - hit[1] >= MEMO_MAX_AGE_SECONDS:
-        return None
-    return hit[2]
+    hit = _fresh(key, generation) if generation is not None else _MISSING
+    return None if hit is _MISSING else hit
 
 
 def forget() -> None:
@@ -232,19 +240,14 @@ def statement_bumps(sql: str) -> bool:
     return True
 
 
-def _bump_after_commit() -> None:
-    bump()
-
-
 def _watch(execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
     result = execute(sql, params, many, context)
     if isinstance(sql, str) and statement_bumps(sql):
         bump()
         connection = context["connection"]
         # Once per transaction (a rolled-back savepoint takes its callback with it, and the next write re-adds it).
-        if connection.in_atomic_block and not any(entry[1] is _bump_after_commit
-                                                  for entry in connection.run_on_commit):
-            transaction.on_commit(_bump_after_commit, using=connection.alias)
+        if connection.in_atomic_block and not any(entry[1] is bump for entry in connection.run_on_commit):
+            transaction.on_commit(bump, using=connection.alias)
     return result
 
 
