@@ -17,7 +17,7 @@ from django.db.models import Q, QuerySet, Sum
 
 from registry.exceptions import EntryNotFound, RevisionNotFound
 from registry.hashing import COMMIT_OID_RE, lfs_pointer
-from registry.models import Blob, Branch, Commit, CommitFile, ModelRepo, Tag
+from registry.models import Blob, Branch, Commit, CommitFile, ContentVerdict, ModelRepo, Tag
 from registry.selectors.repos import commit_files
 
 # Files whose GET counts as one download of the repo when it has no config.json (GGUF-only repos…).
@@ -237,10 +237,9 @@ def tree_expand(*, commit: Commit, entries: Sequence[TreeEntry]) -> dict[str, En
     def state(entry: TreeEntry, at: Commit) -> str | None:
         if entry.type == "file":
             return by_commit[at.pk].get(entry.path)
-        pairs = snapshots[at.pk]
-        return directory_oid(pairs, entry.path) if any(p.startswith(entry.path + "/") for p, _ in pairs) else None
+        return directory_oid(snapshots[at.pk], entry.path)  # a folder absent there hashes as empty: a change too
 
-    verdicts = _verdicts(commit=commit, entries=entries)
+    verdicts = _verdicts(entries)
     details: dict[str, EntryDetails] = {}
     for entry in entries:
         newest, last = state(entry, chain[0]), chain[0]
@@ -267,10 +266,8 @@ def _ancestry(commit: Commit) -> list[Commit]:
     return chain
 
 
-def _verdicts(*, commit: Commit, entries: Sequence[TreeEntry]) -> dict[str, tuple[str, str]]:
+def _verdicts(entries: Sequence[TreeEntry]) -> dict[str, tuple[str, str]]:
     """sha256 (blob files) or git oid (inline files) → (verdict status, reason)."""
-    from registry.models import ContentVerdict
-
     shas = [e.lfs_sha256 for e in entries if e.type == "file" and e.lfs_sha256]
     oids = [e.oid for e in entries if e.type == "file" and not e.lfs_sha256]
     if not shas and not oids:
