@@ -130,6 +130,32 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - start, result
 
 
+def interleaved(rounds: int, *sides: Callable[[], float]) -> tuple[list, ...]:
+    """Rotate which side goes first each round, so none always runs on a warmer (or busier) machine."""
+    out: tuple[list, ...] = tuple([] for _ in sides)
+    for n in range(rounds):
+        for k in range(len(sides)):
+            i = (n + k) % len(sides)
+            out[i].append(sides[i]())
+    return out
+
+
+def timed_get_object(s3, bucket: str, key: str, target: Path, size: int, chunk: int) -> float:  # noqa: ANN001
+    """Seconds for boto3 `get_object` streamed to `target` in `chunk`-sized pieces (the client's download chunk):
+    the plain-GET ceiling the download rows compare against. The file is checked and removed."""
+
+    def go() -> None:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+        with open(target, "wb") as out:
+            for piece in body.iter_chunks(chunk):
+                out.write(piece)
+
+    seconds, _ = timed(go)
+    assert target.stat().st_size == size, target.stat().st_size
+    target.unlink()
+    return seconds
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 

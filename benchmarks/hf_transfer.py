@@ -33,6 +33,7 @@ from benchmarks._common import (
     MiB,
     Processes,
     free_port,
+    interleaved,
     mbps,
     median,
     s3_client,
@@ -40,6 +41,7 @@ from benchmarks._common import (
     start_moto,
     table,
     timed,
+    timed_get_object,
     verdict,
     wait_port,
     write_random_file,
@@ -223,16 +225,6 @@ def python_rps(url: str, token: str, seconds: float, connections: int, work: Pat
 # --- the run ------------------------------------------------------------------------------------------------
 
 
-def interleaved(rounds: int, *sides: Callable[[], float]) -> tuple[list, ...]:
-    """Rotate which side goes first each round, so none always runs on a warmer (or busier) machine."""
-    out: tuple[list, ...] = tuple([] for _ in sides)
-    for n in range(rounds):
-        for k in range(len(sides)):
-            i = (n + k) % len(sides)
-            out[i].append(sides[i]())
-    return out
-
-
 def mutate(path: Path, rng: random.Random, size: int) -> None:
     """Change a few bytes so the hub sees new content (it would skip bytes it already holds)."""
     with open(path, "r+b") as fh:
@@ -303,19 +295,8 @@ def run(args: argparse.Namespace) -> None:
                 return seconds
 
             def raw_get() -> float:
-                """boto3 get_object streamed to a file in the hub client's chunk size: the plain-GET ceiling."""
-                target = work / "raw-get.bin"
-
-                def go() -> None:
-                    body = s3.get_object(Bucket=BUCKET, Key=seeded["storage_key"])["Body"]
-                    with open(target, "wb") as out:
-                        for chunk in body.iter_chunks(constants.DOWNLOAD_CHUNK_SIZE):
-                            out.write(chunk)
-
-                seconds, _ = timed(go)
-                assert target.stat().st_size == size
-                target.unlink()
-                return seconds
+                return timed_get_object(s3, BUCKET, seeded["storage_key"], work / "raw-get.bin", size,
+                                        constants.DOWNLOAD_CHUNK_SIZE)
 
             def raw_download_file() -> float:
                 target = work / "raw-download.bin"

@@ -32,6 +32,7 @@ from benchmarks._common import (
     ROOT,
     MiB,
     Processes,
+    interleaved,
     mbps,
     median,
     s3_client,
@@ -39,8 +40,9 @@ from benchmarks._common import (
     start_moto,
     table,
     timed,
+    timed_get_object,
 )
-from benchmarks.hf_transfer import BUCKET, hub_env, interleaved, manage, start_gunicorn
+from benchmarks.hf_transfer import BUCKET, hub_env, manage, start_gunicorn
 
 NAMESPACE = "bench"
 FILENAME = "model.bin"
@@ -215,17 +217,7 @@ def run(args: argparse.Namespace) -> None:
             return go
 
         def raw_get() -> float:
-            target = work / "raw-get.bin"
-
-            def go() -> None:
-                body = s3.get_object(Bucket=BUCKET, Key="raw/v2.bin")["Body"]
-                with open(target, "wb") as out:
-                    for chunk in body.iter_chunks(constants.DOWNLOAD_CHUNK_SIZE):
-                        out.write(chunk)
-
-            seconds, _ = timed(go)
-            target.unlink()
-            return seconds
+            return timed_get_object(s3, BUCKET, "raw/v2.bin", work / "raw-get.bin", size, constants.DOWNLOAD_CHUNK_SIZE)
 
         xet_dl, lfs_dl, raw_dl = interleaved(args.rounds, download(True), download(False), raw_get)
         rows.append([f"download {args.mb} MiB, median of {args.rounds}: seconds", f"{median(xet_dl):.2f}",
