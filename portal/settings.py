@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from our own static files
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
@@ -91,7 +92,15 @@ if urlparse(DATABASE_URL).scheme not in {"sqlite", "postgres", "postgresql", "pg
     raise ConfigError(f"DATABASE_URL scheme must be sqlite:// or postgres://, got {DATABASE_URL.split(':')[0]!r}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # The embedded database is written by the web server and the worker at once. WAL lets readers go on while one
+    # process writes; IMMEDIATE takes the write lock when a transaction starts, so a transaction that reads and
+    # then writes waits its turn (busy timeout) instead of failing at once with "database is locked" when another
+    # process wrote in between (a deferred transaction can't upgrade its read lock then, and SQLite does not wait).
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    })
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- cache (rate limits need it shared across web processes) ---------------------------------
@@ -217,6 +226,11 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from drf-spectacular-sidecar's static files, never a CDN: the docs work offline, under the
+    # portal's Content-Security-Policy (script-src 'self'), and ask no other host for anything.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- blob storage -------------------------------------------------------------------------------

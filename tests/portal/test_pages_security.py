@@ -22,9 +22,28 @@ def test_every_portal_page_has_a_strict_csp(client, seed, path):
     assert b" onclick=" not in response.content and b" onchange=" not in response.content
 
 
-def test_swagger_ui_keeps_its_own_policy(client, db):
+def test_api_docs_get_the_strict_policy_and_load_nothing_from_another_host(client, db):
+    from django.contrib.staticfiles import finders
+
     response = client.get("/api/docs/")
-    assert "Content-Security-Policy" not in response
+    assert response.status_code == 200
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy
+    assert "unsafe-inline" not in policy and "cdn" not in policy
+    html = response.content.decode()
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), "inline script on the docs page"
+    assert "<style" not in html, "inline style on the docs page"
+    urls = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert urls and not [u for u in urls if "//" in u], f"the docs page refers to another host: {urls}"
+    # Swagger UI's bundle and stylesheet are the hub's own static files (drf-spectacular-sidecar) ...
+    static = [u.removeprefix("/static/") for u in urls if u.startswith("/static/")]
+    assert any(s.endswith("swagger-ui-bundle.js") for s in static)
+    assert all(finders.find(s) for s in static), static
+    # ... and the init script is served by the hub too, as JavaScript, with the schema's address in it.
+    script = next(u for u in urls if "script" in u and not u.startswith("/static/"))
+    init = client.get(script.replace("&amp;", "&"))
+    assert init.status_code == 200 and init["Content-Type"].startswith("application/javascript")
+    assert b"/api/schema/" in init.content
 
 
 @pytest.mark.parametrize("path", ["/settings/tokens", "/acme/gated-auto/accept"])
