@@ -19,6 +19,7 @@ from registry.validation.types import FAILED, PASSED, WARNING, worst
 
 CONFIG = "config.json"
 README = "README.md"
+GITATTRIBUTES = ".gitattributes"
 INDEX_SUFFIX = ".safetensors.index.json"
 PARAMETER_TOLERANCE = 0.10
 TOKENIZER_FILES = frozenset({
@@ -251,18 +252,18 @@ def check_repo(files: Sequence[TreeFile], *, read: Callable[[str], bytes | None]
                 checks.append(CheckResult("parameters", PASSED,
                                           f"{parameters:,} parameters, as config.json implies"))
 
-    # tokenizer
-    if not gguf_only:  # GGUF files carry their tokenizer
+    # tokenizer: only a model needs one (a repo's first commit, or one of adapters or data, does not)
+    if (weights or config is not None) and not gguf_only:  # GGUF files carry their tokenizer
         if any(posixpath.basename(p) in TOKENIZER_FILES for p in paths):
             checks.append(CheckResult("tokenizer", PASSED, "tokenizer files present"))
         else:
             checks.append(CheckResult("tokenizer", WARNING, "no tokenizer files (tokenizer.json, "
                                                             "tokenizer.model, vocab files…)"))
 
-    # model card
+    # model card (a new repo's first commit, which holds only .gitattributes, has nothing to describe yet)
     if README in paths:
         checks.append(CheckResult("model_card", PASSED, "README.md present"))
-    else:
+    elif paths - {GITATTRIBUTES}:
         checks.append(CheckResult("model_card", WARNING, "no README.md model card"))
 
     # pickled weights need a safetensors twin

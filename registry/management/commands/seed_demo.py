@@ -1,20 +1,21 @@
 """Demo data for the embedded mode: an organisation, three users, a public and a gated model.
 
+The models are real (tiny, random-weight) transformers checkpoints with a tokenizer: see registry/demo_model.py.
+
 Idempotent: running it again changes nothing and prints no passwords.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import secrets
-import struct
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from registry import demo_model
 from registry.models import License, Membership, ModelRepo, Organization
 from registry.services.blobs import blob_ingest_stream
 from registry.services.commits import AddBlob, AddInline, commit_create
@@ -27,23 +28,6 @@ LICENSE_TEXT = """# Consortium Open Model License v1
 3. You must not use the model to break the law or to harm people.
 4. The model is provided "as is", without warranty of any kind.
 """
-
-
-def tiny_safetensors(seed: int) -> bytes:
-    """A real safetensors file: two small F32 tensors with deterministic values."""
-    rows, cols = 8, 16
-    values = [((i * 7 + seed) % 97) / 97.0 for i in range(rows * cols)]
-    weight = struct.pack(f"<{rows * cols}f", *values)
-    bias = struct.pack(f"<{rows}f", *values[:rows])
-    header = {
-        "__metadata__": {"format": "pt"},
-        "linear.bias": {"dtype": "F32", "shape": [rows], "data_offsets": [0, len(bias)]},
-        "linear.weight": {"dtype": "F32", "shape": [rows, cols],
-                          "data_offsets": [len(bias), len(bias) + len(weight)]},
-    }
-    raw = json.dumps(header, separators=(",", ":")).encode()
-    raw += b" " * (-len(raw) % 8)
-    return struct.pack("<Q", len(raw)) + raw + bias + weight
 
 
 def card(title: str, summary: str, gated: bool) -> str:
@@ -63,11 +47,23 @@ tags:
 
 {summary}
 
+A one-layer Llama with random weights (about 11,000 parameters) and a byte-level tokenizer, for trying the
+hub: it loads with transformers like any model, and what it generates is noise.
+
 ## Use
 
 ```python
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+tokenizer = AutoTokenizer.from_pretrained("consortium/{title}")
+model = AutoModelForCausalLM.from_pretrained("consortium/{title}")
+```
+
+or fetch one file:
+
+```python
 from huggingface_hub import hf_hub_download
-hf_hub_download("consortium/{title.lower()}", "model.safetensors")
+hf_hub_download("consortium/{title}", "model.safetensors")
 ```
 """
 
@@ -126,13 +122,15 @@ class Command(BaseCommand):
             repo = repo_create(actor=actor, namespace="consortium", name=name,
                                gating=ModelRepo.Gating.AUTO if gated else ModelRepo.Gating.NONE,
                                license=license_row)
-            weights = blob_ingest_stream(stream=io.BytesIO(tiny_safetensors(seed)))
-            config = {"architectures": ["DemoLinear"], "model_type": "demo", "hidden_size": 16}
+            weights = blob_ingest_stream(stream=io.BytesIO(demo_model.safetensors_bytes(seed)))
             commit_create(
-                actor=actor, repo=repo, title="Add demo weights and model card",
+                actor=actor, repo=repo, title="Add demo weights, tokenizer and model card",
                 operations=[
                     AddInline(path="README.md", content=card(name, summary, gated).encode()),
-                    AddInline(path="config.json", content=json.dumps(config, indent=2).encode()),
+                    AddInline(path="config.json", content=demo_model.json_bytes(demo_model.config())),
+                    AddInline(path="tokenizer.json", content=demo_model.json_bytes(demo_model.tokenizer_json())),
+                    AddInline(path="tokenizer_config.json",
+                              content=demo_model.json_bytes(demo_model.tokenizer_config())),
                     AddBlob(path="model.safetensors", sha256=weights.sha256, size=weights.size),
                 ],
             )

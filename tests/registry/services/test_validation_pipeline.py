@@ -260,6 +260,18 @@ def test_repo_level_checks_warn_about_missing_pieces_and_parameter_mismatch(vali
     assert "config.json implies" in checks["parameters"]["message"]
 
 
+@pytest.mark.parametrize("files", [
+    {".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"},  # a new repo's first commit
+    {"README.md": b"# Data notes\n", "notes.txt": b"no model here\n"},
+])
+def test_a_tree_without_a_model_gets_no_tokenizer_or_card_warning(files):
+    from registry.validation_repo import TreeFile, check_repo
+
+    report = check_repo([TreeFile(path=p, size=len(b)) for p, b in files.items()], read=files.get)
+    assert report.status == "passed", report.checks
+    assert "tokenizer" not in {c.name for c in report.checks}
+
+
 def test_unparseable_config_fails_the_run(validator, make_repo):
     run = validator.commit_and_run(make_repo(), inline={"config.json": b"{\"model_type\": "})
     assert repo_checks(run)["config"]["status"] == "failed"
