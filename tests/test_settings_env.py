@@ -134,3 +134,56 @@ def test_every_variable_is_documented(document):
         documented = set(re.findall(r"^\|\s*`([A-Z][A-Z0-9_]*)`", text, flags=re.MULTILINE))
     missing = sorted(settings_variables() - documented)
     assert not missing, f"{document} does not document: {', '.join(missing)}"
+
+
+CONCURRENT_WRITERS = """
+import threading
+import django
+django.setup()
+from django.db import connection, connections, transaction
+
+with connection.cursor() as cursor:
+    print("journal_mode", cursor.execute("PRAGMA journal_mode").fetchone()[0])
+    cursor.execute("CREATE TABLE counter (n integer)")
+    cursor.execute("INSERT INTO counter VALUES (0)")
+connection.close()
+
+# Two writers (the web server and the worker of `make run`) that each read, then write, in one transaction,
+# both reading before either writes. Deferred transactions can't upgrade their read lock then: SQLite answers
+# "database is locked" at once, without waiting for its busy timeout.
+barrier = threading.Barrier(2)
+errors = []
+
+def read_then_write():
+    try:
+        with transaction.atomic(), connections["default"].cursor() as cursor:
+            cursor.execute("SELECT n FROM counter").fetchone()
+            try:
+                barrier.wait(timeout=1)
+            except threading.BrokenBarrierError:
+                pass  # the other writer is waiting for us to finish: that is the point
+            cursor.execute("UPDATE counter SET n = n + 1")
+    except Exception as exc:
+        errors.append(repr(exc))
+    finally:
+        connections["default"].close()
+
+threads = [threading.Thread(target=read_then_write) for _ in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+with connection.cursor() as cursor:
+    print("counter", cursor.execute("SELECT n FROM counter").fetchone()[0])
+print("errors", errors)
+"""
+
+
+def test_embedded_database_lets_two_writers_read_then_write_at_once(tmp_path):
+    """The first `make run`: web and worker write the SQLite file at once without "database is locked"."""
+    (tmp_path / "var").mkdir()
+    result = run_python(CONCURRENT_WRITERS, hub_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "journal_mode wal" in result.stdout
+    assert "errors []" in result.stdout, result.stdout
+    assert "counter 2" in result.stdout

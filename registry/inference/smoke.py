@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import inspect
 import json
+import logging
 import math
 import os
 import platform
@@ -18,6 +19,8 @@ import struct
 import time
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 PROMPTS = {
     "ko": "안녕하세요, 컨소시엄 모델 허브입니다.",
@@ -52,7 +55,12 @@ def _import_runtime() -> tuple[Any, Any]:
         import torch
         import transformers
     except ImportError as exc:
-        raise RuntimeUnavailable(f"the inference runtime is not installed here: {exc}") from exc
+        logger.info("inference runtime unavailable: %s", exc)
+        raise RuntimeUnavailable(
+            "this hub's workers have no inference runtime (torch and transformers are not installed). "
+            "Install the `inference` extra on a worker to run it: `make run WITH_INFERENCE=1`, or the "
+            "gpu-worker of docker-compose.yml"
+        ) from exc
     return torch, transformers
 
 

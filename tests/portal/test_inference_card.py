@@ -73,8 +73,8 @@ def test_card_shows_the_newest_check_of_the_selected_revision(client, personas, 
 @pytest.mark.parametrize(("status", "reason", "label"), [
     ("failed", "non-finite logits (NaN or inf) at generated token 1", "Failed:"),
     ("failed", "out of memory on cpu (estimated need ~2.0 GB): MemoryError", "Failed:"),
-    ("skipped", "too large for this worker: the model needs ~80.0 GB, cpu has 8.0 GB", "Skipped:"),
-    ("skipped", "unknown architecture 'definitely-not-a-model'", "Skipped:"),
+    ("skipped", "too large for this worker: the model needs ~80.0 GB, cpu has 8.0 GB", "Not run:"),
+    ("skipped", "unknown architecture 'definitely-not-a-model'", "Not run:"),
 ])
 def test_failed_and_skipped_checks_show_their_reason(client, personas, repo, status, reason, label):
     (commit,) = make_commits(personas.owner, repo, 1)
