@@ -34,7 +34,7 @@ help:
 	@echo "make lint     ruff check ."
 	@echo "make migrate / make seed      the first two steps of make run, alone"
 	@echo "make check-deploy             manage.py check --deploy with your environment (set DEBUG=false etc.)"
-	@echo "make clean-var                delete var/ (the embedded database, blobs and queue)"
+	@echo "make clean-var                delete var/ (or $$VAR_DIR: the embedded database, blobs and queue)"
 
 $(PY):
 	@if [ -z "$(PYTHON)" ]; then echo "make: no python3.11 or python3 on PATH (set PYTHON=...)" >&2; exit 1; fi
@@ -89,4 +89,4 @@ clean:
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 clean-var:
-	rm -rf var
+	rm -rf "$${VAR_DIR:-var}"

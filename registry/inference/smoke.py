@@ -55,7 +55,7 @@ def _import_runtime() -> tuple[Any, Any]:
         import torch
         import transformers
     except ImportError as exc:
-        logger.info("inference runtime unavailable: %s", exc)
+        logger.info("inference check not run: the module %r of the inference runtime is missing", exc.name)
         raise RuntimeUnavailable(
             "this hub's workers have no inference runtime (torch and transformers are not installed). "
             "Install the `inference` extra on a worker to run it: `make run WITH_INFERENCE=1`, or the "
