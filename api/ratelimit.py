@@ -17,6 +17,7 @@ from django.core.cache import cache
 from django.http import HttpRequest
 
 from api.auth import Principal, client_ip
+from registry import shared_cache
 
 logger = logging.getLogger(__name__)
 
@@ -139,10 +140,12 @@ def rate_limit_request(request: HttpRequest, principal: Principal | None) -> Rat
     limit = getattr(settings, BUCKETS[bucket], 0)
     if not limit:
         return None
+    if not shared_cache.available():
+        return None  # the shared cache is down: let requests through rather than wait for it
     try:
         return rate_limit_hit(bucket=bucket, identity=identity_for(request, principal), limit=limit)
-    except Exception:  # a cache outage must not take the API down with it
-        logger.exception("rate limiter: cache unavailable, letting the request through")
+    except Exception as exc:  # noqa: BLE001 - a cache outage must not take the API down with it
+        shared_cache.failed("rate limiter", exc)
         return None
 
 

@@ -53,6 +53,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A dependency that fails inside a request is a 503 with Retry-After, never a 500 or a hang.
+    "portal.middleware.DependencyFailureMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -91,6 +93,10 @@ DATABASE_URL = env_str("DATABASE_URL", _default_db)
 if urlparse(DATABASE_URL).scheme not in {"sqlite", "postgres", "postgresql", "pgsql"}:
     raise ConfigError(f"DATABASE_URL scheme must be sqlite:// or postgres://, got {DATABASE_URL.split(':')[0]!r}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
+# Bounded waits: a database that does not answer costs a request DB_CONNECT_TIMEOUT seconds, then a 503.
+DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 2, minimum=1)
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The embedded database is written by the web server and the worker at once. WAL lets readers go on while one
     # process writes; IMMEDIATE takes the write lock when a transaction starts, so a transaction that reads and
@@ -108,7 +114,13 @@ CACHE_URL = env_str("CACHE_URL", "")
 if CACHE_URL:
     if not CACHE_URL.startswith(("redis://", "rediss://")):
         raise ConfigError("CACHE_URL must be a redis:// URL")
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+    # Bounded waits: a Redis that does not answer fails a cache call within a second; the callers (rate limits,
+    # the generation number) then go on without it for a few seconds (registry/shared_cache.py).
+    CACHES = {"default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1, "retry_on_timeout": False},
+    }}
 else:
     CACHES = {
         "default": {
@@ -283,6 +295,21 @@ if _broker_scheme == "filesystem":
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+elif _broker_scheme in {"redis", "rediss"}:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Bounded waits when Redis stalls: sending a task gives up within seconds (the job's row stays due and the
+        # sweeper sends it again), instead of blocking the request that committed.
+        "socket_timeout": 2,
+        "socket_connect_timeout": 2,
+        # A message a worker took and never acknowledged (the worker died) comes back after this long. The sweeper
+        # (registry.sweep_jobs) re-sends such jobs within two minutes anyway; this only has to outlast the longest
+        # job, so a live worker's message is not handed to a second worker while it runs.
+        "visibility_timeout": 4 * 3600,
+    }
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing inside a request: one quick retry, then the error is logged and the sweeper sends the job later.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

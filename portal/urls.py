@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from api.cas.views import telemetry as cas_telemetry
-from portal.views.health import healthz
+from portal.views.health import healthz, readyz
 from portal.views.home import home
 from portal.views.signing import release_signing_key
 
@@ -13,6 +13,7 @@ admin.site.site_title = "Model Hub admin"
 urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path(".well-known/release-signing-key", release_signing_key, name="release-signing-key"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
@@ -27,3 +28,6 @@ urlpatterns = [
     path("", include("api.hf.urls")),
     path("", include("portal.web_urls")),
 ]
+
+# A dependency that failed outside a view (in a middleware) is a 503 too; anything else is the usual 500 page.
+handler500 = "portal.views.health.server_error"

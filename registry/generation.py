@@ -40,6 +40,8 @@ from django.db.backends.signals import connection_created
 from django.db.models import Model
 from django.db.models.base import ModelState
 
+from registry import shared_cache
+
 logger = logging.getLogger(__name__)
 
 CACHE_KEY = "registry:generation"
@@ -58,6 +60,7 @@ T = TypeVar("T")
 _memo: dict[Any, tuple[int, float, Any]] = {}  # key → (generation, monotonic time loaded, value)
 _local = threading.local()  # .in_request, .generation (the number read once per request)
 _recent: tuple[float, int] | None = None  # (monotonic time, number) last read by this process
+_bump_pending = False  # a bump this process could not write to the shared cache yet
 _clock = time.monotonic  # tests move it
 _watched: re.Pattern[str] | None = None
 
@@ -106,13 +109,17 @@ def current() -> int | None:
     if recent is not None and _clock() - recent[0] < settings.MEMO_RECHECK_MS / 1000:
         value = recent[1]
     else:
+        if not shared_cache.available():
+            return None  # the cache is down: don't memoise (and don't wait for it)
         try:
+            if _bump_pending:  # a bump of this process could not be written while the cache was down
+                _write_fresh_number()
             value = cache.get(CACHE_KEY)
             if value is None:
                 cache.add(CACHE_KEY, _fresh_number(), timeout=None)
                 value = cache.get(CACHE_KEY)
-        except Exception:  # noqa: BLE001 - a cache outage must not break downloads: just don't memoise
-            logger.warning("generation: shared cache unavailable", exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - a cache outage must not break downloads: just don't memoise
+            shared_cache.failed("generation number", exc)
             value = None
         if not isinstance(value, int):
             return None
@@ -126,16 +133,25 @@ def bump() -> None:
     """Move the shared number to one no process has seen. A plain set, not an increment: it is atomic on every
     backend (the file cache's incr is a read then a write), and since each bump runs after its own commit, whichever
     bump lands last leaves a number that no reader can have tagged a pre-commit read with."""
-    global _recent
+    global _recent, _bump_pending
     _local.generation = None
     _recent = None
     if not _cache_is_shared():
         return
+    _bump_pending = True
+    _memo.clear()
+    if not shared_cache.available():
+        return  # written by current() once the cache answers again
     try:
-        cache.set(CACHE_KEY, _fresh_number(), timeout=None)
-    except Exception:  # noqa: BLE001
-        logger.warning("generation: could not bump the shared counter", exc_info=True)
-        _memo.clear()
+        _write_fresh_number()
+    except Exception as exc:  # noqa: BLE001
+        shared_cache.failed("generation bump", exc)
+
+
+def _write_fresh_number() -> None:
+    global _bump_pending
+    cache.set(CACHE_KEY, _fresh_number(), timeout=None)
+    _bump_pending = False
 
 
 def _fresh_number() -> int:
@@ -194,10 +210,11 @@ def noted(key: Any) -> Any:
 
 def forget() -> None:
     """Empty this process's memo (tests call it between cases: a rolled-back test writes nothing afterwards)."""
-    global _recent
+    global _recent, _bump_pending
     _memo.clear()
     _local.generation = None
     _recent = None
+    _bump_pending = False
 
 
 def _copied(value: Any) -> Any:

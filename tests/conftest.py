@@ -18,7 +18,8 @@ def _fresh_download_memo():
     """Each test starts with an empty per-process memo of download-path reads (registry.generation): a test's
     rolled-back rows would otherwise linger in it until the next write. Rate-limit tallies likewise."""
     from api import ratelimit
-    from registry import generation
+    from registry import generation, shared_cache
 
     generation.forget()
     ratelimit.forget()
+    shared_cache.reset()

@@ -19,7 +19,7 @@ from django.utils import timezone
 NAME_RE = re.compile(r"^(?![.-])(?!.*(--|\.\.))[A-Za-z0-9._-]{1,96}(?<![.-])$")
 RESERVED_NAMESPACES = {
     "admin", "api", "models", "settings", "static", "accounts", "account", "organizations",
-    "healthz", "datasets", "spaces", "new", "docs", "login", "logout", "signup", "_blobs", "cas",
+    "healthz", "readyz", "datasets", "spaces", "new", "docs", "login", "logout", "signup", "_blobs", "cas",
     "media", "search", "releases", ".well-known",
     "v1",  # POST /v1/telemetry: hf_xet posts its telemetry to the origin root (api/cas)
 }

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -16,6 +18,25 @@ CHUNK_SIZE = 1024 * 1024
 # S3's smallest multipart part (every part but the last); the local store enforces it too, for parity.
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PART_NUMBER = 10_000
+
+
+# Inside a web request a store that does not answer must cost seconds, not minutes (a 503 follows); workers may
+# wait longer for the same calls. The network stores read this to pick their timeouts (see S3BlobStore.client).
+_in_request: ContextVar[bool] = ContextVar("blob_store_in_request", default=False)
+
+
+@contextmanager
+def request_scope() -> Iterator[None]:
+    """Mark the calls made inside as made on behalf of a waiting HTTP client (short timeouts, one retry)."""
+    token = _in_request.set(True)
+    try:
+        yield
+    finally:
+        _in_request.reset(token)
+
+
+def in_request() -> bool:
+    return _in_request.get()
 
 
 def blob_key(sha256: str) -> str:

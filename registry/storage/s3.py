@@ -32,6 +32,7 @@ from registry.storage.base import (
     ObjectInfo,
     ObjectMissing,
     StorageError,
+    in_request,
     unquote_etag,
 )
 
@@ -42,6 +43,9 @@ TRANSFER_THRESHOLD = 16 * _MiB
 DEFAULT_TRANSFER_CHUNK = 64 * _MiB  # 10,000 parts of 64 MiB: objects up to 625 GiB of unknown size
 GET_URL_REUSE_SECONDS = 60.0  # presigned GETs handed out again within this (and a tenth of their life)
 GET_URL_MEMO_ENTRIES = 10_000
+# (connect timeout, read timeout, attempts): see S3BlobStore._make_client
+REQUEST_TIMEOUTS = (1.0, 2.0, 2)
+WORKER_TIMEOUTS = (2.0, 30.0, 3)
 
 
 def _code(exc: ClientError) -> str:
@@ -137,18 +141,22 @@ class S3BlobStore(BlobStore):
         return f"<S3BlobStore bucket={self.bucket!r} endpoint={self.endpoint_url!r}>"
 
     # --- clients (boto3 clients are thread-safe; sessions are not, so each store makes its own) -------------
-    def _make_client(self, endpoint_url: str | None) -> Any:
+    def _make_client(self, endpoint_url: str | None, *, patient: bool = True) -> Any:
         session = boto3.session.Session(
             aws_access_key_id=self._access_key_id,
             aws_secret_access_key=self._secret_access_key,
             region_name=self.region,
         )
+        # Bounded waits. A worker may wait for a slow store (long reads between two bytes of a big object, a few
+        # retries); a web request may not: REQUEST_TIMEOUTS, two attempts, so a stalled store is a 503 within
+        # about five seconds and never holds all of a web process's threads.
+        connect, read, attempts = WORKER_TIMEOUTS if patient else REQUEST_TIMEOUTS
         config = Config(
             signature_version="s3v4",
             s3={"addressing_style": "path"},
-            connect_timeout=10,
-            read_timeout=60,
-            retries={"max_attempts": 5, "mode": "standard"},
+            connect_timeout=connect,
+            read_timeout=read,
+            retries={"max_attempts": attempts, "mode": "standard"},
             # Only send/require checksums where S3 demands them: MinIO and older S3 clones mishandle the
             # CRC trailers newer botocore adds by default, and presigned PUTs cannot carry them.
             request_checksum_calculation="when_required",
@@ -156,14 +164,24 @@ class S3BlobStore(BlobStore):
         )
         return session.client("s3", endpoint_url=endpoint_url, config=config)
 
-    @cached_property
+    @property
     def client(self) -> Any:
+        """The client for the calls made now: short timeouts inside a web request, patient ones elsewhere."""
+        return self._request_client if in_request() else self._worker_client
+
+    @cached_property
+    def _worker_client(self) -> Any:
         return self._make_client(self.endpoint_url)
 
     @cached_property
+    def _request_client(self) -> Any:
+        return self._make_client(self.endpoint_url, patient=False)
+
+    @cached_property
     def public_client(self) -> Any:
+        """Signs presigned URLs (no network call)."""
         if self.public_endpoint_url == self.endpoint_url:
-            return self.client
+            return self._worker_client
         return self._make_client(self.public_endpoint_url)
 
     # --- bucket -----------------------------------------------------------------------------------
