@@ -152,8 +152,7 @@ def _store_checklist(release: Release) -> None:
 def release_request(*, actor: Any, repo: ModelRepo, version: str, revision: str, title: str, notes: str = "",
                     api_key: Any = None, ip: str | None = None) -> Release:
     """A writer proposes a commit as a release. Blocked (draft) while the checklist has unmet items."""
-    if not permissions.can_write_repo(actor, repo, api_key):
-        raise PermissionDenied(f"you need write access to {repo.repo_id} to request a release")
+    permissions.require_write_repo(actor, repo, api_key)  # not found to non-readers, refused to readers
     version = (version or "").strip().removeprefix("v")
     if not SEMVER_RE.match(version):
         raise InvalidInput(f"{version!r} is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.0.0)")

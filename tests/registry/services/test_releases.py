@@ -125,6 +125,8 @@ def test_requests_need_write_access_a_semver_and_a_free_version(personas, ready)
     repo, _ = ready
     with pytest.raises(PermissionDenied):
         release_request(actor=personas.reader, repo=repo, version="1.0.0", revision="main", title="x")
+    with pytest.raises(RepoNotFound):  # private: an outsider learns nothing, not even that it exists
+        release_request(actor=personas.outsider, repo=repo, version="1.0.0", revision="main", title="x")
     with pytest.raises(InvalidInput, match="semantic version"):
         request(personas, repo, version="1.0")
     request(personas, repo, version="v1.0.0-rc.1")  # a leading v is dropped
