@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
+from django.middleware.csrf import CsrfViewMiddleware
 from rest_framework import authentication, exceptions
 
 from registry.models import ApiKey
@@ -61,6 +62,26 @@ def principal_for(request: HttpRequest) -> Principal:
         principal = Principal(user, None)
     request._hub_principal = principal  # type: ignore[attr-defined]
     return principal
+
+
+class _CsrfCheck(CsrfViewMiddleware):
+    def _reject(self, request: HttpRequest, reason: str) -> str:  # type: ignore[override]
+        return reason
+
+
+def session_csrf_failure(request: HttpRequest, principal: Principal) -> str | None:
+    """Why a write authenticated by the session cookie fails Django's CSRF check (None when it passes, or when the
+    request is a read, anonymous, or authenticated by an API key).
+
+    A page on another site can make a signed-in browser send the cookie, never the token; bearer keys are not
+    sent by browsers on their own, so they need no token (DRF's SessionAuthentication makes the same cut)."""
+    if request.method in ("GET", "HEAD", "OPTIONS", "TRACE") or principal.api_key is not None:
+        return None
+    if not principal.is_authenticated:
+        return None
+    check = _CsrfCheck(lambda _request: None)  # type: ignore[arg-type, return-value]
+    check.process_request(request)
+    return check.process_view(request, None, (), {})  # type: ignore[arg-type, return-value]
 
 
 def client_ip(request: HttpRequest) -> str | None:

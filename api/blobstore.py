@@ -12,12 +12,12 @@ import re
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt
 
 from registry.storage import get_store
 from registry.storage.base import InvalidUpload, ObjectMissing, StorageError
 from registry.storage.local import LocalBlobStore, SignedRequest, TokenInvalid
+from registry.user_content import content_headers
 
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -121,16 +121,16 @@ def blob_get(request: HttpRequest, token: str) -> HttpResponse:
         return _error(404, "EntryNotFound", "no such object", head=head)
     except StorageError as exc:
         return _error(503, "StorageError", f"the blob store failed: {exc}", head=head)
-    response = StreamingHttpResponse(
-        chunks, status=206 if wanted else 200, content_type="application/octet-stream"
-    )
+    # Repo bytes, inert wherever this is served (the hub's origin or USER_CONTENT_URL): registry.user_content.
+    served = content_headers(signed.filename)
+    response = StreamingHttpResponse(chunks, status=206 if wanted else 200, content_type=served.pop("Content-Type"))
+    for name, value in served.items():
+        response[name] = value
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"
     response["ETag"] = info.etag
     if wanted:
         response["Content-Range"] = f"bytes {start}-{end}/{info.size}"
-    if signed.filename:
-        response["Content-Disposition"] = content_disposition_header(True, signed.filename)
     return response
 
 

@@ -261,6 +261,18 @@ if BLOB_STORE == "s3":
         if _url and urlparse(_url).scheme not in {"http", "https"}:
             raise ConfigError(f"{_name}={_url!r} must be an http:// or https:// URL")
 
+# A separate origin for repo bytes (optional): the local store's signed download URLs are built on it and /resolve
+# redirects there, as it does to S3. Repo bytes are inert on any origin (registry/user_content.py); this keeps them off
+# the hub's too. The same web processes answer it, so its host joins ALLOWED_HOSTS; it must not share the hub's cookies.
+USER_CONTENT_URL = env_str("USER_CONTENT_URL").rstrip("/")
+if USER_CONTENT_URL:
+    _user_content = urlparse(USER_CONTENT_URL)
+    if _user_content.scheme not in {"http", "https"} or not _user_content.hostname or _user_content.path:
+        raise ConfigError(f"USER_CONTENT_URL={USER_CONTENT_URL!r} must be an origin, e.g. https://usercontent.example")
+    if (_user_content.scheme, _user_content.netloc) == (urlparse(SITE_URL).scheme, urlparse(SITE_URL).netloc):
+        raise ConfigError("USER_CONTENT_URL must be another origin than SITE_URL")
+    ALLOWED_HOSTS.append(_user_content.hostname)
+
 # Hub behaviour
 PRESIGNED_URL_TTL = env_int("PRESIGNED_URL_TTL", 3600, minimum=60)  # seconds
 # How long a web process trusts the shared generation number it last read before reading it again

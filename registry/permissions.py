@@ -99,6 +99,38 @@ def can_admin_repo(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = None)
     return org_role(user, repo.owner_org) == Membership.Role.ADMIN
 
 
+# --- releases: consortium sign-off -------------------------------------------------------------------------
+
+
+def consortium_admin_orgs(user: Viewer) -> list[int]:
+    """Ids of the consortium-member organisations the user administers."""
+    if not _authenticated(user):
+        return []
+    return list(Membership.objects.filter(user=user, role=Membership.Role.ADMIN,
+                                          organization__is_consortium_member=True)
+                .values_list("organization_id", flat=True))
+
+
+def is_consortium_admin(user: Viewer) -> bool:
+    """Superusers, and admins of a consortium-member organisation, sign releases off."""
+    if not _authenticated(user):
+        return False
+    return bool(user.is_superuser or consortium_admin_orgs(user))
+
+
+def can_review_releases(user: Viewer, repo: ModelRepo) -> bool:
+    """Approve, reject, waive a check, withdraw: a consortium admin who may read the repo. Being an admin of some
+    consortium organisation reaches no further than the repos one can read: a private repo's releases are reviewed
+    by site admins and by those its organisation let in (a membership of any role)."""
+    return can_read_repo(user, repo) and is_consortium_admin(user)
+
+
+def can_see_open_releases(user: Viewer, repo: ModelRepo) -> bool:
+    """Open (draft, pending) and rejected release requests, and withdrawn releases in listings: the repo's writers
+    and its reviewers. Readers see published (and, by direct link, withdrawn) releases only."""
+    return can_write_repo(user, repo) or can_review_releases(user, repo)
+
+
 def acceptance_for(user: Viewer, repo: ModelRepo) -> LicenseAcceptance | None:
     """The user's acceptance record for the repo's current license version, if any."""
     if not _authenticated(user):

@@ -81,6 +81,9 @@ def test_embedded_defaults_start_with_no_configuration(tmp_path):
         ({"OIDC_SERVER_URL": "login.example/realms/hub", "OIDC_CLIENT_ID": "hub"}, "OIDC_SERVER_URL"),
         ({"OIDC_SERVER_URL": "https://login.example/realms/hub"}, "OIDC_CLIENT_ID"),
         ({"PORTAL_UPLOAD_MAX_BYTES": "0"}, "PORTAL_UPLOAD_MAX_BYTES"),
+        ({"USER_CONTENT_URL": "usercontent.example"}, "USER_CONTENT_URL"),
+        ({"USER_CONTENT_URL": "https://usercontent.example/files"}, "USER_CONTENT_URL"),
+        ({"USER_CONTENT_URL": "http://127.0.0.1:8000"}, "USER_CONTENT_URL"),  # the hub's own origin (SITE_URL)
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from api.auth import INVALID_CREDENTIALS, InvalidToken, Principal, principal_for
+from api.auth import INVALID_CREDENTIALS, InvalidToken, Principal, principal_for, session_csrf_failure
 from api.ratelimit import rate_limit_request, too_many_requests_message
 from registry.exceptions import GatedRepo, HubError, RepoNotFound
 from registry.models import Branch, ModelRepo, Tag
@@ -53,7 +53,8 @@ def hub_error_response(exc: HubError, principal: Principal | None, *, head: bool
 
 
 def hf_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Authenticate the bearer key and turn domain errors into HF-shaped responses."""
+    """Authenticate the bearer key (or the session, whose writes must pass the CSRF check) and turn domain errors
+    into HF-shaped responses."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -69,6 +70,11 @@ def hf_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
             return error_response(429, "RateLimited", message, headers=limit.headers(), head=head)
         if principal is None:
             return error_response(401, None, INVALID_CREDENTIALS, head=head)
+        csrf_failure = session_csrf_failure(request, principal)
+        if csrf_failure is not None:
+            return error_response(403, "CsrfFailed", f"CSRF check failed ({csrf_failure}): a write signed in with the "
+                                  "session cookie needs the page's CSRF token (X-CSRFToken header). Scripts and the "
+                                  "hf client authenticate with 'Authorization: Bearer <API key>' instead.", head=head)
         try:
             response = view(request, principal, *args, **kwargs)
         except HubError as exc:
@@ -77,7 +83,8 @@ def hf_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
             response.headers.setdefault(name, value)
         return response
 
-    wrapper.csrf_exempt = True  # type: ignore[attr-defined]  # bearer-token API, no cookies involved
+    # Django's middleware must not refuse bearer-key writes (no token there); session writes are checked above.
+    wrapper.csrf_exempt = True  # type: ignore[attr-defined]
     return wrapper
 
 

@@ -5,20 +5,21 @@ X-Repo-Commit on every answer (404s included, so the client can cache "this file
 ETag = quoted git blob sha1 for inline files, and for files in the blob store the pointer sha1 plus
 X-Linked-Etag (sha256) and X-Linked-Size. With the S3 store the bytes come from a cross-origin
 presigned URL (Django never streams them); with the local store the hub streams them itself,
-honouring Range. Files uploaded over Xet also carry X-Xet-Hash and a `Link: <…/xet-read-token/…>;
-rel="xet-auth"` (XET_PROTOCOL.md §1.4), on the 302 itself since the client reads a cross-origin
-redirect's headers rather than following it.
+honouring Range, or redirects to its signed URL on USER_CONTENT_URL when that origin is set.
+Whatever serves them, repo bytes are inert (registry/user_content.py): outside a small allow-list
+of text and raster images they are sandboxed `application/octet-stream` attachments. Files
+uploaded over Xet also carry X-Xet-Hash and a `Link: <…/xet-read-token/…>; rel="xet-auth"`
+(XET_PROTOCOL.md §1.4), on the 302 itself since the client reads a cross-origin redirect's
+headers rather than following it.
 """
 
 from __future__ import annotations
 
-import mimetypes
 import re
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods
 
 from api.auth import Principal, client_ip
@@ -42,6 +43,7 @@ from registry.selectors.repos import revision_resolve
 from registry.selectors.validation import file_quarantine
 from registry.services.downloads import repo_download_record, user_download_record
 from registry.storage import get_store
+from registry.user_content import content_headers
 
 TREE_PAGE_SIZE = 1000
 DISABLED_MESSAGE = "Access to this resource is disabled."  # exact: the client maps it to DisabledRepoError
@@ -142,11 +144,13 @@ def _byte_range(header: str, size: int) -> tuple[int, int] | None | bool:
 
 
 def _serve_bytes(request: HttpRequest, entry: CommitFile, headers: dict[str, str]) -> HttpResponse:
-    """200/206 with the file's bytes (inline content, or streamed from the local store)."""
+    """200/206 with the file's bytes (inline content, or streamed from the local store), inert on the hub's origin
+    (registry.user_content: an active type is a sandboxed attachment, never markup or script)."""
     size = entry.size
     headers["Accept-Ranges"] = "bytes"
-    headers["Content-Disposition"] = content_disposition_header(False, hf_selectors.basename(entry.path))
-    content_type = mimetypes.guess_type(entry.path)[0] or "application/octet-stream"
+    served = content_headers(hf_selectors.basename(entry.path), download=_flag(request.GET.get("download")))
+    content_type = served.pop("Content-Type")
+    headers.update(served)
     wanted = _byte_range(request.headers.get("Range", ""), size)
     if wanted is False:
         response = HttpResponse(status=416)
@@ -226,8 +230,9 @@ def resolve(request: HttpRequest, principal: Principal, namespace: str, name: st
         headers["Link"] = f'<{token_url}>; rel="xet-auth"'
     _count_download(request, principal, repo, entry)
     store = get_store()
-    if store.name == "local":
+    if store.name == "local" and not settings.USER_CONTENT_URL:
         return _serve_bytes(request, entry, headers)
+    # S3, or the local store's signed URL on the separate user-content origin: the bytes come from there.
     url = store.presigned_get_url(blob.storage_key, expires=settings.PRESIGNED_URL_TTL,
                                   filename=hf_selectors.basename(path))
     response = HttpResponse(status=302)

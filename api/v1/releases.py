@@ -11,10 +11,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.auth import client_ip
-from registry import permissions
 from registry.exceptions import NotAuthenticated, PermissionDenied, ReleaseNotFound
 from registry.models import Release
-from registry.selectors.releases import release_get, release_repo_get, releases_for_repo
+from registry.selectors.releases import release_visible_get, releases_for_repo
 from registry.selectors.repos import repo_get
 from registry.services import releases as release_services
 
@@ -106,17 +105,8 @@ def release_body(request: Request, release: Release) -> dict:
 
 
 def _visible_release(request: Request, namespace: str, name: str, version: str) -> Release:
-    repo = release_repo_get(viewer=request.user, namespace=namespace, name=name)
-    release = release_get(repo=repo, version=version)
-    if release.state not in (Release.State.PUBLISHED, Release.State.WITHDRAWN) and not _insider(request, repo):
-        raise ReleaseNotFound(f"{repo.repo_id} has no release {version}")
-    return release
-
-
-def _insider(request: Request, repo) -> bool:  # noqa: ANN001
-    """Writers of the repo and consortium admins see open and rejected requests too."""
-    user = request.user
-    return permissions.can_write_repo(user, repo) or release_services.is_consortium_admin(user)
+    repo = repo_get(viewer=request.user, namespace=namespace, name=name)
+    return release_visible_get(viewer=request.user, repo=repo, version=version)
 
 
 def _need_scope(request: Request, scope: str) -> None:
@@ -136,8 +126,8 @@ class ReleaseListView(APIView):
     @extend_schema(operation_id="model_releases", responses={200: ReleaseSerializer(many=True), **_errors},
                    tags=["releases"])
     def get(self, request: Request, namespace: str, name: str) -> Response:
-        repo = release_repo_get(viewer=request.user, namespace=namespace, name=name)
-        everything = request.query_params.get("all") in {"1", "true"} and _insider(request, repo)
+        repo = repo_get(viewer=request.user, namespace=namespace, name=name)
+        everything = request.query_params.get("all") in {"1", "true"}  # honoured for insiders only (the selector)
         releases = releases_for_repo(repo=repo, viewer=request.user, include_unpublished=everything,
                                      include_withdrawn=everything)
         return Response(ReleaseSerializer([release_body(request, r) for r in releases], many=True).data)

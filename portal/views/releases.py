@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
@@ -26,8 +26,7 @@ from registry.selectors.portal import DEFAULT_BRANCH, revision_commit
 from registry.selectors.releases import (
     pending_releases_for,
     published_releases,
-    release_get,
-    release_repo_get,
+    release_visible_get,
     releases_for_repo,
 )
 from registry.selectors.repos import repo_get
@@ -52,10 +51,6 @@ class ReleaseRequestForm(forms.Form):
                             widget=forms.Textarea(attrs={"rows": 8}))
 
 
-def _insider(user: Any, repo: ModelRepo) -> bool:
-    return permissions.can_write_repo(user, repo) or release_services.is_consortium_admin(user)
-
-
 def _base_context(request: HttpRequest, repo: ModelRepo) -> dict[str, Any]:
     try:
         head = revision_commit(repo=repo, revision=DEFAULT_BRANCH)
@@ -63,30 +58,23 @@ def _base_context(request: HttpRequest, repo: ModelRepo) -> dict[str, Any]:
         head = None
     context = _repo_context(request, repo, revision=DEFAULT_BRANCH, tab="releases", commit=head)
     context["can_request"] = permissions.can_write_repo(request.user, repo)
-    context["is_consortium_admin"] = release_services.is_consortium_admin(request.user)
+    context["can_review"] = permissions.can_review_releases(request.user, repo)
     return context
 
 
 @portal_view
 def release_list(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
-    repo = release_repo_get(viewer=request.user, namespace=namespace, name=name)
-    insider = _insider(request.user, repo)
+    repo = repo_get(viewer=request.user, namespace=namespace, name=name)
     context = _base_context(request, repo)
-    context["releases"] = list(releases_for_repo(repo=repo, include_unpublished=insider, include_withdrawn=insider))
+    context["releases"] = list(releases_for_repo(repo=repo, viewer=request.user, include_unpublished=True,
+                                                 include_withdrawn=True))
     return render(request, "portal/release_list.html", context)
-
-
-def _visible(request: HttpRequest, repo: ModelRepo, version: str) -> Release:
-    release = release_get(repo=repo, version=version)
-    if release.state not in (Release.State.PUBLISHED, Release.State.WITHDRAWN) and not _insider(request.user, repo):
-        raise Http404(_("No such release."))
-    return release
 
 
 @portal_view
 def release_detail(request: HttpRequest, namespace: str, name: str, version: str) -> HttpResponse:
-    repo = release_repo_get(viewer=request.user, namespace=namespace, name=name)
-    release = _visible(request, repo, version)
+    repo = repo_get(viewer=request.user, namespace=namespace, name=name)
+    release = release_visible_get(viewer=request.user, repo=repo, version=version)
     api = f"/api/v1/models/{repo.repo_id}/releases/{release.version}"
     context = _base_context(request, repo)
     context.update({
@@ -140,8 +128,8 @@ def release_new(request: HttpRequest, namespace: str, name: str) -> HttpResponse
 @require_POST
 @portal_view
 def release_action(request: HttpRequest, namespace: str, name: str, version: str, action: str) -> HttpResponse:
-    repo = release_repo_get(viewer=request.user, namespace=namespace, name=name)
-    release = _visible(request, repo, version)
+    repo = repo_get(viewer=request.user, namespace=namespace, name=name)
+    release = release_visible_get(viewer=request.user, repo=repo, version=version)
     call, done = ACTIONS[action]
     try:
         call(actor=request.user, release=release, reason=request.POST.get("reason", ""), ip=client_ip(request))
@@ -158,7 +146,7 @@ def release_action(request: HttpRequest, namespace: str, name: str, version: str
 @login_required
 @portal_view
 def releases_pending(request: HttpRequest) -> HttpResponse:
-    if not release_services.is_consortium_admin(request.user):
+    if not permissions.is_consortium_admin(request.user):
         raise PermissionDenied(_("Only consortium admins sign releases off."))
     return render(request, "portal/releases_pending.html", {"releases": pending_releases_for(request.user)})
 

@@ -6,16 +6,20 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from registry.exceptions import ReleaseNotFound, RepoNotFound
+from registry import permissions
+from registry.exceptions import ReleaseNotFound
 from registry.models import ModelRepo, Release, ReleaseDecision, RepoFollow, UserDownload
-from registry.selectors.repos import repo_get, repo_visible_queryset
+from registry.selectors.repos import repo_visible_queryset
 
 LISTED = (Release.State.PUBLISHED,)
 
 
 def releases_for_repo(*, repo: ModelRepo, viewer: Any = None, include_unpublished: bool = False,
                       include_withdrawn: bool = False) -> QuerySet[Release]:
-    """The repo's releases, newest first. The caller has checked the viewer may read the repo."""
+    """The repo's releases, newest first; open, rejected and withdrawn ones only when asked for and the viewer may
+    see them (permissions.can_see_open_releases). The caller got the repo through repo_get for this viewer."""
+    if not (include_unpublished or include_withdrawn) or not permissions.can_see_open_releases(viewer, repo):
+        include_unpublished = include_withdrawn = False
     states = list(LISTED)
     if include_unpublished:
         states += [Release.State.DRAFT, Release.State.PENDING, Release.State.APPROVED, Release.State.REJECTED]
@@ -23,6 +27,16 @@ def releases_for_repo(*, repo: ModelRepo, viewer: Any = None, include_unpublishe
         states.append(Release.State.WITHDRAWN)
     return (Release.objects.filter(repo=repo, state__in=states)
             .select_related("repo", "commit", "license", "requested_by").order_by("-created_at", "-id"))
+
+
+def release_visible_get(*, viewer: Any, repo: ModelRepo, version: str) -> Release:
+    """A release of a repo the viewer reads: published and withdrawn ones for every reader, open and rejected
+    requests only for those who may see them (permissions.can_see_open_releases); ReleaseNotFound otherwise."""
+    release = release_get(repo=repo, version=version)
+    if release.state not in (Release.State.PUBLISHED, Release.State.WITHDRAWN) \
+            and not permissions.can_see_open_releases(viewer, repo):
+        raise ReleaseNotFound(f"{repo.repo_id} has no release {version}")
+    return release
 
 
 def release_get(*, repo: ModelRepo, version: str) -> Release:
@@ -42,9 +56,11 @@ def published_releases(*, viewer: Any = None, limit: int = 10) -> list[Release]:
 
 
 def pending_releases_for(user: Any) -> QuerySet[Release]:
-    """Open requests (pending, and blocked drafts) this consortium admin has not decided on yet."""
+    """Open requests (pending, and blocked drafts) of repos this consortium admin may read and has not decided on
+    yet (another organisation's private repo is none of their business)."""
     decided = ReleaseDecision.objects.filter(user=user).values("release_id")
-    return (Release.objects.filter(state__in=[Release.State.PENDING, Release.State.DRAFT])
+    return (Release.objects.filter(state__in=[Release.State.PENDING, Release.State.DRAFT],
+                                   repo__in=repo_visible_queryset(viewer=user).values("pk"))
             .exclude(pk__in=decided).select_related("repo", "commit", "requested_by")
             .order_by("created_at", "id"))
 
@@ -56,23 +72,6 @@ def release_downloaders(*, release: Release) -> QuerySet[UserDownload]:
 
 def withdrawn_release_for_commit(*, repo: ModelRepo, commit_id: int) -> Release | None:
     return Release.objects.filter(repo=repo, commit_id=commit_id, state=Release.State.WITHDRAWN).first()
-
-
-def release_repo_get(*, viewer: Any, namespace: str, name: str) -> ModelRepo:
-    """The repo, as repo_get sees it — except that consortium admins, who sign releases off, also reach a private
-    repo that has release requests (its files stay private to them: only the release records are shown)."""
-    from registry.services.releases import is_consortium_admin
-
-    try:
-        return repo_get(viewer=viewer, namespace=namespace, name=name)
-    except RepoNotFound:
-        if not is_consortium_admin(viewer):
-            raise
-        repo = (ModelRepo.objects.filter(namespace__iexact=namespace, name__iexact=name, releases__isnull=False)
-                .select_related("owner_org", "owner_user", "license").distinct().first())
-        if repo is None:
-            raise
-        return repo
 
 
 def follow_state(*, user: Any, repo: ModelRepo) -> tuple[bool, int]:

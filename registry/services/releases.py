@@ -21,13 +21,12 @@ from django.utils.translation import gettext_noop
 
 from registry import permissions
 from registry.cards import CardError, parse_card
-from registry.exceptions import Conflict, InvalidInput, PermissionDenied
+from registry.exceptions import Conflict, InvalidInput, PermissionDenied, RepoNotFound
 from registry.models import (
     Commit,
     CommitFile,
     InferenceCheck,
     InferenceStatus,
-    Membership,
     ModelRepo,
     Release,
     ReleaseAdvisory,
@@ -68,24 +67,12 @@ class ChecklistItem:
 # --- who may decide ------------------------------------------------------------------------------------------
 
 
-def consortium_admin_orgs(user: Any) -> list[int]:
-    """Ids of the consortium-member organisations the user administers."""
-    if not getattr(user, "is_authenticated", False):
-        return []
-    return list(Membership.objects.filter(user=user, role=Membership.Role.ADMIN,
-                                          organization__is_consortium_member=True)
-                .values_list("organization_id", flat=True))
-
-
-def is_consortium_admin(user: Any) -> bool:
-    """Superusers, and admins of a consortium-member organisation, sign releases off."""
-    if not getattr(user, "is_authenticated", False):
-        return False
-    return bool(user.is_superuser or consortium_admin_orgs(user))
-
-
-def _require_consortium_admin(actor: Any) -> None:
-    if not is_consortium_admin(actor):
+def _require_reviewer(actor: Any, repo: ModelRepo) -> None:
+    """Not found to those who can't read the repo (whatever they administer elsewhere), refused to readers who are
+    not consortium admins (registry.permissions.can_review_releases)."""
+    if not permissions.can_read_repo(actor, repo):
+        raise RepoNotFound("Repository not found")
+    if not permissions.is_consortium_admin(actor):
         raise PermissionDenied("only consortium admins (admins of a consortium member organisation) can do this")
 
 
@@ -165,8 +152,7 @@ def _store_checklist(release: Release) -> None:
 def release_request(*, actor: Any, repo: ModelRepo, version: str, revision: str, title: str, notes: str = "",
                     api_key: Any = None, ip: str | None = None) -> Release:
     """A writer proposes a commit as a release. Blocked (draft) while the checklist has unmet items."""
-    if not permissions.can_write_repo(actor, repo, api_key):
-        raise PermissionDenied(f"you need write access to {repo.repo_id} to request a release")
+    permissions.require_write_repo(actor, repo, api_key)  # not found to non-readers, refused to readers
     version = (version or "").strip().removeprefix("v")
     if not SEMVER_RE.match(version):
         raise InvalidInput(f"{version!r} is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.0.0)")
@@ -206,7 +192,7 @@ def release_recheck(*, release: Release) -> Release:
 
 
 def release_waive_inference(*, actor: Any, release: Release, reason: str, ip: str | None = None) -> Release:
-    _require_consortium_admin(actor)
+    _require_reviewer(actor, release.repo)
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("waiving the inference check needs a reason")
@@ -229,7 +215,7 @@ def release_waive_inference(*, actor: Any, release: Release, reason: str, ip: st
 
 def _decision_org(actor: Any, repo: ModelRepo) -> int | None:
     """The organisation the actor decides for: one of their consortium orgs, preferring one other than the owner."""
-    orgs = consortium_admin_orgs(actor)
+    orgs = permissions.consortium_admin_orgs(actor)
     others = [org for org in orgs if org != repo.owner_org_id]
     return (others or orgs or [None])[0]
 
@@ -248,7 +234,7 @@ def quorum_reached(release: Release) -> bool:
 
 
 def _decide(actor: Any, release: Release, decision: str, reason: str, ip: str | None) -> Release:
-    _require_consortium_admin(actor)
+    _require_reviewer(actor, release.repo)
     with transaction.atomic():
         release = Release.objects.select_for_update(of=("self",)).select_related("repo", "commit").get(pk=release.pk)
         if release.state == Release.State.DRAFT:
@@ -304,7 +290,7 @@ def _queue_publish(release_id: int) -> None:
 
 def release_queue_publish(*, actor: Any, release: Release) -> None:
     """Send an approved (unpublished) release to the publisher again, e.g. after fixing the signing key."""
-    _require_consortium_admin(actor)
+    _require_reviewer(actor, release.repo)
     if release.state != Release.State.APPROVED:
         raise Conflict(f"release {release.version} is {release.state}, not approved")
     _queue_publish(release.pk)
@@ -465,7 +451,7 @@ def _enqueue_mirrors(release: Release) -> None:
 
 def release_withdraw(*, actor: Any, release: Release, reason: str, ip: str | None = None) -> Release:
     """Withdraw a published release: listed no more, tag and manifest kept, downloaders warned by email."""
-    _require_consortium_admin(actor)
+    _require_reviewer(actor, release.repo)
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("withdrawing a release needs a reason")

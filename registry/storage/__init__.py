@@ -17,9 +17,11 @@ def get_store() -> BlobStore:
         from registry.storage.s3 import S3BlobStore
 
         return S3BlobStore.from_settings()
-    from registry.storage.local import LocalBlobStore
+    from registry.storage.local import URL_PREFIX, LocalBlobStore
 
-    return LocalBlobStore(root=settings.BLOB_LOCAL_ROOT)
+    # With a user-content origin, download URLs are absolute URLs there (uploads stay on the hub).
+    get_prefix = f"{settings.USER_CONTENT_URL}{URL_PREFIX}" if settings.USER_CONTENT_URL else URL_PREFIX
+    return LocalBlobStore(root=settings.BLOB_LOCAL_ROOT, get_url_prefix=get_prefix)
 
 
 def reset_store() -> None:

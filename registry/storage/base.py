@@ -98,7 +98,8 @@ class BlobStore(ABC):
 
     @abstractmethod
     def presigned_get_url(self, key: str, *, expires: int, filename: str | None = None) -> str:
-        """A self-authorising GET URL (Range supported), with Content-Disposition when filename is given."""
+        """A self-authorising GET URL (Range supported) whose answer carries the inert type and disposition
+        registry.user_content gives `filename` (an attachment when there is none)."""
 
     @abstractmethod
     def presigned_put_url(self, key: str, *, expires: int, size: int) -> str:

@@ -96,9 +96,12 @@ def _quoted(digest: str) -> str:
 class LocalBlobStore(BlobStore):
     name = "local"
 
-    def __init__(self, root: Path | str, *, url_prefix: str = URL_PREFIX) -> None:
+    def __init__(self, root: Path | str, *, url_prefix: str = URL_PREFIX, get_url_prefix: str | None = None) -> None:
+        """`get_url_prefix`: where download URLs point, when not at `url_prefix` (an absolute URL on the separate
+        user-content origin, settings.USER_CONTENT_URL)."""
         self.root = Path(root).resolve()
         self.url_prefix = url_prefix.rstrip("/")
+        self.get_url_prefix = (get_url_prefix or url_prefix).rstrip("/")
 
     # --- paths ------------------------------------------------------------------------------------
     def _path(self, key: str) -> Path:
@@ -254,7 +257,7 @@ class LocalBlobStore(BlobStore):
 
     def presigned_get_url(self, key: str, *, expires: int, filename: str | None = None) -> str:
         token = self._sign("get", expires=expires, key=check_key(key), filename=filename)
-        return f"{self.url_prefix}/get/{token}"
+        return f"{self.get_url_prefix}/get/{token}"
 
     def presigned_put_url(self, key: str, *, expires: int, size: int) -> str:
         return (

@@ -22,7 +22,6 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.utils.http import content_disposition_header
 
 from registry.storage.base import (
     CHUNK_SIZE,
@@ -35,6 +34,7 @@ from registry.storage.base import (
     in_request,
     unquote_etag,
 )
+from registry.user_content import content_headers
 
 _MISSING = {"NoSuchKey", "NotFound", "404", "NoSuchUpload", "NoSuchBucket"}
 _INVALID = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "MalformedXML"}
@@ -288,9 +288,11 @@ class S3BlobStore(BlobStore):
         hit = self._get_urls.get(memo_key)
         if hit is not None and now - hit[1] < min(GET_URL_REUSE_SECONDS, expires / 10):
             return hit[0]
-        params: dict[str, Any] = {"Key": key}
-        if filename:
-            params["ResponseContentDisposition"] = content_disposition_header(True, filename)
+        # S3 serves the type the uploader's PUT declared unless told otherwise: the URL names an inert one (an S3
+        # origin may be shared with something else; registry.user_content).
+        served = content_headers(filename)
+        params: dict[str, Any] = {"Key": key, "ResponseContentType": served["Content-Type"],
+                                  "ResponseContentDisposition": served["Content-Disposition"]}
         url = self._presign("get_object", params, expires, "GET")
         if len(self._get_urls) >= GET_URL_MEMO_ENTRIES:
             self._get_urls.clear()

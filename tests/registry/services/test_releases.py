@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from django.core import mail
 
 from registry import signing
-from registry.exceptions import Conflict, InvalidInput, PermissionDenied
+from registry.exceptions import Conflict, InvalidInput, PermissionDenied, RepoNotFound
 from registry.models import (
     InferenceStatus,
     Membership,
@@ -125,6 +125,8 @@ def test_requests_need_write_access_a_semver_and_a_free_version(personas, ready)
     repo, _ = ready
     with pytest.raises(PermissionDenied):
         release_request(actor=personas.reader, repo=repo, version="1.0.0", revision="main", title="x")
+    with pytest.raises(RepoNotFound):  # private: an outsider learns nothing, not even that it exists
+        release_request(actor=personas.outsider, repo=repo, version="1.0.0", revision="main", title="x")
     with pytest.raises(InvalidInput, match="semantic version"):
         request(personas, repo, version="1.0")
     request(personas, repo, version="v1.0.0-rc.1")  # a leading v is dropped
@@ -138,15 +140,46 @@ def test_requests_need_write_access_a_semver_and_a_free_version(personas, ready)
 def test_only_consortium_admins_other_than_the_requester_sign_off(personas, ready, admins):
     repo, _ = ready
     release = request(personas, repo)
-    for user in (personas.member, personas.reader, personas.outsider):
+    for user in (personas.member, personas.reader):
         with pytest.raises(PermissionDenied):
             release_approve(actor=user, release=release)
+    with pytest.raises(RepoNotFound):  # the repo is private: to an outsider it does not exist
+        release_approve(actor=personas.outsider, release=release)
     Membership.objects.filter(user=personas.member).update(role=Membership.Role.ADMIN)
     with pytest.raises(PermissionDenied, match="requested it"):
         release_approve(actor=personas.member, release=release)
     Organization.objects.filter(slug="telco").update(is_consortium_member=False)
     with pytest.raises(PermissionDenied):
         release_approve(actor=admins["telco"], release=release)
+
+
+def test_a_private_repos_release_is_reviewed_only_by_consortium_admins_who_may_read_it(personas, ready, make_repo):
+    """Administering some consortium organisation reaches no further than the repos one can read (issue 15)."""
+    repo, _ = ready
+    rival_org = Organization.objects.create(slug="rival", name="Rival")
+    rival = make_user("rival-admin")
+    Membership.objects.create(user=rival, organization=rival_org, role=Membership.Role.ADMIN)
+    release = request(personas, repo)
+    attempts = [
+        lambda: release_approve(actor=rival, release=release),
+        lambda: release_reject(actor=rival, release=release, reason="mine"),
+        lambda: release_waive_inference(actor=rival, release=release, reason="mine"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(RepoNotFound):
+            attempt()
+    release.refresh_from_db()
+    assert (release.state, release.inference_waiver_reason, release.decisions.count()) == ("pending", "", 0)
+    # Once acme lets the rival organisation's admin read its repos, they can sign off.
+    Membership.objects.create(user=rival, organization=personas.org, role=Membership.Role.READ)
+    assert release_approve(actor=rival, release=release).state == Release.State.APPROVED
+    # A public repo needs no such invitation: any consortium admin signs its releases off.
+    public = make_repo("open")
+    public.license = personas.license
+    public.save()
+    checked(model_commit(personas, public))
+    Membership.objects.filter(user=rival, organization=personas.org).delete()
+    assert release_approve(actor=rival, release=request(personas, public)).state == Release.State.APPROVED
 
 
 def test_one_approval_publishes_by_default(personas, ready, admins, django_capture_on_commit_callbacks,

@@ -187,7 +187,8 @@ def test_presigned_put_then_get(blob_store, settings):
     status, headers, body = http("GET", blob_store.presigned_get_url(KEY, expires=300))
     assert (status, body) == (200, data)
     assert int(headers["content-length"]) == len(data)
-    assert "content-disposition" not in headers
+    # An unnamed object (a xorb) is still served inert: an attachment of no particular type.
+    assert (headers["content-type"], headers["content-disposition"]) == ("application/octet-stream", "attachment")
 
 
 def test_presigned_get_serves_ranges_and_a_filename(blob_store):
