@@ -350,6 +350,8 @@ MIDDLEWARE.append("portal.middleware.ContentSecurityPolicyMiddleware")
 
 # --- uploads: storage GC schedule and API rate limits ----------------------------------------
 CELERY_BEAT_SCHEDULE["registry.storage_gc"] = {"task": "registry.storage_gc", "schedule": 3600.0}
+# Reliable dispatch (registry/services/jobs.py): jobs whose message or worker was lost are sent again.
+CELERY_BEAT_SCHEDULE["registry.sweep_jobs"] = {"task": "registry.sweep_jobs", "schedule": 30.0}
 # Requests per minute per API key (or per IP when anonymous), fixed one-minute windows; 0 turns a limit off.
 # `resolve` (file downloads) has its own, larger budget: snapshot_download makes two calls per file.
 RATE_LIMIT_API_PER_MINUTE = env_int("RATE_LIMIT_API_PER_MINUTE", 1000, minimum=0)

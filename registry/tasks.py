@@ -1,17 +1,47 @@
-"""Celery tasks: thin wrappers that take ids and call one service. Idempotent, so acks_late is safe."""
+"""Celery tasks: thin wrappers that take ids and call one service. Idempotent, so acks_late is safe.
+
+The tasks that do a job someone is waiting for run as leased jobs (`@leased`, registry/services/jobs.py): each is a
+database row first, held by the worker that runs it, and sent again by registry.sweep_jobs if its message or its
+worker is lost.
+"""
 
 from __future__ import annotations
 
-from celery import shared_task
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from celery import current_task, shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 
 from registry.models import Blob
 from registry.services.blobs import blob_verify
+from registry.services.jobs import job_lease, jobs_sweep
 from registry.storage import StorageError
+
+
+def leased(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Run the task body only while holding the job of (name, id); the id is the task's last argument."""
+
+    def decorate(body: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(body)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            request = getattr(current_task, "request", None)
+            worker = str(getattr(request, "hostname", "") or "")
+            with job_lease(task=name, key=int(args[-1]), worker=worker) as lease:
+                if not lease.run:
+                    return f"skipped: {lease.why}"
+                return body(*args, **kwargs)
+
+        return run
+
+    return decorate
 
 
 @shared_task(name="registry.verify_blob", bind=True, acks_late=True, autoretry_for=(StorageError,),
              retry_backoff=True, max_retries=5, soft_time_limit=3600, time_limit=3700)
+@leased("registry.verify_blob")
 def verify_blob(self, blob_id: int) -> str:  # noqa: ANN001
     blob = Blob.objects.filter(pk=blob_id).first()
     if blob is None or blob.state != Blob.State.PENDING:
@@ -22,6 +52,7 @@ def verify_blob(self, blob_id: int) -> str:  # noqa: ANN001
 @shared_task(name="registry.materialise_xet_blob", bind=True, acks_late=True, autoretry_for=(StorageError,),
              retry_backoff=True, retry_backoff_max=600, max_retries=7, soft_time_limit=4 * 3600,
              time_limit=4 * 3600 + 300)
+@leased("registry.materialise_xet_blob")
 def materialise_xet_blob(self, blob_id: int) -> str:  # noqa: ANN001
     """Write a Xet-uploaded file as its whole-file blob and verify its sha256 (same queue as verify_blob).
 
@@ -61,6 +92,7 @@ def _validation_retry_errors() -> tuple[type[Exception], ...]:
 @shared_task(name="registry.validate_commit", bind=True, acks_late=True,
              autoretry_for=_validation_retry_errors(), retry_backoff=True, retry_backoff_max=600,
              retry_jitter=True, max_retries=7, soft_time_limit=4 * 3600, time_limit=4 * 3600 + 300)
+@leased("registry.validate_commit")
 def validate_commit(self, run_id: int) -> str:  # noqa: ANN001
     """Validate one ValidationRun (the commit's new files, then its tree). Idempotent: safe to redeliver."""
     from registry.services.validation import validation_run_execute
@@ -83,6 +115,7 @@ def requeue_stale_validation() -> int:
 @shared_task(name="registry.inference.run_check", acks_late=True,
              soft_time_limit=settings.INFERENCE_TIME_LIMIT_SECONDS,
              time_limit=settings.INFERENCE_TIME_LIMIT_SECONDS + 120)  # services.inference.HARD_LIMIT_GRACE_SECONDS
+@leased("registry.inference.run_check")
 def inference_run_check(check_id: int) -> str:
     """Smoke-test one InferenceCheck's commit. Idempotent: a finished check is left as it is."""
     from registry.services.inference import inference_check_execute
@@ -104,6 +137,7 @@ def requeue_stale_inference() -> int:
 
 
 @shared_task(name="registry.publish_release", bind=True, acks_late=True, max_retries=5, default_retry_delay=30)
+@leased("registry.publish_release")
 def publish_release(self, release_id: int) -> str:  # noqa: ANN001
     """Tag, sign and publish an approved release. Idempotent; retried on database/storage hiccups."""
     from django.db import DatabaseError
@@ -117,6 +151,7 @@ def publish_release(self, release_id: int) -> str:  # noqa: ANN001
 
 
 @shared_task(name="registry.send_release_advisories", acks_late=True)
+@leased("registry.send_release_advisories")
 def send_release_advisories(release_id: int) -> int:
     from registry.services.releases import release_send_advisories
 
@@ -124,6 +159,7 @@ def send_release_advisories(release_id: int) -> int:
 
 
 @shared_task(name="registry.push_release_mirror", bind=True, acks_late=True, max_retries=5)
+@leased("registry.push_release_mirror")
 def push_release_mirror(self, mirror_id: int) -> str:  # noqa: ANN001
     """Push a published release to its mirror; transient failures retry with exponential backoff."""
     from registry.services.mirrors import MirrorTransientError, mirror_push
@@ -132,3 +168,40 @@ def push_release_mirror(self, mirror_id: int) -> str:  # noqa: ANN001
         return mirror_push(mirror_id=mirror_id, final_attempt=self.request.retries >= self.max_retries).status
     except MirrorTransientError as exc:
         raise self.retry(exc=exc, countdown=30 * 2 ** self.request.retries) from exc
+
+
+# --- reliable dispatch --------------------------------------------------------------------------------------
+
+
+@shared_task(name="registry.sweep_jobs", acks_late=True, soft_time_limit=120, time_limit=150)
+def sweep_jobs() -> dict:
+    """Every 30 s (CELERY_BEAT_SCHEDULE) and when a worker starts: send again what a lost message or a dead worker
+    left behind."""
+    return jobs_sweep().as_dict()
+
+
+@worker_ready.connect
+def _sweep_when_a_worker_starts(sender: Any = None, **_: Any) -> None:
+    """A worker that starts holds nothing: its name's old leases are released at once (a restarted worker, or the
+    whole embedded hub started again), and every due job is sent."""
+    import logging
+
+    hostname = str(getattr(sender, "hostname", "") or "")
+    try:
+        report = jobs_sweep(restarted_worker=hostname or None)
+    except Exception:  # noqa: BLE001 - the periodic sweep will do it; the worker must start either way
+        logging.getLogger(__name__).warning("job sweep at worker start failed", exc_info=True)
+    else:
+        logging.getLogger(__name__).info("job sweep at the start of %s: %s", hostname, report.as_dict())
+
+
+# The tasks behind registry.models.Job rows, by name (registry/services/jobs.py sends them through these).
+JOB_TASKS: dict[str, Callable[[], Any]] = {
+    "registry.verify_blob": lambda: verify_blob,
+    "registry.materialise_xet_blob": lambda: materialise_xet_blob,
+    "registry.validate_commit": lambda: validate_commit,
+    "registry.inference.run_check": lambda: inference_run_check,
+    "registry.publish_release": lambda: publish_release,
+    "registry.send_release_advisories": lambda: send_release_advisories,
+    "registry.push_release_mirror": lambda: push_release_mirror,
+}

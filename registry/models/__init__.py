@@ -30,6 +30,7 @@ from registry.models.core import (
     validate_repo_part,
 )
 from registry.models.downloads import DownloadDay, UserDownload
+from registry.models.jobs import Job
 from registry.models.orgs import OrgInvitation
 from registry.models.releases import (
     MirrorTarget,
@@ -56,6 +57,7 @@ __all__ = [
     "XorbGrant",
     "XorbRepo",
     "DownloadDay",
+    "Job",
     "OrgInvitation",
     "UserDownload",
     "NAME_RE",

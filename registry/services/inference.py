@@ -44,6 +44,7 @@ from registry.models import (
     ValidationStatus,
 )
 from registry.services.audit import audit_record
+from registry.services.jobs import job_dispatch, job_enqueue, lease_held
 from registry.storage import get_store
 
 logger = logging.getLogger(__name__)
@@ -101,17 +102,13 @@ def inference_check_request(*, commit: Commit) -> InferenceCheck:
 
 
 def _queue_on_commit(check_id: int) -> None:
-    transaction.on_commit(lambda: _queue(check_id))
+    job_enqueue(task="registry.inference.run_check", key=check_id, send=lambda key: _queue(key))
 
 
 def _queue(check_id: int) -> None:
-    """Send the task (routed to the gpu queue by its name). A broker outage must not fail the caller."""
-    from registry.tasks import inference_run_check
-
-    try:
-        inference_run_check.apply_async((check_id,))
-    except Exception:  # noqa: BLE001 - any broker error; the check stays pending and can be re-run
-        logger.exception("could not queue inference check %s", check_id)
+    """Send the task (routed to the gpu queue by its name). A broker outage must not fail the caller: the job
+    sweep sends it again."""
+    job_dispatch(task="registry.inference.run_check", key=check_id)
 
 
 @hooks.on_validation_finished
@@ -168,10 +165,11 @@ def _claim(check_id: int) -> InferenceCheck | None:
     check ends `failed` with the "worker lost" reason instead of being tried again.
     """
     now = timezone.now()
+    takeable = Q(status=InferenceStatus.PENDING) | _lost(now)
+    if lease_held("registry.inference.run_check", check_id):  # its last worker died: the job lease says so
+        takeable |= Q(status=InferenceStatus.RUNNING)
     with transaction.atomic():
-        check = (InferenceCheck.objects.select_for_update()
-                 .filter(Q(status=InferenceStatus.PENDING) | _lost(now), pk=check_id)
-                 .first())
+        check = InferenceCheck.objects.select_for_update().filter(takeable, pk=check_id).first()
         if check is None:
             return None
         if check.attempts >= max_attempts():

@@ -30,6 +30,7 @@ from registry import permissions
 from registry.exceptions import InvalidInput, PermissionDenied
 from registry.models import CommitFile, MirrorTarget, ModelRepo, Release, ReleaseMirror
 from registry.services.audit import audit_record
+from registry.services.jobs import job_dispatch, job_enqueue
 from registry.storage import get_store
 
 logger = logging.getLogger(__name__)
@@ -89,17 +90,12 @@ def mirror_enqueue(*, release: Release) -> list[ReleaseMirror]:
     with transaction.atomic():
         mirror, _ = ReleaseMirror.objects.get_or_create(release=release, target=target)
         if mirror.status != ReleaseMirror.Status.DONE:
-            transaction.on_commit(lambda: _queue(mirror.pk))
+            job_enqueue(task="registry.push_release_mirror", key=mirror.pk, send=lambda key: _queue(key))
     return [mirror]
 
 
 def _queue(mirror_id: int) -> None:
-    from registry.tasks import push_release_mirror
-
-    try:
-        push_release_mirror.apply_async((mirror_id,))
-    except Exception:  # noqa: BLE001 - the push stays pending; the admin's "retry" action queues it again
-        logger.exception("could not queue mirror push %s", mirror_id)
+    job_dispatch(task="registry.push_release_mirror", key=mirror_id)
 
 
 def mirror_retry(*, actor: Any, mirror: ReleaseMirror) -> None:
@@ -108,7 +104,7 @@ def mirror_retry(*, actor: Any, mirror: ReleaseMirror) -> None:
     if mirror.status == ReleaseMirror.Status.DONE:
         return
     ReleaseMirror.objects.filter(pk=mirror.pk).update(status=ReleaseMirror.Status.PENDING, error="")
-    _queue(mirror.pk)
+    job_enqueue(task="registry.push_release_mirror", key=mirror.pk, send=lambda key: _queue(key))
 
 
 @contextlib.contextmanager

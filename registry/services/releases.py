@@ -40,6 +40,7 @@ from registry.models import (
 from registry.selectors.repos import revision_resolve
 from registry.services.audit import audit_record
 from registry.services.inference import commit_is_checkable
+from registry.services.jobs import job_dispatch, job_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -260,7 +261,7 @@ def _decide(actor: Any, release: Release, decision: str, reason: str, ip: str | 
             release.state = Release.State.APPROVED
             release.approved_at = now
             release_id = release.pk
-            transaction.on_commit(lambda: _queue_publish(release_id))
+            job_enqueue(task="registry.publish_release", key=release_id, send=lambda key: _queue_publish(key))
         release.updated_at = now
         release.save()
         audit_record(actor=actor, action=f"release.{decision}", target=release.repo, ip=ip,
@@ -280,12 +281,7 @@ def release_reject(*, actor: Any, release: Release, reason: str, ip: str | None 
 
 
 def _queue_publish(release_id: int) -> None:
-    from registry.tasks import publish_release
-
-    try:
-        publish_release.apply_async((release_id,))
-    except Exception:  # noqa: BLE001 - a broker outage leaves the release approved; the admin action re-queues
-        logger.exception("could not queue the publishing of release %s", release_id)
+    job_dispatch(task="registry.publish_release", key=release_id)
 
 
 def release_queue_publish(*, actor: Any, release: Release) -> None:
@@ -293,7 +289,7 @@ def release_queue_publish(*, actor: Any, release: Release) -> None:
     _require_reviewer(actor, release.repo)
     if release.state != Release.State.APPROVED:
         raise Conflict(f"release {release.version} is {release.state}, not approved")
-    _queue_publish(release.pk)
+    job_enqueue(task="registry.publish_release", key=release.pk, send=lambda key: _queue_publish(key))
 
 
 # --- publishing --------------------------------------------------------------------------------------------
@@ -471,17 +467,13 @@ def release_withdraw(*, actor: Any, release: Release, reason: str, ip: str | Non
         audit_record(actor=actor, action="release.withdraw", target=release.repo, ip=ip,
                      metadata={"version": release.version, "reason": reason, "advisories": len(downloaders)})
         release_id = release.pk
-        transaction.on_commit(lambda: _queue_advisories(release_id))
+        job_enqueue(task="registry.send_release_advisories", key=release_id,
+                    send=lambda key: _queue_advisories(key))
     return release
 
 
 def _queue_advisories(release_id: int) -> None:
-    from registry.tasks import send_release_advisories
-
-    try:
-        send_release_advisories.apply_async((release_id,))
-    except Exception:  # noqa: BLE001 - the rows stay unsent; the admin action "send advisories" retries
-        logger.exception("could not queue the advisories of release %s", release_id)
+    job_dispatch(task="registry.send_release_advisories", key=release_id)
 
 
 def release_send_advisories(*, release_id: int) -> int:

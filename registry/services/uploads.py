@@ -31,6 +31,7 @@ from registry.models import ApiKey, Blob, Commit, ModelRepo
 from registry.services.audit import audit_record
 from registry.services.blobs import blob_register, blob_verify
 from registry.services.commits import AddBlob, AddInline, Operation, commit_create
+from registry.services.jobs import job_dispatch, job_enqueue
 from registry.services.repos import DEFAULT_GITATTRIBUTES
 from registry.storage import ObjectMissing, get_store
 from registry.storage.base import InvalidUpload
@@ -309,15 +310,13 @@ def _after_upload(*, blob: Blob, actor: Any, ip: str | None) -> Blob:
         Blob.objects.filter(pk=blob.pk, state=Blob.State.PENDING).update(uploaded_at=timezone.now())
         _audit_upload(blob, actor, ip, verified="queued")
         blob_id = blob.pk
-        transaction.on_commit(lambda: _queue_verify(blob_id))
+        job_enqueue(task="registry.verify_blob", key=blob_id, send=lambda key: _queue_verify(key))
     blob.refresh_from_db()
     return blob
 
 
 def _queue_verify(blob_id: int) -> None:
-    from registry.tasks import verify_blob
-
-    verify_blob.delay(blob_id)
+    job_dispatch(task="registry.verify_blob", key=blob_id)
 
 
 def _audit_upload(blob: Blob, actor: Any, ip: str | None, *, verified: str) -> None:

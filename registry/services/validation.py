@@ -43,6 +43,7 @@ from registry.models import (
 )
 from registry.services.audit import audit_record
 from registry.services.blobs import blob_reject
+from registry.services.jobs import job_dispatch, job_enqueue, lease_held
 from registry.storage import ObjectMissing, StorageError, get_store
 from registry.validation import StreamReadError, detect_format, validate_stream
 from registry.validation.types import FAILED, worst
@@ -119,17 +120,12 @@ def validation_run_create(*, commit: Commit, queue: bool = True) -> ValidationRu
 
 
 def _queue_on_commit(run_id: int) -> None:
-    transaction.on_commit(lambda: _queue(run_id))
+    job_enqueue(task="registry.validate_commit", key=run_id, send=lambda key: _queue(key))
 
 
 def _queue(run_id: int) -> None:
-    """Send the task. A broker outage must not fail the request that committed: the sweep re-queues."""
-    from registry.tasks import validate_commit
-
-    try:
-        validate_commit.apply_async((run_id,))
-    except Exception:  # noqa: BLE001 - any broker error; the run stays pending and is swept up later
-        logger.exception("could not queue validation run %s; the stale-run sweep will", run_id)
+    """Send the task. A broker outage must not fail the request that committed: the job sweep sends it again."""
+    job_dispatch(task="registry.validate_commit", key=run_id)
 
 
 @hooks.on_commit_created
@@ -167,7 +163,10 @@ def _claim(run_id: int) -> ValidationRun | None:
 
 
 def _busy(run: ValidationRun, now: Any) -> bool:
-    """Another worker is on it: running, with a heartbeat younger than the stale limit."""
+    """Another worker is on it: running, with a heartbeat younger than the stale limit — unless this worker holds
+    the run's job lease (registry/services/jobs.py), which a live worker never lets go."""
+    if lease_held("registry.validate_commit", run.pk):
+        return False
     return bool(run.status == ValidationStatus.RUNNING and run.heartbeat_at
                 and now - run.heartbeat_at < stale_after())
 

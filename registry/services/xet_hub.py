@@ -28,6 +28,7 @@ from registry.models import Blob, ModelRepo, XetFile
 from registry.services import xet as cas
 from registry.services.audit import audit_record
 from registry.services.blobs import blob_reject
+from registry.services.jobs import job_dispatch, job_enqueue
 from registry.storage import StorageError, blob_key, get_store
 from registry.storage.base import InvalidUpload
 from registry.xet import IterReader, XetFormatError
@@ -126,16 +127,12 @@ def _blob_for_xet_file(*, sha256: str, xet_file: XetFile) -> Blob:
 def xet_materialise_queue(blob_ids: Sequence[int]) -> None:
     """Queue the materialisation of `blob_ids` once the current transaction commits (at once outside one)."""
     for blob_id in dict.fromkeys(blob_ids):
-        transaction.on_commit(lambda blob_id=blob_id: _queue(blob_id))
+        job_enqueue(task="registry.materialise_xet_blob", key=blob_id, send=lambda key: _queue(key))
 
 
 def _queue(blob_id: int) -> None:
-    from registry.tasks import materialise_xet_blob
-
-    try:
-        materialise_xet_blob.delay(blob_id)
-    except Exception:  # noqa: BLE001 - a broker outage must not fail the commit; the sweep queues it again
-        logger.exception("could not queue the materialisation of blob %s; the sweep will", blob_id)
+    """Send it now (a broker outage is logged: the job sweep sends it again)."""
+    job_dispatch(task="registry.materialise_xet_blob", key=blob_id)
 
 
 # --- materialisation ------------------------------------------------------------------------------------------

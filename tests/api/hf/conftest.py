@@ -69,5 +69,5 @@ def worker(monkeypatch):  # noqa: ANN001, ANN201
             return states
 
     w = Worker()
-    monkeypatch.setattr(tasks.materialise_xet_blob, "delay", w.queued.append)
+    monkeypatch.setattr(tasks.materialise_xet_blob, "apply_async", lambda args, **kw: w.queued.append(args[0]))
     return w

@@ -338,7 +338,7 @@ def test_large_uploads_are_verified_by_the_worker_after_the_transaction(
     from registry import tasks
 
     queued = []
-    monkeypatch.setattr(tasks.verify_blob, "delay", lambda blob_id: queued.append(blob_id))
+    monkeypatch.setattr(tasks.verify_blob, "apply_async", lambda args, **kw: queued.append(args[0]))
     repo = make_repo()
     data = b"more than four bytes"
     lfs_batch_plan(actor=personas.member, repo=repo, objects=[{"oid": sha(data), "size": len(data)}])
@@ -347,6 +347,11 @@ def test_large_uploads_are_verified_by_the_worker_after_the_transaction(
         blob = lfs_upload_verify(actor=personas.member, repo=repo, oid=sha(data), size=len(data))
     assert blob.state == Blob.State.PENDING and blob.uploaded_at is not None
     assert queued == [blob.pk]
+    # ... and the job is a row too, so a lost message or a dead worker can't lose it (the job sweep resends it)
+    from registry.models import Job
+
+    job = Job.objects.get(task="registry.verify_blob", key=blob.pk)
+    assert job.state == Job.State.QUEUED and job.dispatches == 1
     # committable while the worker runs (served only once verified)
     commit_create(
         actor=personas.member, repo=repo, title="w", operations=[AddBlob("w.bin", sha(data), len(data))]
