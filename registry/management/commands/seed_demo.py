@@ -126,7 +126,7 @@ class Command(BaseCommand):
             repo = repo_create(actor=actor, namespace="consortium", name=name,
                                gating=ModelRepo.Gating.AUTO if gated else ModelRepo.Gating.NONE,
                                license=license_row)
-            weights = blob_ingest_stream(stream=io.BytesIO(tiny_safetensors(seed)))
+            weights = blob_ingest_stream(stream=io.BytesIO(tiny_safetensors(seed)), repo=repo, actor=actor)
             config = {"architectures": ["DemoLinear"], "model_type": "demo", "hidden_size": 16}
             commit_create(
                 actor=actor, repo=repo, title="Add demo weights and model card",
