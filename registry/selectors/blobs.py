@@ -17,6 +17,7 @@ from django.db.models import Exists, OuterRef
 
 from registry import permissions
 from registry.models import Blob, BlobUpload, CommitFile, ModelRepo, RepoBlob, XetFile
+from registry.selectors.repos import repo_visible_queryset
 
 GRANTED = "granted"  # the repo holds the blob
 XET = "xet"  # a file with this sha256 was registered for the repo by a verified Xet shard
@@ -38,8 +39,8 @@ def blob_refs_for(*, viewer: Any, repo: ModelRepo, shas: Iterable[str], uploader
     """The sha256s among `shas` a commit by `viewer` into `repo` may reference, and how; absent ones may not.
 
     `uploader`: count only that user's LFS uploads in progress (the LFS batch asks for the caller's own; a commit
-    accepts any writer's upload into the repo). Six queries at most, plus a few per other repo holding a blob the
-    viewer would reuse (its access check), whatever the number of sha256s.
+    accepts any writer's upload into the repo). Eight queries at most, plus a licence check per gated repo holding a
+    blob no open repo the viewer sees holds, whatever the number of sha256s or of repos holding them.
     """
     wanted = set(shas)
     if not wanted:
@@ -69,26 +70,31 @@ def blob_refs_for(*, viewer: Any, repo: ModelRepo, shas: Iterable[str], uploader
 
 def _downloadable_elsewhere(viewer: Any, repo: ModelRepo, blobs: list[Blob]) -> list[Blob]:
     """The blobs held (RepoBlob) and committed by another repo that `viewer` may download (privacy, gating and an
-    accepted license all apply; taken-down repos never lend their bytes)."""
+    accepted license all apply; taken-down repos never lend their bytes).
+
+    Visibility is filtered in SQL (repo_visible_queryset) and ungated holders settle the matter in one query, however
+    many repos hold a popular blob; only gated holders of what is left get the per-repo licence check.
+    """
     if not blobs:
         return []
     by_id = {b.pk: b for b in blobs}
     in_history = CommitFile.objects.filter(blob_id=OuterRef("blob_id"), commit__repo_id=OuterRef("repo_id"))
-    holders = list(RepoBlob.objects.filter(blob_id__in=by_id, repo__disabled=False).exclude(repo=repo)
-                   .filter(Exists(in_history)).values_list("blob_id", "repo_id"))
-    repos = ModelRepo.objects.select_related("owner_org", "license").in_bulk({r for _, r in holders})
-    # Public, open repos first: they need no membership or licence query.
-    holders.sort(key=lambda pair: (repos[pair[1]].private, repos[pair[1]].is_gated))
-    verdicts: dict[int, bool] = {}
-    found: dict[int, Blob] = {}
-    for blob_id, repo_id in holders:
-        if blob_id in found:
-            continue
-        if repo_id not in verdicts:
-            verdicts[repo_id] = permissions.can_download(viewer, repos[repo_id])
-        if verdicts[repo_id]:
-            found[blob_id] = by_id[blob_id]
-    return list(found.values())
+    holders = (RepoBlob.objects.filter(blob_id__in=by_id, repo__disabled=False,
+                                       repo__in=repo_visible_queryset(viewer=viewer).values("pk"))
+               .exclude(repo=repo).filter(Exists(in_history)))
+    found = set(holders.filter(repo__gating=ModelRepo.Gating.NONE).values_list("blob_id", flat=True).distinct())
+    if rest := set(by_id) - found:
+        gated = list(holders.filter(blob_id__in=rest).values_list("blob_id", "repo_id"))
+        repos = ModelRepo.objects.select_related("owner_org", "license").in_bulk({r for _, r in gated})
+        verdicts: dict[int, bool] = {}
+        for blob_id, repo_id in gated:
+            if blob_id in found:
+                continue
+            if repo_id not in verdicts:
+                verdicts[repo_id] = permissions.can_download(viewer, repos[repo_id])
+            if verdicts[repo_id]:
+                found.add(blob_id)
+    return [by_id[pk] for pk in found]
 
 
 # --- downloads -----------------------------------------------------------------------------------------------------

@@ -124,3 +124,19 @@ def test_a_file_is_served_only_by_repos_holding_its_blob(personas, make_repo, lo
     assert file_granted(repo=repo, commit_file=entry)
     RepoBlob.objects.filter(repo=repo).delete()
     assert not file_granted(repo=repo, commit_file=entry)
+
+
+def test_the_check_costs_the_same_however_many_repos_hold_the_blob(personas, make_repo, target, local_store):
+    data = b"popular weights"
+    first = make_repo("r0")
+    blob = held(first, data)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert blob_refs_for(viewer=personas.outsider, repo=target, shas=[blob.sha256])
+        return len(captured.captured_queries)
+
+    one = queries()
+    for n in range(1, 15):
+        held(make_repo(f"r{n}", private=n % 3 == 0), data)
+    assert queries() == one
