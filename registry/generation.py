@@ -2,8 +2,9 @@
 
 huggingface_hub sends `HEAD /{repo}/resolve/{rev}/{path}` for every file on every load, even with a warm cache.
 Answering it reads a dozen tables (API keys, users, organisations, memberships, licenses and acceptances, repos,
-refs, commits, files, blobs, content verdicts). Instead of asking the database each time, a web process memoises
-what it read, tagged with the generation number it fetched *first* from the shared cache (Redis in deployments).
+refs, commits, files, blobs, blob grants, content verdicts). Instead of asking the database each time, a web process
+memoises what it read, tagged with the generation number it fetched *first* from the shared cache (Redis in
+deployments).
 
 Any write to one of those tables — through the ORM, `queryset.update()`, the admin, raw SQL or a migration — bumps
 the number: a database execute wrapper (installed on every connection) watches the statements, so no code path can
@@ -83,11 +84,12 @@ def watched_tables() -> re.Pattern[str]:
             Membership,
             ModelRepo,
             Organization,
+            RepoBlob,
             Tag,
         )
 
         models = (get_user_model(), ApiKey, Blob, Branch, Commit, CommitFile, ContentVerdict, License,
-                  LicenseAcceptance, Membership, ModelRepo, Organization, Tag)
+                  LicenseAcceptance, Membership, ModelRepo, Organization, RepoBlob, Tag)
         names = sorted((m._meta.db_table for m in models), key=len, reverse=True)
         _watched = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in names) + r")\b")
     return _watched

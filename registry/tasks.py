@@ -49,6 +49,17 @@ def verify_blob(self, blob_id: int) -> str:  # noqa: ANN001
     return blob_verify(blob=blob).state
 
 
+@shared_task(name="registry.verify_upload", bind=True, acks_late=True, autoretry_for=(StorageError,),
+             retry_backoff=True, max_retries=5, soft_time_limit=3600, time_limit=3700)
+@leased("registry.verify_upload")
+def verify_upload(self, upload_id: int) -> str:  # noqa: ANN001
+    """Hash a large LFS upload at its staging key; matching bytes become the blob's and grant the repo."""
+    from registry.services.uploads import lfs_upload_check
+
+    upload = lfs_upload_check(upload_id=upload_id)
+    return upload.state if upload else "missing"
+
+
 @shared_task(name="registry.materialise_xet_blob", bind=True, acks_late=True, autoretry_for=(StorageError,),
              retry_backoff=True, retry_backoff_max=600, max_retries=7, soft_time_limit=4 * 3600,
              time_limit=4 * 3600 + 300)
@@ -70,14 +81,18 @@ def materialise_xet_blob(self, blob_id: int) -> str:  # noqa: ANN001
 @shared_task(name="registry.storage_gc", acks_late=True, soft_time_limit=1800, time_limit=1900)
 def storage_gc() -> dict:
     """Hourly (CELERY_BEAT_SCHEDULE): drop blobs nothing references once their grace period is over."""
-    from registry.services.storage_gc import storage_gc_run, xet_gc_run
+    from registry.services.storage_gc import storage_gc_run, upload_gc_run, xet_gc_run
+    from registry.services.uploads import lfs_uploads_requeue
     from registry.services.xet_hub import xet_pending_requeue
 
     report = storage_gc_run()
+    uploads = upload_gc_run()  # LFS uploads never finished (or finished long ago) and what they staged
     xet = xet_gc_run()  # unreferenced xorbs and shards, and XET_XORB_RETENTION_DAYS
     requeued = xet_pending_requeue()  # Xet uploads whose materialisation was lost (broker outage, dead worker)
+    checks = lfs_uploads_requeue()  # LFS uploads whose check was lost
     return {"deleted": len(report.deleted), "freed_bytes": report.freed_bytes, "failed": len(report.failed),
-            "xet": xet.as_dict(), "xet_requeued": len(requeued)}
+            "uploads_dropped": uploads, "xet": xet.as_dict(), "xet_requeued": len(requeued),
+            "uploads_requeued": len(checks)}
 
 
 # --- checkpoint validation ----------------------------------------------------------------------
@@ -198,6 +213,7 @@ def _sweep_when_a_worker_starts(sender: Any = None, **_: Any) -> None:
 # The tasks behind registry.models.Job rows, by name (registry/services/jobs.py sends them through these).
 JOB_TASKS: dict[str, Callable[[], Any]] = {
     "registry.verify_blob": lambda: verify_blob,
+    "registry.verify_upload": lambda: verify_upload,
     "registry.materialise_xet_blob": lambda: materialise_xet_blob,
     "registry.validate_commit": lambda: validate_commit,
     "registry.inference.run_check": lambda: inference_run_check,

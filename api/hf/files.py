@@ -39,6 +39,7 @@ from registry.exceptions import Disabled, EntryNotFound, GatedRepo, PermissionDe
 from registry.models import Blob, Commit, CommitFile, ModelRepo
 from registry.selectors import hf as hf_selectors
 from registry.selectors import resolve as resolve_selectors
+from registry.selectors.blobs import file_granted
 from registry.selectors.repos import revision_resolve
 from registry.selectors.validation import file_quarantine
 from registry.services.downloads import repo_download_record, user_download_record
@@ -203,6 +204,12 @@ def resolve(request: HttpRequest, principal: Principal, namespace: str, name: st
         return hub_error_response(EntryNotFound(f"{path} does not exist in revision {commit_oid}"), principal,
                                   head=head, headers=headers)
     headers["ETag"] = f'"{entry.git_oid}"'
+    if not file_granted(repo=repo, commit_file=entry):
+        # Committed while its upload into this repo was being hashed, and that upload has not verified (yet): the
+        # same bytes stored for other repos are not this repo's to serve. Checked first: nothing about them shows.
+        error = PermissionDenied(f"{path} is not verified for this repository: its upload is still being checked, "
+                                 "or failed the check (upload it again)", code="BlobNotVerified")
+        return hub_error_response(error, principal, head=head, headers=headers)
     quarantined = _quarantine_error(entry, path)
     if quarantined is not None:
         return hub_error_response(quarantined, principal, head=head, headers=headers)

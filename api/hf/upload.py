@@ -24,6 +24,7 @@ from api.auth import Principal, client_ip
 from api.hf.common import absolute, error_response, get_repo, hf_view, json_body
 from api.hf.files import check_downloadable
 from registry.exceptions import InvalidInput, TooLarge
+from registry.models import BlobUpload
 from registry.services import uploads, xet_hub
 from registry.services.commits import AddBlob, AddInline, Delete, DeleteFolder, Operation
 
@@ -95,7 +96,7 @@ def preupload(
 
 def _completion_token(plan: uploads.LfsObjectPlan, principal: Principal) -> str:
     return signing.dumps(
-        {"b": plan.blob_id, "u": plan.upload_id, "a": principal.user.pk}, salt=COMPLETION_SALT, compress=True
+        {"p": plan.upload_pk, "u": plan.upload_id, "a": principal.user.pk}, salt=COMPLETION_SALT, compress=True
     )
 
 
@@ -157,7 +158,7 @@ def lfs_batch(request: HttpRequest, principal: Principal, namespace: str, name: 
 def lfs_verify(request: HttpRequest, principal: Principal, namespace: str, name: str) -> HttpResponse:
     repo = get_repo(principal, namespace, name)
     body = json_body(request)
-    blob = uploads.lfs_upload_verify(
+    upload = uploads.lfs_upload_verify(
         actor=principal.user,
         repo=repo,
         oid=body.get("oid"),
@@ -165,9 +166,13 @@ def lfs_verify(request: HttpRequest, principal: Principal, namespace: str, name:
         api_key=principal.api_key,
         ip=client_ip(request),
     )
-    return JsonResponse(
-        {"oid": blob.sha256, "size": blob.size, "state": blob.state}, content_type=LFS_CONTENT_TYPE
-    )
+    return _upload_answer(upload)
+
+
+def _upload_answer(upload: BlobUpload) -> HttpResponse:
+    """The state of this upload (verified, or pending while a worker hashes it); never of anyone else's bytes."""
+    state = "verified" if upload.state == BlobUpload.State.VERIFIED else "pending"
+    return JsonResponse({"oid": upload.sha256, "size": upload.size, "state": state}, content_type=LFS_CONTENT_TYPE)
 
 
 @require_http_methods(["POST"])
@@ -186,17 +191,15 @@ def lfs_complete(request: HttpRequest, principal: Principal, token: str) -> Http
 
     actor = get_user_model().objects.filter(pk=claims.get("a")).first()
     body = json_body(request)
-    blob = uploads.lfs_multipart_complete(
+    upload = uploads.lfs_multipart_complete(
         actor=actor,
-        blob_id=claims["b"],
-        upload_id=claims["u"],
+        upload_pk=claims.get("p"),
+        upload_id=claims.get("u"),
         oid=body.get("oid"),
         parts=body.get("parts"),
         ip=client_ip(request),
     )
-    return JsonResponse(
-        {"oid": blob.sha256, "size": blob.size, "state": blob.state}, content_type=LFS_CONTENT_TYPE
-    )
+    return _upload_answer(upload)
 
 
 # --- commit ---------------------------------------------------------------------------------------

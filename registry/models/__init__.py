@@ -40,9 +40,12 @@ from registry.models.releases import (
     ReleaseMirror,
     RepoFollow,
 )
+from registry.models.uploads import BlobUpload, RepoBlob
 from registry.models.xet import DedupChunk, XetFile, XetFileRepo, XetShard, Xorb, XorbGrant, XorbRepo
 
 __all__ = [
+    "BlobUpload",
+    "RepoBlob",
     "MirrorTarget",
     "Release",
     "ReleaseAdvisory",

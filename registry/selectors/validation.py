@@ -101,8 +101,11 @@ def file_quarantine(*, commit_file: CommitFile) -> str | None:
 
 def file_lookup_checked(*, repo: ModelRepo, candidates: Sequence[tuple[str, str]]
                         ) -> tuple[str, CommitFile | None, str]:
-    """`selectors.hf.file_lookup`, with each row's `quarantine_reason` annotated in the same single query."""
+    """`selectors.hf.file_lookup`, with each row's `quarantine_reason` and `blob_granted` (may the repo serve its
+    blob: selectors.blobs.file_granted) annotated in the same single query."""
     from registry.selectors import hf
+    from registry.selectors.blobs import granted_annotation
 
     return hf.file_lookup(repo=repo, candidates=candidates,
-                          annotations={"quarantine_reason": quarantine_annotation()})
+                          annotations={"quarantine_reason": quarantine_annotation(),
+                                       "blob_granted": granted_annotation(repo.pk)})

@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from typing import BinaryIO
+from collections.abc import Iterable
+from typing import Any, BinaryIO
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from registry.exceptions import BlobMissing, InvalidInput
 from registry.hashing import SHA256_RE, digests_equal, sha256_stream
-from registry.models import Blob
+from registry.models import Blob, ModelRepo, RepoBlob
 from registry.storage import blob_key, get_store
 
 
@@ -23,8 +24,12 @@ def _check_sha(sha256: str) -> str:
     return sha256
 
 
-def blob_register(*, sha256: str, size: int) -> Blob:
-    """The row for an object about to be uploaded (or already stored). Idempotent, race-safe."""
+def blob_register_pending(*, sha256: str, size: int) -> Blob:
+    """The row for `sha256`, created pending (nothing stored yet) when missing. Idempotent, race-safe.
+
+    Sizes are not compared: an unverified row's size is only what its first uploader announced, and the first
+    verified bytes set it (so announcing a wrong size first can't lock anyone out of an oid).
+    """
     sha256 = _check_sha(sha256)
     if size < 0:
         raise InvalidInput("size must not be negative")
@@ -35,8 +40,14 @@ def blob_register(*, sha256: str, size: int) -> Blob:
             )
     except IntegrityError:
         blob = Blob.objects.get(sha256=sha256)
-    if blob.size != size:
-        raise InvalidInput(f"object {sha256} is known with size {blob.size}, not {size}")
+    return blob
+
+
+def blob_register(*, sha256: str, size: int) -> Blob:
+    """The row for an object about to be stored, or already stored with that size (InvalidInput otherwise)."""
+    blob = blob_register_pending(sha256=sha256, size=size)
+    if blob.size != size and blob.state == Blob.State.VERIFIED:
+        raise InvalidInput(f"object {blob.sha256} is known with size {blob.size}, not {size}")
     return blob
 
 
@@ -69,10 +80,22 @@ def blob_verify(*, blob: Blob) -> Blob:
     return locked
 
 
-def blob_ingest_stream(*, stream: BinaryIO, expected_sha256: str | None = None) -> Blob:
+def repo_blob_grant(*, repo: ModelRepo, blobs: Iterable[Blob], source: str, actor: Any = None) -> None:
+    """Let `repo` reference (and serve) `blobs`: its writer proved to hold their bytes (registry/models/uploads.py).
+    Idempotent; the caller has checked the proof and the write access."""
+    created_by = actor if getattr(actor, "is_authenticated", False) else None
+    RepoBlob.objects.bulk_create(
+        [RepoBlob(repo=repo, blob=blob, source=source, created_by=created_by) for blob in blobs],
+        ignore_conflicts=True,
+    )
+
+
+def blob_ingest_stream(*, stream: BinaryIO, expected_sha256: str | None = None, repo: ModelRepo | None = None,
+                       actor: Any = None) -> Blob:
     """Store bytes from a local stream (seeding, browser uploads, workers), hashing while spooling.
 
-    The bytes are spooled to a temporary file once (constant memory), then streamed to the store.
+    The bytes are spooled to a temporary file once (constant memory), then streamed to the store. With `repo` (whose
+    write access the caller checked), the repo may reference them: the hub itself received the bytes for it.
     """
     digest = hashlib.sha256()
     size = 0
@@ -90,9 +113,11 @@ def blob_ingest_stream(*, stream: BinaryIO, expected_sha256: str | None = None) 
             get_store().put_stream(blob.storage_key, spool, size=size)
             now = timezone.now()
             Blob.objects.filter(pk=blob.pk).update(
-                state=Blob.State.VERIFIED, uploaded_at=now, verified_at=now, rejected_reason=""
+                state=Blob.State.VERIFIED, size=size, uploaded_at=now, verified_at=now, rejected_reason=""
             )
             blob.refresh_from_db()
+    if repo is not None:
+        repo_blob_grant(repo=repo, blobs=[blob], source=RepoBlob.Source.INGEST, actor=actor)
     return blob
 
 

@@ -29,8 +29,10 @@ from registry.exceptions import (
     StaleParent,
 )
 from registry.hashing import COMMIT_OID_RE, git_blob_sha1, lfs_pointer_sha1
-from registry.models import ApiKey, Blob, Branch, Commit, CommitFile, ModelRepo
+from registry.models import ApiKey, Blob, Branch, Commit, CommitFile, ModelRepo, RepoBlob
+from registry.selectors.blobs import REUSE, UPLOADING, XET, BlobRef, blob_refs_for
 from registry.services.audit import audit_record
+from registry.services.blobs import repo_blob_grant
 
 MAX_PATH_LENGTH = 1000
 CAS_RETRIES = 20
@@ -114,15 +116,16 @@ def _resolve_in_repo(repo: ModelRepo, revision: str) -> Commit:
 
 
 def _apply(repo: ModelRepo, tree: dict[str, _Entry], operations: Sequence[Operation],
-           blobs: dict[str, Blob]) -> dict[str, Any]:
+           refs: dict[str, BlobRef]) -> dict[str, Any]:
     counts = {"added": 0, "deleted": 0, "copied": 0}
     for op in operations:
         if isinstance(op, AddInline):
             tree[op.path] = _Entry(None, op.content, len(op.content), git_blob_sha1(op.content))
             counts["added"] += 1
         elif isinstance(op, AddBlob):
-            blob = blobs[op.sha256]
-            tree[op.path] = _Entry(blob.pk, None, blob.size, lfs_pointer_sha1(blob.sha256, blob.size))
+            ref = refs[op.sha256]
+            assert ref.blob is not None  # blob_refs_check(rows=True) made sure
+            tree[op.path] = _Entry(ref.blob.pk, None, ref.size, lfs_pointer_sha1(ref.sha256, ref.size))
             counts["added"] += 1
         elif isinstance(op, Delete):
             if op.path not in tree:
@@ -168,20 +171,26 @@ def _check_operations(operations: Sequence[Operation]) -> list[Operation]:
     return checked
 
 
-def _blobs_for(operations: Sequence[Operation]) -> dict[str, Blob]:
-    """The referenced blobs, each uploaded, not rejected, with the declared size."""
+def blob_refs_check(*, actor: Any, repo: ModelRepo, operations: Sequence[Operation],
+                    rows: bool = True) -> dict[str, BlobRef]:
+    """How each referenced sha256 may be committed into `repo` by `actor` (selectors.blobs.blob_refs_for), in one
+    batch of queries however many files the commit holds. Authority comes first: a sha256 the repo may not reference
+    is refused exactly as one never uploaded anywhere (same code, same message, and no size compared), so the answer
+    says nothing about bytes stored for other repos. `rows`: also require the blob rows (commit_create; the HF
+    commit checks before Xet-uploaded files get theirs).
+    """
     wanted = {op.sha256: op for op in operations if isinstance(op, AddBlob)}
-    blobs = {b.sha256: b for b in Blob.objects.filter(sha256__in=wanted)}
+    refs = blob_refs_for(viewer=actor, repo=repo, shas=wanted)
     for sha, op in wanted.items():
-        blob = blobs.get(sha)
-        if blob is None or (blob.uploaded_at is None and blob.state != Blob.State.VERIFIED):
-            raise BlobMissing(f"{op.path}: object {sha} was never uploaded; upload it before committing")
-        if blob.state == Blob.State.REJECTED:
-            raise BlobMissing(f"{op.path}: object {sha} was rejected: {blob.rejected_reason}")
-        if op.size is not None and blob.size != op.size:
-            raise InvalidInput(
-                f"{op.path}: declared size {op.size} but the stored object has {blob.size} bytes")
-    return blobs
+        ref = refs.get(sha)
+        if ref is None or (rows and ref.blob is None):
+            raise BlobMissing(f"{op.path}: object {sha} was never uploaded to this repository; upload it before "
+                              "committing")
+        if ref.via != UPLOADING and ref.blob is not None and ref.blob.state == Blob.State.REJECTED:
+            raise BlobMissing(f"{op.path}: object {sha} was rejected: {ref.blob.rejected_reason}")
+        if op.size is not None and ref.size != op.size:
+            raise InvalidInput(f"{op.path}: declared size {op.size} but the uploaded object has {ref.size} bytes")
+    return refs
 
 
 def _commit_oid(repo: ModelRepo, parent: Commit | None, tree: dict[str, _Entry], title: str,
@@ -226,7 +235,7 @@ def commit_create(
     if parent_oid is not None and not COMMIT_OID_RE.match(parent_oid):
         raise InvalidInput(f"parentCommit {parent_oid!r} is not a commit id")
     operations = _check_operations(operations)
-    blobs = _blobs_for(operations)
+    refs = blob_refs_check(actor=actor, repo=repo, operations=operations)
     author_name = actor.get_username() if getattr(actor, "is_authenticated", False) else "system"
 
     lock_waits = 0
@@ -246,7 +255,7 @@ def commit_create(
                         f"({head.oid if head else 'none'}); pull and retry"
                     )
                 tree = _load_tree(head)
-                counts = _apply(repo, tree, operations, blobs)
+                counts = _apply(repo, tree, operations, refs)
                 commit = Commit.objects.create(
                     oid=_commit_oid(repo, head, tree, title, author_name),
                     repo=repo, parent=head,
@@ -258,6 +267,11 @@ def commit_create(
                                git_oid=e.git_oid)
                     for path, e in sorted(tree.items())
                 )
+                # Bytes brought in from the repo's Xet index or from a repo the committer may download: now the
+                # repo's own (an upload still being hashed grants the repo only once it verifies).
+                for via, source in ((XET, RepoBlob.Source.XET), (REUSE, RepoBlob.Source.REUSE)):
+                    repo_blob_grant(repo=repo, actor=actor, source=source,
+                                    blobs=[r.blob for r in refs.values() if r.via == via and r.blob is not None])
                 now = timezone.now()
                 if ref is None:
                     Branch.objects.create(repo=repo, name=branch, head=commit, updated_at=now)

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from registry.models import Blob, CommitFile
+from registry.models import Blob, BlobUpload, CommitFile
 from registry.services.audit import audit_record
 from registry.storage import StorageError, get_store
 
@@ -100,6 +100,35 @@ def storage_gc_run(
             },
         )
     return report
+
+
+# --- LFS uploads: staged bytes never finished, and rows of uploads long done -----------------------
+
+
+def upload_gc_run(*, now: datetime | None = None, grace_hours: int | None = None,
+                  limit: int = DEFAULT_BATCH_LIMIT) -> int:
+    """Drop uploads untouched for the grace period that are not being hashed (those are re-queued instead): their
+    staged bytes and unfinished multipart uploads, then the row. A verified upload's bytes already moved to its
+    blob (and the repo's RepoBlob row outlives it); a rejected one's were deleted. Returns the rows dropped."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(hours=grace_hours if grace_hours is not None else settings.UPLOAD_GRACE_HOURS)
+    store = get_store()
+    dropped = 0
+    stale = BlobUpload.objects.filter(created_at__lt=cutoff).exclude(state=BlobUpload.State.UPLOADED)
+    for pk in list(stale.order_by("pk").values_list("pk", flat=True)[:limit]):
+        with transaction.atomic():
+            upload = stale.select_for_update(skip_locked=True).filter(pk=pk).first()
+            if upload is None:
+                continue  # touched (a new batch for it) or locked since we listed it
+            upload.delete()
+        dropped += 1
+        try:
+            if upload.multipart_upload_id:
+                store.multipart_abort(upload.staging_key, upload.multipart_upload_id)
+            store.delete(upload.staging_key)
+        except StorageError as exc:
+            logger.warning("storage GC: could not delete %s from the store: %s", upload.staging_key, exc)
+    return dropped
 
 
 # --- Xet: xorbs, files and shards nothing needs, and xorb retention ------------------------------

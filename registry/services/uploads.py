@@ -4,10 +4,14 @@ The client asks `preupload` whether a file is committed inline ("regular") or th
 ("lfs"), asks the LFS batch endpoint for upload URLs, sends the bytes straight to the store, then tells
 the hub the upload is done (verify, or multipart completion). Only then may a commit reference the object.
 
+Each upload (one writer, one object, one repo: a BlobUpload) writes to a staging key of its own; bytes that hash
+to their oid are copied to the blob's content-addressed key (or dropped when the blob is already stored) and give
+the repo the blob (RepoBlob). Authority never travels with a hash: see registry/models/uploads.py.
+
 Resumed multipart uploads: huggingface_hub 2.4 sends every part again (it requires one URL per part and
-keeps no record of parts already sent), so resuming saves no bytes on the wire. We reuse the blob's
+keeps no record of parts already sent), so resuming saves no bytes on the wire. We reuse the upload's
 multipart upload id, so parts already in the store stay valid until the client overwrites them, and an
-interrupted upload never leaves more than one dangling multipart upload per object (the GC aborts it).
+interrupted upload never leaves more than one dangling multipart upload per upload (the GC aborts it).
 """
 
 from __future__ import annotations
@@ -15,26 +19,32 @@ from __future__ import annotations
 import base64
 import binascii
 import fnmatch
+import logging
 import math
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from registry import permissions
 from registry.exceptions import BlobMissing, InvalidInput, RevisionNotFound, TooLarge
-from registry.hashing import SHA256_RE
-from registry.models import ApiKey, Blob, Commit, ModelRepo
+from registry.hashing import SHA256_RE, digests_equal, sha256_stream
+from registry.models import ApiKey, Blob, BlobUpload, Commit, ModelRepo, RepoBlob
+from registry.selectors.blobs import blob_refs_for
 from registry.services.audit import audit_record
-from registry.services.blobs import blob_register, blob_verify
-from registry.services.commits import AddBlob, AddInline, Operation, commit_create
+from registry.services.blobs import blob_register_pending, repo_blob_grant
+from registry.services.commits import AddBlob, AddInline, Operation, blob_refs_check, commit_create
 from registry.services.jobs import job_dispatch, job_enqueue
 from registry.services.repos import DEFAULT_GITATTRIBUTES
-from registry.storage import ObjectMissing, get_store
+from registry.storage import ObjectMissing, StorageError, get_store
 from registry.storage.base import InvalidUpload
+
+logger = logging.getLogger(__name__)
 
 MAX_PREUPLOAD_FILES = 1000
 MAX_BATCH_OBJECTS = 1000
@@ -156,9 +166,9 @@ class LfsObjectPlan:
     oid: str
     size: int
     kind: str
-    blob_id: int | None = None
+    upload_pk: int | None = None  # the BlobUpload the URLs write to
     upload_url: str | None = None
-    upload_id: str | None = None
+    upload_id: str | None = None  # of the multipart upload
     chunk_size: int | None = None
     part_urls: list[str] = field(default_factory=list)
     error_code: int | None = None
@@ -186,173 +196,267 @@ def _object_error(oid: Any, size: Any, code: int, message: str) -> LfsObjectPlan
 def lfs_batch_plan(
     *, actor: Any, repo: ModelRepo, objects: Sequence[dict[str, Any]], api_key: ApiKey | None = None
 ) -> list[LfsObjectPlan]:
-    """Decide, per object, whether the client uploads it (and how) or it is already stored.
+    """Decide, per object, whether the client uploads it (and how) or may commit it as it is.
 
-    Verified objects are shared by every repo (dedup): the client skips them. Everything else is
-    registered (pending) and gets presigned URLs; registering again restarts the object's grace period,
-    so the storage GC never sweeps an upload in progress.
+    "Present" (no actions) only when a commit by the caller into this repo would already accept the object: the repo
+    holds it, its Xet index has it, the caller may download another repo whose history holds it, or the caller's own
+    upload of it into this repo is being hashed. Anything else — bytes stored only for repos the caller can't
+    download, someone else's unfinished upload, a size that contradicts what is stored — gets an upload action at a
+    staging key of its own, exactly like a sha256 never seen: the answer is no oracle, and nothing blocks it.
     """
     permissions.require_write_repo(actor, repo, api_key)
     if len(objects) > MAX_BATCH_OBJECTS:
         raise InvalidInput(f"at most {MAX_BATCH_OBJECTS} objects per batch request")
-    plans = []
+    checked: list[tuple[str, int] | LfsObjectPlan] = []
     for obj in objects:
         oid, size = obj.get("oid"), obj.get("size")
         if not isinstance(oid, str) or not SHA256_RE.match(oid):
-            plans.append(_object_error(oid, size, 422, f"oid {oid!r} is not a lower-case sha256 hex digest"))
-            continue
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            plans.append(_object_error(oid, size, 422, f"size {size!r} is not a non-negative integer"))
-            continue
-        if size > settings.MAX_FILE_SIZE:
+            checked.append(_object_error(oid, size, 422, f"oid {oid!r} is not a lower-case sha256 hex digest"))
+        elif not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            checked.append(_object_error(oid, size, 422, f"size {size!r} is not a non-negative integer"))
+        elif size > settings.MAX_FILE_SIZE:
             message = f"object is {size} bytes; files may be {settings.MAX_FILE_SIZE} bytes at most"
-            plans.append(_object_error(oid, size, 422, message))
+            checked.append(_object_error(oid, size, 422, message))
+        else:
+            checked.append((oid, size))
+    refs = blob_refs_for(viewer=actor, repo=repo, uploader=actor,
+                         shas=[item[0] for item in checked if isinstance(item, tuple)])
+    plans = []
+    for item in checked:
+        if isinstance(item, LfsObjectPlan):
+            plans.append(item)
             continue
-        try:
-            plans.append(_plan_object(oid, size))
-        except InvalidInput as exc:
-            plans.append(_object_error(oid, size, 422, exc.message))
+        oid, size = item
+        ref = refs.get(oid)
+        if ref is not None and ref.size == size and (ref.blob is None or ref.blob.state != Blob.State.REJECTED):
+            plans.append(LfsObjectPlan(oid=oid, size=size, kind="present"))
+        else:
+            plans.append(_plan_upload(actor, repo, oid, size))
     return plans
 
 
-def _plan_object(oid: str, size: int) -> LfsObjectPlan:
-    blob = blob_register(sha256=oid, size=size)
+def _staging_key() -> str:
+    return f"lfs-staging/{uuid.uuid4().hex}"
+
+
+def _upload_row(actor: Any, repo: ModelRepo, oid: str, size: int) -> BlobUpload:
+    """The caller's upload of `oid` into `repo`: resumed while it waits for its bytes, else a fresh attempt at a new
+    staging key. Its `created_at` moves to now either way (the storage GC's grace period)."""
     now = timezone.now()
-    if blob.state == Blob.State.VERIFIED or (
-        blob.state == Blob.State.PENDING and blob.uploaded_at is not None
-    ):
-        # Verified, or uploaded and waiting for its worker: nobody may overwrite those bytes meanwhile.
-        Blob.objects.filter(pk=blob.pk).update(created_at=now)
-        return LfsObjectPlan(oid=oid, size=size, kind="present", blob_id=blob.pk)
-    # Pending (maybe an earlier, interrupted attempt) or rejected (bad bytes, already deleted): upload again.
-    Blob.objects.filter(pk=blob.pk).exclude(state=Blob.State.VERIFIED).update(
-        created_at=now, state=Blob.State.PENDING, rejected_reason="", uploaded_at=None,
-        xet_hash="",  # these bytes come through LFS now, not from a (rejected) Xet reconstruction
-    )
+    try:
+        with transaction.atomic():
+            upload, created = BlobUpload.objects.get_or_create(
+                repo=repo, sha256=oid, user=actor, defaults={"size": size, "staging_key": _staging_key()})
+    except IntegrityError:  # the same caller's parallel batch: use its row
+        upload, created = BlobUpload.objects.get(repo=repo, sha256=oid, user=actor), False
+    if created:
+        return upload
+    if upload.state == BlobUpload.State.OPEN and upload.size == size:
+        BlobUpload.objects.filter(pk=upload.pk).update(created_at=now)
+        return upload
+    # A new attempt (the last one was rejected, verified into a blob since deleted, or announced another size):
+    # new URLs at a new key, so nothing still in flight for the old attempt can land in this one.
+    store = get_store()
+    if upload.multipart_upload_id:
+        store.multipart_abort(upload.staging_key, upload.multipart_upload_id)
+    store.delete(upload.staging_key)
+    fields = {"size": size, "staging_key": _staging_key(), "state": BlobUpload.State.OPEN,
+              "multipart_upload_id": "", "rejected_reason": "", "uploaded_at": None, "verified_at": None,
+              "created_at": now}
+    BlobUpload.objects.filter(pk=upload.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(upload, name, value)
+    return upload
+
+
+def _plan_upload(actor: Any, repo: ModelRepo, oid: str, size: int) -> LfsObjectPlan:
+    upload = _upload_row(actor, repo, oid, size)
     store = get_store()
     ttl = settings.PRESIGNED_URL_TTL
     if size <= settings.LFS_MULTIPART_THRESHOLD:
-        return LfsObjectPlan(
-            oid=oid,
-            size=size,
-            kind="basic",
-            blob_id=blob.pk,
-            upload_url=store.presigned_put_url(blob.storage_key, expires=ttl, size=size),
-        )
-    upload_id = _multipart_upload_id(blob)
+        url = store.presigned_put_url(upload.staging_key, expires=ttl, size=size)
+        return LfsObjectPlan(oid=oid, size=size, kind="basic", upload_pk=upload.pk, upload_url=url)
+    upload_id = _multipart_upload_id(upload)
     chunk = multipart_chunk_size(size)
     parts = math.ceil(size / chunk)
     urls = [
-        store.multipart_part_url(blob.storage_key, upload_id, number, expires=ttl)
+        store.multipart_part_url(upload.staging_key, upload_id, number, expires=ttl)
         for number in range(1, parts + 1)
     ]
-    return LfsObjectPlan(
-        oid=oid,
-        size=size,
-        kind="multipart",
-        blob_id=blob.pk,
-        upload_id=upload_id,
-        chunk_size=chunk,
-        part_urls=urls,
-    )
+    return LfsObjectPlan(oid=oid, size=size, kind="multipart", upload_pk=upload.pk, upload_id=upload_id,
+                         chunk_size=chunk, part_urls=urls)
 
 
-def _multipart_upload_id(blob: Blob) -> str:
-    """The blob's open multipart upload (resumed) or a new one; one per blob even under races."""
+def _multipart_upload_id(upload: BlobUpload) -> str:
+    """The upload's open multipart upload (resumed) or a new one; one per upload even under races."""
     store = get_store()
-    if blob.multipart_upload_id:
+    if upload.multipart_upload_id:
         try:
-            store.multipart_list_parts(blob.storage_key, blob.multipart_upload_id)
-            return blob.multipart_upload_id
+            store.multipart_list_parts(upload.staging_key, upload.multipart_upload_id)
+            return upload.multipart_upload_id
         except ObjectMissing:
             pass  # completed, aborted or expired: start over
-    upload_id = store.multipart_create(blob.storage_key)
-    claimed = Blob.objects.filter(pk=blob.pk, multipart_upload_id=blob.multipart_upload_id).update(
-        multipart_upload_id=upload_id
-    )
+    upload_id = store.multipart_create(upload.staging_key)
+    claimed = BlobUpload.objects.filter(
+        pk=upload.pk, staging_key=upload.staging_key, multipart_upload_id=upload.multipart_upload_id
+    ).update(multipart_upload_id=upload_id)
     if not claimed:
-        # Someone else started one at the same moment: use theirs, drop ours.
-        store.multipart_abort(blob.storage_key, upload_id)
-        return Blob.objects.values_list("multipart_upload_id", flat=True).get(pk=blob.pk)
+        # The same caller started one at the same moment: use theirs, drop ours.
+        store.multipart_abort(upload.staging_key, upload_id)
+        return BlobUpload.objects.values_list("multipart_upload_id", flat=True).get(pk=upload.pk)
     return upload_id
 
 
 # --- after the bytes land -------------------------------------------------------------------------
 
 
-def _after_upload(*, blob: Blob, actor: Any, ip: str | None) -> Blob:
-    """Check the stored object, then verify its sha256 now (small) or in a worker (large)."""
-    if blob.state == Blob.State.VERIFIED:
-        return blob
+def _after_upload(*, upload: BlobUpload, actor: Any, ip: str | None) -> BlobUpload:
+    """Check the staged object, then hash it now (small) or in a worker (large)."""
+    if upload.state in (BlobUpload.State.VERIFIED, BlobUpload.State.UPLOADED):
+        return upload  # a retried verify call
     store = get_store()
-    info = store.head(blob.storage_key)
+    info = store.head(upload.staging_key)
     if info is None:
-        raise BlobMissing(f"object {blob.sha256} has not been uploaded (nothing in the store)")
-    if info.size != blob.size:
-        store.delete(blob.storage_key)
+        raise BlobMissing(f"object {upload.sha256} has not been uploaded (nothing in the store)")
+    if info.size != upload.size:
+        store.delete(upload.staging_key)
         raise InvalidInput(
-            f"object {blob.sha256}: {info.size} bytes were uploaded but {blob.size} were declared; "
+            f"object {upload.sha256}: {info.size} bytes were uploaded but {upload.size} were declared; "
             "upload it again",
             status=422,
         )
-    if blob.size <= settings.SYNC_VERIFY_MAX_SIZE:
-        blob = blob_verify(blob=blob)
-        _audit_upload(blob, actor, ip, verified="sync")
-        if blob.state == Blob.State.REJECTED:
+    if upload.size <= settings.SYNC_VERIFY_MAX_SIZE:
+        upload = lfs_upload_check(upload_id=upload.pk, actor=actor, ip=ip) or upload
+        if upload.state == BlobUpload.State.REJECTED:
             raise InvalidInput(
-                f"object {blob.sha256} was rejected: its content does not match its sha256 "
-                f"({blob.rejected_reason})",
+                f"object {upload.sha256} was rejected: its content does not match its sha256 "
+                f"({upload.rejected_reason})",
                 code="ObjectRejected",
                 status=422,
             )
-        return blob
+        return upload
+    now = timezone.now()
     with transaction.atomic():
-        Blob.objects.filter(pk=blob.pk, state=Blob.State.PENDING).update(uploaded_at=timezone.now())
-        _audit_upload(blob, actor, ip, verified="queued")
-        blob_id = blob.pk
-        job_enqueue(task="registry.verify_blob", key=blob_id, send=lambda key: _queue_verify(key))
-    blob.refresh_from_db()
-    return blob
+        moved = BlobUpload.objects.filter(pk=upload.pk, state=BlobUpload.State.OPEN,
+                                          staging_key=upload.staging_key).update(
+            state=BlobUpload.State.UPLOADED, uploaded_at=now)
+        if moved:
+            # Commits may reference it while it is hashed (served once verified): they need the blob row.
+            blob_register_pending(sha256=upload.sha256, size=upload.size)
+            _audit_upload(upload, actor, ip, verified="queued")
+            job_enqueue(task="registry.verify_upload", key=upload.pk, send=lambda key: _queue_verify(key))
+    upload.refresh_from_db()
+    return upload
 
 
-def _queue_verify(blob_id: int) -> None:
-    job_dispatch(task="registry.verify_blob", key=blob_id)
+def _queue_verify(upload_id: int) -> None:
+    """Send it now (a broker outage is logged: the job sweep sends it again)."""
+    job_dispatch(task="registry.verify_upload", key=upload_id)
 
 
-def _audit_upload(blob: Blob, actor: Any, ip: str | None, *, verified: str) -> None:
+def _audit_upload(upload: BlobUpload, actor: Any, ip: str | None, *, verified: str) -> None:
     audit_record(
         actor=actor,
         action="blob.upload",
-        target=blob,
-        target_label=blob.sha256,
+        target=upload.repo,
+        target_label=upload.sha256,
         ip=ip,
-        metadata={"size": blob.size, "state": blob.state, "verification": verified},
+        metadata={"size": upload.size, "state": upload.state, "verification": verified,
+                  "repo": upload.repo.repo_id},
     )
+
+
+def lfs_upload_check(*, upload_id: int, actor: Any = None, ip: str | None = None) -> BlobUpload | None:
+    """Hash a staged upload. Its bytes match: they become the blob's (copied to the blob's key unless the blob is
+    already stored) and the repo holds the blob. They don't: the upload is rejected; the blob, whoever else uploaded
+    it, is untouched. Idempotent (the worker's retries, a second verify call); StorageError propagates (retry).
+    """
+    upload = BlobUpload.objects.select_related("repo").filter(pk=upload_id).first()
+    if upload is None or upload.state not in (BlobUpload.State.OPEN, BlobUpload.State.UPLOADED):
+        return upload
+    store = get_store()
+    key = upload.staging_key
+    try:
+        sha256, size = sha256_stream(store.iter_bytes(key))
+    except ObjectMissing:
+        sha256, size = "", -1
+    if size != upload.size or not digests_equal(sha256, upload.sha256):
+        reason = ("nothing was stored for it" if size < 0 else
+                  f"the uploaded content has sha256 {sha256} and size {size}; expected {upload.sha256} / "
+                  f"{upload.size}")
+        with transaction.atomic():
+            if BlobUpload.objects.filter(pk=upload.pk, staging_key=key, state=upload.state).update(
+                    state=BlobUpload.State.REJECTED, rejected_reason=reason[:2000]):
+                upload.state, upload.rejected_reason = BlobUpload.State.REJECTED, reason
+                _audit_upload(upload, actor, ip, verified="rejected")
+                _after_check(upload.sha256)
+        store.delete(key)
+        return upload
+    for _attempt in range(3):
+        # The row first, touched: the storage GC (which re-checks under a row lock) then leaves it and its key alone
+        # while the bytes are copied, outside the transaction (large objects take a while; concurrent copies of
+        # verified uploads write the same bytes).
+        blob = blob_register_pending(sha256=upload.sha256, size=upload.size)
+        Blob.objects.filter(pk=blob.pk).update(created_at=timezone.now())
+        if blob.state != Blob.State.VERIFIED:
+            store.copy(key, blob.storage_key)
+        now = timezone.now()
+        with transaction.atomic():
+            locked = Blob.objects.select_for_update().filter(pk=blob.pk).first()
+            if locked is None:
+                continue  # swept at that very moment: register and copy again
+            if locked.state != Blob.State.VERIFIED:
+                Blob.objects.filter(pk=locked.pk).update(
+                    state=Blob.State.VERIFIED, size=upload.size, verified_at=now, rejected_reason="",
+                    uploaded_at=locked.uploaded_at or now)
+            _grant_upload(upload, locked, actor=actor, ip=ip, now=now)
+        break
+    else:
+        raise StorageError(f"object {upload.sha256}: its blob row kept vanishing while the bytes were copied")
+    store.delete(key)
+    return upload
+
+
+def _grant_upload(upload: BlobUpload, blob: Blob, *, actor: Any, ip: str | None, now: Any) -> None:
+    """The verified upload gives its repo the blob (once: a duplicate check finds the upload no longer pending)."""
+    pending = BlobUpload.objects.filter(pk=upload.pk, staging_key=upload.staging_key, state=upload.state)
+    if pending.update(state=BlobUpload.State.VERIFIED, verified_at=now):
+        upload.state = BlobUpload.State.VERIFIED
+        repo_blob_grant(repo=upload.repo, blobs=[blob], source=RepoBlob.Source.UPLOAD, actor=upload.user)
+        _audit_upload(upload, actor, ip, verified="verified")
+        _after_check(upload.sha256)
+
+
+def _after_check(sha256: str) -> None:
+    """Validation runs waiting for these bytes go on (registry.services.validation waits for them)."""
+    from registry.services.validation import validation_runs_resume_for_blob
+
+    validation_runs_resume_for_blob(sha256=sha256)
 
 
 def lfs_upload_verify(
     *, actor: Any, repo: ModelRepo, oid: Any, size: Any, api_key: ApiKey | None = None, ip: str | None = None
-) -> Blob:
+) -> BlobUpload:
     """The client says a basic (or multipart) upload is done: check the bytes before anything uses them."""
     permissions.require_write_repo(actor, repo, api_key)
     if not isinstance(oid, str) or not SHA256_RE.match(oid):
         raise InvalidInput(f"oid {oid!r} is not a lower-case sha256 hex digest")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise InvalidInput(f"size {size!r} is not a non-negative integer")
-    blob = Blob.objects.filter(sha256=oid).first()
-    if blob is None:
+    upload = BlobUpload.objects.select_related("repo").filter(repo=repo, sha256=oid, user=actor).first()
+    if upload is None:
         raise BlobMissing(f"object {oid} is unknown: ask the LFS batch endpoint for an upload URL first")
-    if blob.size != size:
-        raise InvalidInput(f"object {oid} was announced with {blob.size} bytes, not {size}", status=422)
-    return _after_upload(blob=blob, actor=actor, ip=ip)
+    if upload.size != size:
+        raise InvalidInput(f"object {oid} was announced with {upload.size} bytes, not {size}", status=422)
+    return _after_upload(upload=upload, actor=actor, ip=ip)
 
 
 def lfs_multipart_complete(
-    *, actor: Any, blob_id: int, upload_id: str, oid: Any, parts: Any, ip: str | None = None
-) -> Blob:
-    """Assemble a multipart upload (the completion URL is the authority: it names blob and upload id)."""
-    blob = Blob.objects.filter(pk=blob_id).first()
-    if blob is None or not isinstance(oid, str) or oid != blob.sha256:
+    *, actor: Any, upload_pk: int, upload_id: str, oid: Any, parts: Any, ip: str | None = None
+) -> BlobUpload:
+    """Assemble a multipart upload (the completion URL is the authority: it names the upload and its multipart id)."""
+    upload = BlobUpload.objects.select_related("repo").filter(pk=upload_pk).first()
+    if upload is None or not isinstance(oid, str) or oid != upload.sha256:
         raise BlobMissing("this completion URL does not belong to that object; ask the batch endpoint again")
     if not isinstance(parts, list) or not parts:
         raise InvalidInput("parts must be a non-empty list of {partNumber, etag}")
@@ -366,20 +470,35 @@ def lfs_multipart_complete(
     checked.sort()
     if [n for n, _ in checked] != list(range(1, len(checked) + 1)):
         raise InvalidInput("parts must be numbered 1..N without gaps or repeats")
-    if blob.state == Blob.State.VERIFIED:
-        return blob
+    if upload.state == BlobUpload.State.VERIFIED:
+        return upload
     store = get_store()
-    if blob.multipart_upload_id == upload_id:
+    if upload.multipart_upload_id == upload_id:
         try:
-            store.multipart_complete(blob.storage_key, upload_id, checked)
+            store.multipart_complete(upload.staging_key, upload_id, checked)
         except (InvalidUpload, ObjectMissing) as exc:
-            info = store.head(blob.storage_key)
-            if info is None or info.size != blob.size:
+            info = store.head(upload.staging_key)
+            if info is None or info.size != upload.size:
                 raise InvalidInput(f"the store refused to assemble the parts: {exc}", status=422) from exc
-        Blob.objects.filter(pk=blob.pk, multipart_upload_id=upload_id).update(multipart_upload_id="")
-        blob.multipart_upload_id = ""
+        BlobUpload.objects.filter(pk=upload.pk, multipart_upload_id=upload_id).update(multipart_upload_id="")
+        upload.multipart_upload_id = ""
     # else: already completed (a retried completion request) — the checks below still apply.
-    return _after_upload(blob=blob, actor=actor, ip=ip)
+    return _after_upload(upload=upload, actor=actor, ip=ip)
+
+
+def lfs_uploads_requeue(*, older_than_minutes: int = 60, limit: int = 1000) -> list[int]:
+    """Queue again the uploads still being hashed after a while (a broker outage, a dead worker). Their
+    `uploaded_at` moves to now, so a long check still running is not re-sent every sweep (a duplicate is harmless:
+    the state changes are conditional)."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(BlobUpload.objects.select_for_update()
+                   .filter(state=BlobUpload.State.UPLOADED, uploaded_at__lt=now - timedelta(minutes=older_than_minutes))
+                   .order_by("pk").values_list("pk", flat=True)[:limit])
+        BlobUpload.objects.filter(pk__in=ids).update(uploaded_at=now)
+        for upload_id in ids:
+            job_enqueue(task="registry.verify_upload", key=upload_id, send=lambda key: _queue_verify(key))
+    return ids
 
 
 # --- commits --------------------------------------------------------------------------------------
@@ -432,9 +551,12 @@ def commit_from_upload(
     from registry.services.xet_hub import xet_blobs_prepare, xet_materialise_queue
 
     permissions.require_write_repo(actor, repo, api_key)
-    xet_pending = xet_blobs_prepare(
-        repo=repo, shas=[(op.path, op.sha256.lower(), op.size) for op in operations
-                         if isinstance(op, AddBlob) and SHA256_RE.match((op.sha256 or "").lower())])
+    blob_ops = [AddBlob(op.path, op.sha256.lower(), op.size) for op in operations
+                if isinstance(op, AddBlob) and SHA256_RE.match((op.sha256 or "").lower())]
+    # Authority first (registry.selectors.blobs): a commit referencing bytes the committer may not is refused before
+    # Xet-uploaded files get their blob rows, so a refused commit leaves nothing behind.
+    blob_refs_check(actor=actor, repo=repo, operations=blob_ops, rows=False)
+    xet_pending = xet_blobs_prepare(repo=repo, shas=[(op.path, op.sha256, op.size) for op in blob_ops])
     commit = commit_create(
         actor=actor,
         repo=repo,

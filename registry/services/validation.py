@@ -41,6 +41,7 @@ from registry.models import (
     ValidationRun,
     ValidationStatus,
 )
+from registry.selectors.blobs import file_granted, granted_annotation, uploading_annotation
 from registry.services.audit import audit_record
 from registry.services.blobs import blob_reject
 from registry.services.jobs import job_dispatch, job_enqueue, lease_held
@@ -269,7 +270,9 @@ def _check_files(run: ValidationRun) -> None:
     if not pending:
         return
     entries = {f.path: f for f in CommitFile.objects.filter(commit_id=run.commit_id)
-               .select_related("blob").defer("content")}
+               .select_related("blob").defer("content")
+               .annotate(blob_granted=granted_annotation(run.repo_id),
+                         blob_uploading=uploading_annotation(run.repo_id))}
     verdicts = _verdicts_by_sha([fc.sha256 for fc in pending])
     progress = run.bytes_checked
     for fc in pending:
@@ -298,6 +301,14 @@ def _check_one(run: ValidationRun, fc: FileCheck, entry: CommitFile | None, verd
                    summary={}, progress=done)
         return
     blob = entry.blob
+    if blob is not None and not file_granted(repo=run.repo, commit_file=entry):
+        # The repo does not hold these bytes (selectors.blobs): nothing is read, and no verdict of the same content
+        # made for another repo is shown here.
+        if entry.blob_uploading:  # its upload into this repo is being hashed; lfs_upload_check resumes the run
+            raise AwaitingBytes(f"{fc.path}: waiting for its upload into this repository to be verified")
+        _save_file(run, fc, status=FAILED, progress=done, summary={}, checks=_failed_check(
+            "integrity", "the upload of this file into this repository failed verification; upload it again"))
+        return
     if blob is not None and blob.state == Blob.State.REJECTED:
         message = f"the stored object was rejected: {blob.rejected_reason}"
         _save_file(run, fc, status=FAILED, progress=done, summary={},
@@ -311,10 +322,12 @@ def _check_one(run: ValidationRun, fc: FileCheck, entry: CommitFile | None, verd
                    summary={**verdict.summary, "reused": True}, progress=done)
         return
 
-    if blob is not None and blob.state == Blob.State.PENDING and blob.xet_hash:
+    if blob is not None and blob.state == Blob.State.PENDING and (blob.xet_hash or blob.uploaded_at is None):
         # Uploaded over Xet: the whole-file object is written by the materialisation worker
-        # (services/xet_hub.py), which queues this run again once the blob is verified or rejected.
-        raise AwaitingBytes(f"{fc.path}: waiting for the file uploaded over Xet to be materialised")
+        # (services/xet_hub.py), which queues this run again once the blob is verified or rejected. Or nothing
+        # is at the blob's key yet (an LFS upload is hashed at its staging key; services/uploads.py resumes us).
+        raise AwaitingBytes(f"{fc.path}: waiting for the file uploaded over Xet to be materialised" if blob.xet_hash
+                            else f"{fc.path}: waiting for its uploaded bytes to be verified")
     if blob is not None:
         try:
             chunks: Iterable[bytes] = get_store().iter_bytes(blob.storage_key)

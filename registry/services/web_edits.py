@@ -68,7 +68,7 @@ def commit_upload_files(*, actor: Any, repo: ModelRepo, files: Sequence[Uploaded
             content = item.stream.read(settings.INLINE_FILE_MAX_SIZE + 1)
             operations.append(AddInline(path, content))
         else:
-            blob = blob_ingest_stream(stream=item.stream)
+            blob = blob_ingest_stream(stream=item.stream, repo=repo, actor=actor)  # the repo may use its bytes
             operations.append(AddBlob(path, blob.sha256, blob.size))
     count = len(operations)
     default_title = f"Upload {operations[0].path}" if count == 1 else f"Upload {count} files"

@@ -32,6 +32,7 @@ from django.utils import timezone
 from registry import permissions
 from registry.models import (
     ApiKey,
+    Blob,
     DedupChunk,
     ModelRepo,
     XetFile,
@@ -288,12 +289,14 @@ def _verify_into(stream: Any, spool: BinaryIO, expected: bytes, limit: int) -> A
 
 
 def _record_xorb(*, repo: ModelRepo, hash_hex: str, info: Any, spool: BinaryIO) -> bool:
+    """Store (or reuse) the verified xorb and link it to the repo. Returns was_inserted *for this repo*: False only
+    when the repo already had it, so the answer never tells that another repo stored the same bytes."""
     key = xorb_storage_key(hash_hex)
     existing = Xorb.objects.filter(hash=hash_hex).first()
     if existing is not None and existing.dropped_at is None:
         # The uploader sent bytes hashing to this name: it has them, so its repo may use the stored copy.
-        XorbRepo.objects.get_or_create(xorb=existing, repo=repo)
-        return False
+        _, linked = XorbRepo.objects.get_or_create(xorb=existing, repo=repo)
+        return linked
     store = get_store()
     spool.seek(0)
     store.put_stream(key, spool, size=info.serialized_size)
@@ -407,7 +410,8 @@ def _readable_xorbs(user: Any, hashes: set[str]) -> dict[str, Xorb]:
         return {}
     out: dict[str, Xorb] = {}
     verdicts: dict[int, bool] = {}
-    links = XorbRepo.objects.filter(xorb_id__in=hashes, xorb__dropped_at__isnull=True).select_related(
+    links = XorbRepo.objects.filter(xorb_id__in=hashes, xorb__dropped_at__isnull=True,
+                                    repo__disabled=False).select_related(
         "xorb", "repo", "repo__owner_org")
     for link in links:
         if link.xorb_id in out:
@@ -542,8 +546,16 @@ def file_for_sha256(*, repo: ModelRepo, sha256: str) -> XetFile | None:
 
 
 def linked_file(*, repo: ModelRepo, file_hash: str) -> XetFile:
+    """A file this repo's tokens may reconstruct: registered for the repo by a shard (a writer uploaded it), or the
+    Xet form of a blob the repo holds (RepoBlob) and has committed — e.g. bytes a committer brought in from another
+    repo they may download. Any other file is unknown here, whoever registered it."""
     h = parse_hash(file_hash, "file hash")
-    xf = XetFile.objects.filter(hash=hash_to_hex(h), repo_links__repo=repo).first()
+    name = hash_to_hex(h)
+    xf = XetFile.objects.filter(hash=name, repo_links__repo=repo).first()
+    if xf is None:
+        committed = Blob.objects.filter(
+            xet_hash=name, repo_grants__repo=repo, commit_files__commit__repo=repo).values("sha256")
+        xf = XetFile.objects.filter(hash=name, sha256__in=committed).first()
     if xf is None:
         raise CasNotFound("file not found")
     return xf

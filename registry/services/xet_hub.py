@@ -59,7 +59,8 @@ def xet_token_issue(*, principal: Any, repo: ModelRepo, scope: str, revision: st
 
 
 def _usable(blob: Blob | None) -> bool:
-    """What commits.py accepts as is: verified, or uploaded and waiting for its worker."""
+    """Bytes are (or will be) at the blob's key without us: verified, or uploaded there and waiting for a worker.
+    Whether a repo may reference it is another question (selectors.blobs, asked by commits.py)."""
     return blob is not None and blob.state != Blob.State.REJECTED and (
         blob.state == Blob.State.VERIFIED or blob.uploaded_at is not None)
 

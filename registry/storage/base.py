@@ -93,6 +93,13 @@ class BlobStore(ABC):
         """
 
     @abstractmethod
+    def copy(self, source: str, destination: str) -> None:
+        """Make `destination` hold the bytes of `source` (replacing it), without passing them through the hub.
+
+        Raises ObjectMissing when `source` does not exist. Promotes a verified staged upload to its blob's key.
+        """
+
+    @abstractmethod
     def delete(self, key: str) -> None:
         """Remove the object; no error if it is already gone."""
 

@@ -216,6 +216,30 @@ class LocalBlobStore(BlobStore):
         with self._atomic_write(self._path(key)) as out:
             self._copy(stream, out, size=size)
 
+    def copy(self, source: str, destination: str) -> None:
+        """A hard link moved into place (objects are replaced, never rewritten in place, so sharing an inode is
+        safe); a byte copy where the filesystem refuses links."""
+        src, dst = self._path(source), self._path(destination)
+        if not src.is_file():
+            raise ObjectMissing(f"no object {source!r}")
+        tmp = self.root / TMP_DIR / f"l-{secrets.token_hex(16)}"
+        try:
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.link(src, tmp)
+            os.replace(tmp, dst)
+            return
+        except FileNotFoundError:
+            raise ObjectMissing(f"no object {source!r}") from None
+        except OSError:
+            with suppress(FileNotFoundError):
+                os.unlink(tmp)
+        try:
+            with src.open("rb") as handle, self._atomic_write(dst) as out:
+                self._copy(handle, out, size=None)
+        except FileNotFoundError:
+            raise ObjectMissing(f"no object {source!r}") from None
+
     def delete(self, key: str) -> None:
         try:
             self._path(key).unlink(missing_ok=True)

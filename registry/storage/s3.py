@@ -263,6 +263,14 @@ class S3BlobStore(BlobStore):
         with _errors(f"put {key}"):
             self.client.upload_fileobj(source, self.bucket, key, Config=config)
 
+    def copy(self, source: str, destination: str) -> None:
+        """A server-side copy (boto3's managed copy: UploadPartCopy in parts above the threshold, so objects over
+        S3's 5 GiB CopyObject limit copy too)."""
+        config = TransferConfig(multipart_threshold=DEFAULT_TRANSFER_CHUNK, multipart_chunksize=DEFAULT_TRANSFER_CHUNK,
+                                max_concurrency=4)
+        with _errors(f"copy {source} to {destination}"):
+            self.client.copy({"Bucket": self.bucket, "Key": source}, self.bucket, destination, Config=config)
+
     def delete(self, key: str) -> None:
         try:
             with _errors(f"delete {key}"):

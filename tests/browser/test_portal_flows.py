@@ -20,7 +20,7 @@ WEIGHTS = bytes(range(256)) * 64  # 16 KiB of non-text bytes
 
 def _seed_gated(personas, make_repo):
     repo = make_repo("ko-llm-gated", gating="auto")
-    blob = blob_ingest_stream(stream=io.BytesIO(WEIGHTS))
+    blob = blob_ingest_stream(stream=io.BytesIO(WEIGHTS), repo=repo)
     card = ("---\nlanguage: [ko, en]\npipeline_tag: text-generation\ntags: [korean]\n---\n"
             "# Korean LLM\n\nA gated Korean foundation model.\n")
     commit_create(actor=personas.owner, repo=repo, title="weights", operations=[

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 from django.utils import timezone
 
-from registry.models import Blob, ModelRepo
+from registry.models import Blob, ModelRepo, RepoBlob
 from registry.services.commits import AddBlob, AddInline, commit_create
 from registry.services.refs import branch_create, tag_create
 from registry.storage import blob_key
@@ -47,6 +47,7 @@ def fake_blob(content: bytes) -> Blob:
 def add_files(actor, repo: ModelRepo, *, card: str = CARD, weights: bytes = b"\x00weights" * 10,
               branch: str = "main") -> None:
     blob = fake_blob(weights)
+    RepoBlob.objects.get_or_create(repo=repo, blob=blob, defaults={"source": RepoBlob.Source.UPLOAD})
     commit_create(actor=actor, repo=repo, title="Add model", branch=branch, operations=[
         AddInline("README.md", card.encode()),
         AddInline("config.json", b'{"model_type": "llama", "hidden_size": 64}\n'),

@@ -189,7 +189,7 @@ def test_download_link_from_files_tab_unlocks_after_acceptance(as_user, personas
 
     repo = make_repo("weights", gating="auto")
     payload = b"\x01\x02weights" * 1000
-    blob = blob_ingest_stream(stream=io.BytesIO(payload))
+    blob = blob_ingest_stream(stream=io.BytesIO(payload), repo=repo)
     commit_create(actor=personas.owner, repo=repo, title="w",
                   operations=[AddBlob("model.safetensors", blob.sha256, blob.size)])
     client = as_user(personas.outsider)

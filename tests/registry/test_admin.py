@@ -20,6 +20,7 @@ from registry.models import (
     Membership,
     ModelRepo,
     Organization,
+    RepoBlob,
     Tag,
 )
 from registry.services.commits import AddBlob, AddInline, commit_create
@@ -51,6 +52,7 @@ def hub(personas, make_repo):  # noqa: ANN001, ANN201
                                state=Blob.State.VERIFIED, uploaded_at=now, verified_at=now)
     public = make_repo("public")
     manual = make_repo("manual", gating="manual")
+    RepoBlob.objects.create(repo=public, blob=blob, source=RepoBlob.Source.UPLOAD)
     commit_create(actor=personas.owner, repo=public, title="weights", operations=[
         AddInline("README.md", b"---\ntags: [x]\n---\n# Hi\n"),
         AddBlob("model.safetensors", sha, len(content))])

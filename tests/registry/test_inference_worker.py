@@ -42,7 +42,7 @@ def test_upload_validate_and_check_on_the_gpu_queue(personas, make_repo, local_s
         rel = path.relative_to(tiny_model.path).as_posix()
         if rel.endswith(".safetensors"):
             with path.open("rb") as stream:
-                blob = blob_ingest_stream(stream=stream)
+                blob = blob_ingest_stream(stream=stream, repo=repo)
             ops.append(AddBlob(rel, blob.sha256, blob.size))
         else:
             ops.append(AddInline(rel, path.read_bytes()))

@@ -52,7 +52,7 @@ def test_a_real_worker_validates_a_commit_queued_on_commit(worker, personas, mak
     good = safetensors_bytes({"w": np.zeros((4, 4), np.float32)})
     ops = [AddInline("README.md", README)]
     for path, content in {"model.safetensors": good, "pytorch_model.bin": EVIL_PICKLE}.items():
-        blob = blob_ingest_stream(stream=io.BytesIO(content))
+        blob = blob_ingest_stream(stream=io.BytesIO(content), repo=repo)
         ops.append(AddBlob(path, blob.sha256, blob.size))
     # No outer transaction: the commit really commits and its on_commit hook really sends the task.
     commit = commit_create(actor=personas.owner, repo=repo, operations=ops, title="good and bad weights")

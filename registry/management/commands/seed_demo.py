@@ -122,7 +122,8 @@ class Command(BaseCommand):
             repo = repo_create(actor=actor, namespace="consortium", name=name,
                                gating=ModelRepo.Gating.AUTO if gated else ModelRepo.Gating.NONE,
                                license=license_row)
-            weights = blob_ingest_stream(stream=io.BytesIO(demo_model.safetensors_bytes(seed)))
+            weights = blob_ingest_stream(stream=io.BytesIO(demo_model.safetensors_bytes(seed)), repo=repo,
+                                         actor=actor)
             commit_create(
                 actor=actor, repo=repo, title="Add demo weights, tokenizer and model card",
                 operations=[

@@ -47,6 +47,18 @@ def test_dedup_is_per_repo(cas, local_store) -> None:  # noqa: ANN001
     assert _query(cas, "xyz").status_code == 400
 
 
+def test_dedup_never_answers_with_a_gated_repos_chunks_for_an_outsiders_repo(cas, local_store, make_repo) -> None:  # noqa: ANN001
+    from registry.services.repos import repo_create
+
+    gated = make_repo("gated", gating="auto")
+    a = make_xorb()
+    cas.post_xorb(a, repo=gated, user=cas.personas.owner)
+    cas.post_shard(shard_for([whole_file(a)[0]], [a]), repo=gated, user=cas.personas.owner)
+    assert _query(cas, hash_to_hex(a.chunks[0].hash), repo=gated, user=cas.personas.owner).status_code == 200
+    mine = repo_create(actor=cas.personas.outsider, namespace="oscar", name="mine")
+    assert _query(cas, hash_to_hex(a.chunks[0].hash), repo=mine, user=cas.personas.outsider).status_code == 404
+
+
 def test_dedup_rate_limit_answers_a_miss(cas, local_store, settings, monkeypatch) -> None:  # noqa: ANN001
     settings.RATE_LIMIT_API_PER_MINUTE = 2
     cache.clear()

@@ -81,8 +81,10 @@ def test_xorb_of_another_repo_gets_a_grant_not_200(cas, local_store) -> None:  #
     assert response.status_code == 201  # a 200 would let this repo reference bytes it never proved it has
     grant = response.json()
     cas.put(grant["url"], x.body)
-    assert _commit(cas, x, grant["id"], token).json() == {"was_inserted": False}
+    # new for this repo, whatever another repo stored: the answer is no existence oracle
+    assert _commit(cas, x, grant["id"], token).json() == {"was_inserted": True}
     assert XorbRepo.objects.filter(xorb_id=x.hex, repo=cas.repo).exists()
+    assert Xorb.objects.filter(hash=x.hex).count() == 1
 
 
 def test_grant_needs_write_token_and_a_length(cas, local_store) -> None:  # noqa: ANN001

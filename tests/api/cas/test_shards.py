@@ -119,6 +119,17 @@ def test_xorb_of_a_gated_repo_without_accepted_license_is_unknown(cas, local_sto
     _nothing_registered()
 
 
+def test_xorb_of_a_taken_down_repo_is_unknown_even_to_its_readers(cas, local_store) -> None:  # noqa: ANN001
+    from registry.models import ModelRepo
+
+    a = make_xorb()
+    _upload(cas, a, repo=cas.other_repo)
+    ModelRepo.objects.filter(pk=cas.other_repo.pk).update(disabled=True)
+    f, _ = whole_file(a)
+    assert cas.post_shard(shard_for([f], [])).status_code == 400
+    _nothing_registered()
+
+
 def test_xorbs_the_uploader_can_download_elsewhere_may_be_referenced(cas, local_store) -> None:  # noqa: ANN001
     """hf_xet's shard cache makes a second push of the same file to another repo reference the first repo's xorbs."""
     a = make_xorb()

@@ -30,10 +30,25 @@ def test_xorb_upload_stores_verified_bytes_and_links_repo(cas, blob_store) -> No
 
     again = cas.post_xorb(x)
     assert again.json() == {"was_inserted": False}
-    # Another repo that sends the same bytes proves it has them: it gets linked, nothing is rewritten.
+    # Another repo that sends the same bytes proves it has them: it gets linked, nothing is rewritten. For that repo
+    # they are new (was_inserted): the answer never tells that someone else stored them.
     other = cas.post_xorb(x, repo=cas.other_repo)
-    assert other.json() == {"was_inserted": False}
+    assert other.json() == {"was_inserted": True}
+    assert cas.post_xorb(x, repo=cas.other_repo).json() == {"was_inserted": False}
     assert set(XorbRepo.objects.filter(xorb=row).values_list("repo__name", flat=True)) == {"tiny", "other"}
+
+
+def test_upload_answer_for_a_xorb_stored_for_a_hidden_repo_is_the_one_for_a_new_xorb(cas, local_store) -> None:  # noqa: ANN001
+    """No existence oracle: was_inserted says whether the xorb is new *for this repo*, not for the hub."""
+    from registry.services.repos import repo_create
+
+    hidden = repo_create(actor=cas.personas.owner, namespace="acme", name="hidden", private=True)
+    mine = repo_create(actor=cas.personas.outsider, namespace="oscar", name="mine")
+    stored, fresh = make_xorb(seed=b"s"), make_xorb(seed=b"f")
+    assert cas.post_xorb(stored, repo=hidden, user=cas.personas.owner).json() == {"was_inserted": True}
+    answers = [cas.post_xorb(x, repo=mine, user=cas.personas.outsider) for x in (stored, fresh)]
+    assert [(r.status_code, r.json()) for r in answers] == [(200, {"was_inserted": True})] * 2
+    assert Xorb.objects.filter(hash=stored.hex).count() == 1  # stored once all the same
 
 
 def test_uppercase_hash_in_path_is_accepted(cas, local_store) -> None:  # noqa: ANN001

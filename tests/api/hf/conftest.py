@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from huggingface_hub import HfApi, constants
+from huggingface_hub import HfApi, constants, lfs
 
 from registry.models import ModelRepo
 from registry.services.blobs import blob_ingest_stream
@@ -39,7 +39,7 @@ class Hub:
         """Commit inline files and blob-store files (ingested into the configured store) on `branch`."""
         operations: list[Any] = [AddInline(path, content) for path, content in (inline or {}).items()]
         for path, content in (blobs or {}).items():
-            blob = blob_ingest_stream(stream=io.BytesIO(content))
+            blob = blob_ingest_stream(stream=io.BytesIO(content), repo=repo)
             operations.append(AddBlob(path, blob.sha256, blob.size))
         return commit_create(actor=self.p.owner, repo=repo, operations=operations, title=title, branch=branch)
 
@@ -71,3 +71,53 @@ def worker(monkeypatch):  # noqa: ANN001, ANN201
     w = Worker()
     monkeypatch.setattr(tasks.materialise_xet_blob, "apply_async", lambda args, **kw: w.queued.append(args[0]))
     return w
+
+
+# --- the stock client, as a user runs it (test_upload.py, test_blob_authority.py) ---------------------------
+
+
+@pytest.fixture
+def client_env(monkeypatch, tmp_path):
+    """The stock client, isolated: no telemetry, no cached token, its own cache dir."""
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
+    monkeypatch.setattr(constants, "HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+
+
+@pytest.fixture
+def stock_xet(monkeypatch, client_env):
+    """The client as installed: hf_xet present and not disabled (whatever the test environment says), with a
+    fresh hf_xet session whose shard cache lives in this test's HF_HOME (hf_xet reads the environment)."""
+    from huggingface_hub.utils import _xet
+
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", False)
+    monkeypatch.setenv("HF_HOME", constants.HF_HOME)
+    monkeypatch.delenv("HF_XET_CACHE", raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setattr(_xet, "_GLOBAL_XET_HOLDER", _xet.XetSessionHolder())
+
+
+@pytest.fixture
+def no_xet(monkeypatch, client_env):
+    """HF_HUB_DISABLE_XET=1 as a user would set it (read into constants at import time)."""
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+
+
+@pytest.fixture
+def transfers(monkeypatch):
+    """Counts the client's LFS transfers (basic PUTs and multipart uploads)."""
+    seen = {"basic": 0, "multipart": 0}
+    single, multi = lfs._upload_single_part, lfs._upload_multi_part
+
+    def count_single(**kwargs):
+        seen["basic"] += 1
+        return single(**kwargs)
+
+    def count_multi(**kwargs):
+        seen["multipart"] += 1
+        return multi(**kwargs)
+
+    monkeypatch.setattr(lfs, "_upload_single_part", count_single)
+    monkeypatch.setattr(lfs, "_upload_multi_part", count_multi)
+    return seen

@@ -26,7 +26,7 @@ from huggingface_hub.errors import (
 from api.hf import files as hf_files
 from registry.hashing import git_blob_sha1, lfs_pointer_sha1
 from registry.models import Blob, ModelRepo
-from registry.services.blobs import blob_register
+from registry.services.blobs import blob_register, repo_blob_grant
 from registry.services.commits import AddBlob, commit_create
 from registry.services.licenses import license_accept
 
@@ -285,6 +285,7 @@ def test_unverified_blob_is_not_downloadable(hub, make_repo, blob_store):
     repo = make_repo("fresh")
     blob = blob_register(sha256="a" * 64, size=10)
     Blob.objects.filter(pk=blob.pk).update(uploaded_at=timezone.now())
+    repo_blob_grant(repo=repo, blobs=[blob], source="backfill")  # bytes at the blob's key, as before staging
     commit_create(actor=hub.p.owner, repo=repo, operations=[AddBlob("model.safetensors", "a" * 64, 10)],
                   title="pending")
     response = raw(hub, "GET", "/acme/fresh/resolve/main/model.safetensors")

@@ -14,12 +14,10 @@ from huggingface_hub import (
     CommitOperationCopy,
     CommitOperationDelete,
     HfApi,
-    constants,
-    lfs,
 )
 from huggingface_hub.errors import HfHubHTTPError
 
-from registry.models import Blob, Branch, CommitFile
+from registry.models import Blob, BlobUpload, Branch, CommitFile
 from registry.storage import get_store
 from tests.fixtures.personas import make_key
 
@@ -28,58 +26,11 @@ MiB = 1024 * 1024
 
 
 @pytest.fixture
-def client_env(monkeypatch, tmp_path):
-    """The stock client, isolated: no telemetry, no cached token, its own cache dir."""
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
-    monkeypatch.setattr(constants, "HF_HOME", str(tmp_path / "hf-home"))
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-
-
-@pytest.fixture
-def stock_xet(monkeypatch, client_env):
-    """The client as installed: hf_xet present and not disabled (whatever the test environment says), with a
-    fresh hf_xet session whose shard cache lives in this test's HF_HOME (hf_xet reads the environment)."""
-    from huggingface_hub.utils import _xet
-
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", False)
-    monkeypatch.setenv("HF_HOME", constants.HF_HOME)
-    monkeypatch.delenv("HF_XET_CACHE", raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setattr(_xet, "_GLOBAL_XET_HOLDER", _xet.XetSessionHolder())
-
-
-@pytest.fixture
-def no_xet(monkeypatch, client_env):
-    """HF_HUB_DISABLE_XET=1 as a user would set it (read into constants at import time)."""
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
-
-
-@pytest.fixture
 def api_for(live_server, personas, client_env):
     def _api(user=None, scopes: str = "read,write") -> HfApi:
         return HfApi(endpoint=live_server.url, token=make_key(user or personas.member, scopes))
 
     return _api
-
-
-@pytest.fixture
-def transfers(monkeypatch):
-    """Counts the client's LFS transfers (basic PUTs and multipart uploads)."""
-    seen = {"basic": 0, "multipart": 0}
-    single, multi = lfs._upload_single_part, lfs._upload_multi_part
-
-    def count_single(**kwargs):
-        seen["basic"] += 1
-        return single(**kwargs)
-
-    def count_multi(**kwargs):
-        seen["multipart"] += 1
-        return multi(**kwargs)
-
-    monkeypatch.setattr(lfs, "_upload_single_part", count_single)
-    monkeypatch.setattr(lfs, "_upload_multi_part", count_multi)
-    return seen
 
 
 def head_files(repo) -> dict[str, CommitFile]:
@@ -421,7 +372,8 @@ def test_tampered_upload_is_rejected_and_never_committed(
     )
     assert status == 422
     assert headers["X-Error-Code"] == "ObjectRejected"
-    assert Blob.objects.get(sha256=oid).state == Blob.State.REJECTED
+    assert BlobUpload.objects.get(sha256=oid).state == BlobUpload.State.REJECTED
+    assert not Blob.objects.filter(sha256=oid).exists()  # the object itself knows nothing of the lie
     commit = (
         json.dumps({"key": "header", "value": {"summary": "x"}})
         + "\n"

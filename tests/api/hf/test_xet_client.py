@@ -279,3 +279,35 @@ def test_an_interrupted_upload_resumes_without_resending_what_the_cas_holds(hf, 
     assert received == [], f"the retry sent {len(received)} xorbs again"
     assert worker.run() == [Blob.State.VERIFIED]
     assert head_blob(repo, "big.bin").sha256 == sha
+
+
+def test_a_shard_cache_that_knows_gated_xorbs_gives_them_only_after_the_license_is_accepted(
+        hf, worker, make_repo, personas, blob_store, tmp_path):
+    """The stock client on a machine whose hf_xet shard cache remembers a gated checkpoint (its owner pushed it from
+    there) sends no chunks for it, only a shard naming the gated xorbs: accepted only once the uploader may download
+    the gated repo (authority never travels with a hash, even a xorb's), and then nothing is sent again."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from registry.services.licenses import license_accept
+    from registry.services.repos import repo_create
+
+    gated = make_repo("gated", gating="auto")
+    source = tmp_path / "weights.bin"
+    write_random(source, 2 * MiB)
+    HfApi(endpoint=hf.url, token=make_key(personas.member)).upload_file(
+        path_or_fileobj=str(source), path_in_repo="weights.bin", repo_id=gated.repo_id)
+    stored = set(Xorb.objects.values_list("hash", flat=True))
+    mine = repo_create(actor=personas.outsider, namespace="oscar", name="mine")
+    outsider = HfApi(endpoint=hf.url, token=make_key(personas.outsider))
+    hf.use("first", xet=True)  # the same HF_HOME: its shard cache knows the gated xorbs
+    with pytest.raises((HfHubHTTPError, RuntimeError, ValueError, OSError)) as refused:
+        outsider.upload_file(path_or_fileobj=str(source), path_in_repo="weights.bin", repo_id=mine.repo_id)
+    assert "400" in str(refused.value) and "/cas/v1/shards" in str(refused.value)  # the shard names unknown xorbs
+    assert set(CommitFile.objects.filter(commit__repo=mine).values_list("path", flat=True)) == {".gitattributes"}
+    license_accept(user=personas.outsider, repo=gated)
+    hf.use("first", xet=True)
+    outsider.upload_file(path_or_fileobj=str(source), path_in_repo="weights.bin", repo_id=mine.repo_id)
+    assert set(Xorb.objects.values_list("hash", flat=True)) == stored  # nothing sent again
+    worker.run()
+    assert sha256_of(hf.download(mine.repo_id, "weights.bin", outsider.token, xet=True, name="dl")) == \
+        sha256_of(source)

@@ -468,3 +468,63 @@ def test_write_token_refuses_pull_requests_like_commits(client, make_repo, membe
     response = client.get("/api/models/acme/tiny/xet-write-token/main?create_pr=1", **bearer(member_key))
     assert response.status_code == 400
     assert "pull requests are not supported" in response["X-Error-Message"]
+
+
+# --- authority never travels with a hash (issue 15) --------------------------------------------------------------
+
+
+def _materialised(client, repo, data, key, worker, capture) -> str:  # noqa: ANN001
+    """`data` uploaded over Xet into `repo`, committed and materialised (a verified, stored blob): its sha256."""
+    xet_file_register(repo, data)
+    sha = hashlib.sha256(data).hexdigest()
+    with capture(execute=True):
+        assert commit_lfs(client, key, [{"path": "model.bin", "oid": sha, "size": len(data)}],
+                          repo=repo.repo_id).status_code == 200
+    assert worker.run() == [Blob.State.VERIFIED]
+    return sha
+
+
+def test_a_materialised_gated_xet_file_cannot_be_committed_or_reconstructed_by_an_outsider(
+        client, make_repo, personas, member_key, local_store, worker, django_capture_on_commit_callbacks):
+    from api.auth import Principal
+    from registry.services import xet
+    from registry.services.repos import repo_create
+
+    gated = make_repo("gated", gating="auto")
+    data = payload(150_000, seed=11)
+    sha = _materialised(client, gated, data, member_key, worker, django_capture_on_commit_callbacks)
+    xet_hash = Blob.objects.get(sha256=sha).xet_hash
+    mine = repo_create(actor=personas.outsider, namespace="oscar", name="mine")
+    outsider = make_key(personas.outsider)
+    response = commit_lfs(client, outsider, [{"path": "stolen.bin", "oid": sha, "size": len(data)}],
+                          repo="oscar/mine")
+    assert (response.status_code, response["X-Error-Code"]) == (422, "BlobMissing")
+    assert set(CommitFile.objects.filter(commit__repo=mine).values_list("path", flat=True)) == {".gitattributes"}
+    token = xet.issue_token(principal=Principal(personas.outsider, None), repo=mine, scope="read",
+                            revision="main").access_token
+    reconstruction = client.get(f"/cas/v1/reconstructions/{xet_hash}", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert reconstruction.status_code == 404
+
+
+def test_a_xet_file_reused_from_a_readable_repo_is_reconstructed_through_the_new_repo(
+        client, make_repo, personas, member_key, local_store, worker, django_capture_on_commit_callbacks):
+    """Bytes brought in from a repo the committer may download are the new repo's: its read tokens reconstruct
+    them (resolve advertises their Xet hash there too)."""
+    from api.auth import Principal
+    from registry.services import xet
+    from registry.services.repos import repo_create
+
+    secret = make_repo("secret", private=True)
+    data = payload(150_000, seed=12)
+    sha = _materialised(client, secret, data, member_key, worker, django_capture_on_commit_callbacks)
+    copy = repo_create(actor=personas.reader, namespace="rae", name="copy")
+    reader = make_key(personas.reader)
+    assert commit_lfs(client, reader, [{"path": "model.bin", "oid": sha, "size": len(data)}],
+                      repo="rae/copy").status_code == 200
+    head = client.head("/rae/copy/resolve/main/model.bin", **bearer(reader))
+    assert head.status_code in (200, 302)
+    token = xet.issue_token(principal=Principal(personas.reader, None), repo=copy, scope="read",
+                            revision="main").access_token
+    reconstruction = client.get(f"/cas/v1/reconstructions/{head['X-Xet-Hash']}", HTTP_RANGE="bytes=0-99",
+                                HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert reconstruction.status_code == 200

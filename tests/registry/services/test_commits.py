@@ -19,7 +19,7 @@ from registry.exceptions import (
     StaleParent,
 )
 from registry.hashing import git_blob_sha1, lfs_pointer_sha1
-from registry.models import AuditEvent, Blob, Branch, Commit, CommitFile, ModelRepo
+from registry.models import AuditEvent, Blob, BlobUpload, Branch, Commit, CommitFile, ModelRepo, RepoBlob
 from registry.services.commits import (
     AddBlob,
     AddInline,
@@ -31,18 +31,24 @@ from registry.services.commits import (
     normalize_path,
 )
 from registry.services.refs import branch_create, tag_create
+from registry.services.repos import repo_create
 from registry.storage import blob_key
 
 
-def stored_blob(content: bytes, *, state: str = Blob.State.VERIFIED, uploaded: bool = True) -> Blob:
-    """A Blob row as the upload flow leaves it (no bytes needed: commits only check the row)."""
+def stored_blob(content: bytes, *, repo: ModelRepo | None = None, state: str = Blob.State.VERIFIED,
+                uploaded: bool = True) -> Blob:
+    """A Blob row as the upload flow leaves it (no bytes needed: commits only check the rows), uploaded into `repo`
+    (which then holds it: a RepoBlob row) when given."""
     sha = hashlib.sha256(content).hexdigest()
     now = timezone.now()
-    return Blob.objects.create(
+    blob = Blob.objects.create(
         sha256=sha, size=len(content), storage_key=blob_key(sha), state=state,
         uploaded_at=now if uploaded else None, verified_at=now if state == Blob.State.VERIFIED else None,
         rejected_reason="bad bytes" if state == Blob.State.REJECTED else "",
     )
+    if repo is not None:
+        RepoBlob.objects.create(repo=repo, blob=blob, source=RepoBlob.Source.UPLOAD)
+    return blob
 
 
 def head(repo: ModelRepo, branch: str = "main") -> Commit:
@@ -160,7 +166,7 @@ def test_commit_oid_is_40_hex_and_unique(personas, make_repo):
 
 def test_add_blob_references_uploaded_blob(personas, make_repo):
     repo = make_repo()
-    blob = stored_blob(b"weights" * 100)
+    blob = stored_blob(b"weights" * 100, repo=repo)
     c = commit(personas.owner, repo, AddBlob("model.safetensors", blob.sha256.upper(), blob.size))
     entry = tree(c)["model.safetensors"]
     assert entry.blob == blob
@@ -169,11 +175,14 @@ def test_add_blob_references_uploaded_blob(personas, make_repo):
     assert entry.git_oid == lfs_pointer_sha1(blob.sha256, blob.size)
 
 
-def test_add_blob_accepts_uploaded_but_not_yet_verified_blob(personas, make_repo):
+def test_add_blob_accepts_an_upload_into_the_repo_still_being_hashed(personas, make_repo):
     repo = make_repo()
-    blob = stored_blob(b"pending", state=Blob.State.PENDING)
+    blob = stored_blob(b"pending", state=Blob.State.PENDING, uploaded=False)
+    BlobUpload.objects.create(repo=repo, user=personas.member, sha256=blob.sha256, size=blob.size, staging_key="s/1",
+                              state=BlobUpload.State.UPLOADED)
     c = commit(personas.owner, repo, AddBlob("w.bin", blob.sha256, blob.size))
     assert tree(c)["w.bin"].blob == blob
+    assert not RepoBlob.objects.filter(repo=repo, blob=blob).exists()  # granted only once the upload verifies
 
 
 def test_add_blob_refuses_unknown_blob(personas, make_repo):
@@ -191,16 +200,44 @@ def test_add_blob_refuses_registered_but_never_uploaded_blob(personas, make_repo
 
 def test_add_blob_refuses_rejected_blob(personas, make_repo):
     repo = make_repo()
-    blob = stored_blob(b"corrupt", state=Blob.State.REJECTED)
+    blob = stored_blob(b"corrupt", repo=repo, state=Blob.State.REJECTED)
     with pytest.raises(BlobMissing, match="rejected"):
         commit(personas.owner, repo, AddBlob("w.bin", blob.sha256, blob.size))
 
 
 def test_add_blob_refuses_size_mismatch(personas, make_repo):
     repo = make_repo()
-    blob = stored_blob(b"12345")
+    blob = stored_blob(b"12345", repo=repo)
     with pytest.raises(InvalidInput, match="size"):
         commit(personas.owner, repo, AddBlob("w.bin", blob.sha256, blob.size + 1))
+
+
+@pytest.mark.parametrize("kind", ["private", "gated"])
+def test_add_blob_refuses_bytes_only_a_repo_the_committer_cannot_download_holds(personas, make_repo, kind):
+    """Authority never travels with a hash: refused exactly as an oid nobody uploaded, and nothing is written."""
+    source = make_repo("source", private=kind == "private", gating="auto" if kind == "gated" else "none")
+    blob = stored_blob(b"secret weights", repo=source)
+    commit(personas.owner, source, AddBlob("w.bin", blob.sha256, blob.size))
+    mine = repo_create(actor=personas.outsider, namespace="oscar", name="mine")
+    before = head(mine)
+    with pytest.raises(BlobMissing) as known:
+        commit(personas.outsider, mine, AddBlob("w.bin", blob.sha256, blob.size + 1))
+    with pytest.raises(BlobMissing) as unknown:
+        commit(personas.outsider, mine, AddBlob("w.bin", "e" * 64, blob.size))
+    assert known.value.message.replace(blob.sha256, "<oid>") == unknown.value.message.replace("e" * 64, "<oid>")
+    assert head(mine) == before
+    assert not RepoBlob.objects.filter(repo=mine).exists()
+
+
+def test_add_blob_reuses_bytes_of_a_repo_the_committer_may_download_and_grants_them(personas, make_repo):
+    source = make_repo("source", private=True)
+    blob = stored_blob(b"shared weights", repo=source)
+    commit(personas.owner, source, AddBlob("w.bin", blob.sha256, blob.size))
+    mine = repo_create(actor=personas.reader, namespace="rae", name="mine")
+    c = commit(personas.reader, mine, AddBlob("w.bin", blob.sha256, blob.size))
+    assert tree(c)["w.bin"].blob == blob
+    grant = RepoBlob.objects.get(repo=mine)
+    assert (grant.blob, grant.source, grant.created_by) == (blob, RepoBlob.Source.REUSE, personas.reader)
 
 
 @pytest.mark.parametrize("oid", ["", "abc", "g" * 64, "a" * 63, "a" * 65])
@@ -244,7 +281,7 @@ def test_delete_of_missing_folder_is_entry_not_found(personas, make_repo):
 
 def test_copy_within_the_same_revision(personas, make_repo):
     repo = make_repo()
-    blob = stored_blob(b"big weights")
+    blob = stored_blob(b"big weights", repo=repo)
     commit(personas.owner, repo, AddBlob("w.bin", blob.sha256, blob.size), AddInline("c.json", b"{}"))
     c = commit(personas.owner, repo, Copy("w.bin", "copy/w.bin"), Copy("c.json", "c2.json"))
     files = tree(c)

@@ -18,6 +18,7 @@ from registry.models import (
     Membership,
     ModelRepo,
     Organization,
+    RepoBlob,
     Tag,
 )
 from registry.services.commits import AddBlob, AddInline, commit_create
@@ -163,6 +164,7 @@ def _repo_with_history(personas, make_repo, name="doomed", **kwargs):  # noqa: A
     now = timezone.now()
     blob = Blob.objects.create(sha256=sha, size=len(content), storage_key=blob_key(sha),
                                state=Blob.State.VERIFIED, uploaded_at=now, verified_at=now)
+    RepoBlob.objects.create(repo=repo, blob=blob, source=RepoBlob.Source.UPLOAD)
     commit_create(actor=personas.owner, repo=repo, title="add", operations=[
         AddInline("README.md", b"# hi"), AddBlob("w.bin", sha, len(content))])
     branch_create(actor=personas.owner, repo=repo, name="dev")

@@ -9,19 +9,19 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from registry.models import AuditEvent, Blob
+from registry.models import AuditEvent, Blob, BlobUpload
 from registry.services.blobs import blob_ingest_stream, blob_register
 from registry.services.commits import AddBlob, commit_create
 from registry.services.repos import repo_delete
-from registry.services.storage_gc import storage_gc_run
+from registry.services.storage_gc import storage_gc_run, upload_gc_run
 from registry.services.uploads import lfs_batch_plan
 from registry.storage import get_store
 
 MiB = 1024 * 1024
 
 
-def stored_blob(data: bytes, *, age_hours: float = 0) -> Blob:
-    blob = blob_ingest_stream(stream=io.BytesIO(data))
+def stored_blob(data: bytes, *, repo=None, age_hours: float = 0) -> Blob:  # noqa: ANN001
+    blob = blob_ingest_stream(stream=io.BytesIO(data), repo=repo)
     return age(blob, age_hours)
 
 
@@ -71,7 +71,7 @@ def test_keeps_blobs_inside_the_grace_period(db, gc_store, settings):
 
 def test_keeps_old_blobs_that_a_commit_references(personas, make_repo, gc_store):
     repo = make_repo()
-    blob = stored_blob(b"committed weights")
+    blob = stored_blob(b"committed weights", repo=repo)
     commit_create(
         actor=personas.member,
         repo=repo,
@@ -85,8 +85,8 @@ def test_keeps_old_blobs_that_a_commit_references(personas, make_repo, gc_store)
 
 def test_deletes_blobs_left_behind_by_a_deleted_repo(personas, make_repo, gc_store):
     repo = make_repo()
-    shared = stored_blob(b"shared by two repos")
-    only_here = stored_blob(b"only in the deleted repo")
+    shared = stored_blob(b"shared by two repos", repo=repo)
+    only_here = stored_blob(b"only in the deleted repo", repo=repo)
     other = make_repo("other")
     for target, blobs in ((repo, [shared, only_here]), (other, [shared])):
         commit_create(
@@ -102,27 +102,47 @@ def test_deletes_blobs_left_behind_by_a_deleted_repo(personas, make_repo, gc_sto
     assert Blob.objects.filter(pk=shared.pk).exists()
 
 
-def test_re_registering_an_old_upload_restarts_its_grace_period(personas, make_repo, gc_store):
+def age_upload(pk: int, hours: float) -> None:
+    BlobUpload.objects.filter(pk=pk).update(created_at=timezone.now() - timedelta(hours=hours))
+
+
+def test_re_batching_an_old_upload_restarts_its_grace_period(personas, make_repo, gc_store):
     repo = make_repo()
-    blob = age(blob_register(sha256="c" * 64, size=7), 100)
-    lfs_batch_plan(actor=personas.member, repo=repo, objects=[{"oid": blob.sha256, "size": 7}])
-    assert storage_gc_run().deleted == []
+    [plan] = lfs_batch_plan(actor=personas.member, repo=repo, objects=[{"oid": "c" * 64, "size": 7}])
+    age_upload(plan.upload_pk, 100)
+    lfs_batch_plan(actor=personas.member, repo=repo, objects=[{"oid": "c" * 64, "size": 7}])
+    assert upload_gc_run() == 0
+    assert BlobUpload.objects.filter(pk=plan.upload_pk).exists()
 
 
-def test_aborts_the_dangling_multipart_upload_of_a_stale_blob(personas, make_repo, gc_store, settings):
+def test_drops_stale_uploads_their_staged_bytes_and_dangling_multipart_uploads(
+        personas, make_repo, gc_store, settings):
     settings.LFS_MULTIPART_THRESHOLD = 5 * MiB
     settings.LFS_MULTIPART_CHUNK_SIZE = 5 * MiB
     repo = make_repo()
     data_sha = hashlib.sha256(b"never finished").hexdigest()
     [plan] = lfs_batch_plan(actor=personas.member, repo=repo, objects=[{"oid": data_sha, "size": 6 * MiB}])
-    blob = age(Blob.objects.get(pk=plan.blob_id), 100)
-    report = storage_gc_run()
-    assert report.deleted == [blob.sha256]
-    assert report.aborted_uploads == 1
+    [small] = lfs_batch_plan(actor=personas.member, repo=repo, objects=[{"oid": "e" * 64, "size": 3}])
+    staged = BlobUpload.objects.get(pk=small.upload_pk).staging_key
+    get_store().put_stream(staged, io.BytesIO(b"abc"), size=3)
+    key = BlobUpload.objects.get(pk=plan.upload_pk).staging_key
+    age_upload(plan.upload_pk, 100)
+    age_upload(small.upload_pk, 100)
+    assert upload_gc_run() == 2
+    assert not BlobUpload.objects.exists()
+    assert get_store().head(staged) is None
     from registry.storage import StorageError
 
     with pytest.raises(StorageError):
-        get_store().multipart_list_parts(blob.storage_key, plan.upload_id)
+        get_store().multipart_list_parts(key, plan.upload_id)
+
+
+def test_keeps_uploads_being_hashed_whatever_their_age(personas, make_repo, gc_store):
+    repo = make_repo()
+    [plan] = lfs_batch_plan(actor=personas.member, repo=repo, objects=[{"oid": "f" * 64, "size": 3}])
+    BlobUpload.objects.filter(pk=plan.upload_pk).update(state=BlobUpload.State.UPLOADED)
+    age_upload(plan.upload_pk, 1000)
+    assert upload_gc_run() == 0
 
 
 def test_a_run_is_bounded_by_its_limit(db, gc_store):
@@ -141,3 +161,4 @@ def test_the_hourly_task_runs_the_gc(db, gc_store, settings):
     assert {key: result[key] for key in ("deleted", "freed_bytes", "failed")} == {"deleted": 1, "freed_bytes": 0,
                                                                                  "failed": 0}
     assert result["xet"]["xorbs"] == 0 and result["xet_requeued"] == 0  # the same hourly task sweeps Xet data
+    assert result["uploads_dropped"] == 0 and result["uploads_requeued"] == 0  # and LFS uploads

@@ -10,7 +10,7 @@ from django.test import override_settings
 
 from registry.exceptions import BlobMissing, InvalidInput, PermissionDenied, RepoNotFound, TooLarge
 from registry.hashing import git_blob_sha1
-from registry.models import AuditEvent, Blob, Branch
+from registry.models import AuditEvent, Blob, BlobUpload, Branch, RepoBlob
 from registry.services.blobs import blob_ingest_stream
 from registry.services.commits import AddBlob, AddInline, commit_create
 from registry.services.uploads import (
@@ -24,7 +24,7 @@ from registry.services.uploads import (
     preupload_plan,
     upload_mode_decide,
 )
-from registry.storage import get_store
+from registry.storage import blob_key, get_store
 from tests.fixtures.personas import make_key
 
 MiB = 1024 * 1024
@@ -82,7 +82,7 @@ def test_upload_mode_threshold_is_the_inline_setting():
 def test_preupload_reports_existing_oids_so_unchanged_files_are_skipped(personas, make_repo, local_store):
     repo = make_repo()
     weights = b"\x00weights" * 100
-    blob = blob_ingest_stream(stream=io.BytesIO(weights))
+    blob = blob_ingest_stream(stream=io.BytesIO(weights), repo=repo)
     commit_create(
         actor=personas.member,
         repo=repo,
@@ -161,42 +161,51 @@ def test_read_scoped_key_cannot_plan_uploads(personas, make_repo):
 # --- LFS batch ------------------------------------------------------------------------------------
 
 
-def test_batch_registers_new_objects_with_a_presigned_put(personas, make_repo, local_store):
+def upload_of(plan) -> BlobUpload:
+    return BlobUpload.objects.get(pk=plan.upload_pk)
+
+
+def test_batch_plans_new_objects_at_a_staging_key_of_their_own(personas, make_repo, local_store):
     repo = make_repo()
     data = b"new weights"
     [plan] = lfs_batch_plan(actor=personas.member, repo=repo, objects=[{"oid": sha(data), "size": len(data)}])
     assert plan.kind == "basic"
     assert plan.upload_url
-    assert Blob.objects.get(sha256=sha(data)).state == Blob.State.PENDING
+    upload = upload_of(plan)
+    assert (upload.repo, upload.user, upload.sha256, upload.state) == (repo, personas.member, sha(data), "open")
+    assert upload.staging_key != blob_key(sha(data))
+    assert not Blob.objects.exists()  # nothing about the object itself is recorded before verified bytes land
 
 
-def test_batch_skips_objects_already_verified_anywhere(personas, make_repo, local_store):
+def test_batch_skips_objects_the_repo_already_holds(personas, make_repo, local_store):
     repo = make_repo()
     data = b"shared weights"
-    blob_ingest_stream(stream=io.BytesIO(data))
+    blob_ingest_stream(stream=io.BytesIO(data), repo=repo)
     [plan] = lfs_batch_plan(actor=personas.member, repo=repo, objects=[{"oid": sha(data), "size": len(data)}])
     assert plan.kind == "present"
     assert plan.upload_url is None
 
 
-def test_batch_does_not_hand_out_upload_urls_for_bytes_awaiting_verification(
-    personas, make_repo, local_store
-):
-    from django.utils import timezone
-
+def test_batch_does_not_hand_out_urls_again_for_the_callers_upload_being_hashed(personas, make_repo, local_store):
     repo = make_repo()
-    blob = Blob.objects.create(sha256="5" * 64, size=10, storage_key="k", uploaded_at=timezone.now())
-    [plan] = lfs_batch_plan(actor=personas.member, repo=repo, objects=[{"oid": blob.sha256, "size": 10}])
+    upload = BlobUpload.objects.create(repo=repo, user=personas.member, sha256="5" * 64, size=10, staging_key="s/5",
+                                       state=BlobUpload.State.UPLOADED)
+    [plan] = lfs_batch_plan(actor=personas.member, repo=repo, objects=[{"oid": upload.sha256, "size": 10}])
     assert plan.kind == "present"
-    assert Blob.objects.get(pk=blob.pk).uploaded_at is not None
+    [other] = lfs_batch_plan(actor=personas.owner, repo=repo, objects=[{"oid": upload.sha256, "size": 10}])
+    assert other.kind == "basic"  # another user's unfinished upload blocks no one
 
 
-def test_batch_lets_a_rejected_object_be_uploaded_again(personas, make_repo, local_store):
+def test_batch_lets_a_rejected_upload_be_sent_again_at_a_new_key(personas, make_repo, local_store):
     repo = make_repo()
-    blob = Blob.objects.create(sha256="6" * 64, size=10, storage_key="k", state=Blob.State.REJECTED)
-    [plan] = lfs_batch_plan(actor=personas.member, repo=repo, objects=[{"oid": blob.sha256, "size": 10}])
-    assert plan.kind == "basic"
-    assert Blob.objects.get(pk=blob.pk).state == Blob.State.PENDING
+    data = b"0123456789"
+    [first] = lfs_batch_plan(actor=personas.member, repo=repo, objects=[{"oid": sha(data), "size": 10}])
+    old_key = upload_of(first).staging_key
+    BlobUpload.objects.filter(pk=first.upload_pk).update(state=BlobUpload.State.REJECTED, rejected_reason="bad")
+    [again] = lfs_batch_plan(actor=personas.member, repo=repo, objects=[{"oid": sha(data), "size": 10}])
+    assert again.kind == "basic" and again.upload_pk == first.upload_pk
+    assert upload_of(again).state == BlobUpload.State.OPEN
+    assert upload_of(again).staging_key != old_key  # nothing in flight for the old attempt lands in this one
 
 
 @pytest.mark.parametrize(
@@ -215,15 +224,18 @@ def test_batch_answers_bad_objects_with_per_object_errors(personas, make_repo, l
     assert plan.kind == "error"
     assert plan.error_code == 422
     assert message in plan.error_message
-    assert not Blob.objects.exists()
+    assert not Blob.objects.exists() and not BlobUpload.objects.exists()
 
 
-def test_batch_refuses_a_size_that_contradicts_the_known_object(personas, make_repo, local_store):
+def test_batch_with_a_size_contradicting_the_stored_object_is_answered_as_a_new_object(
+        personas, make_repo, local_store):
+    """No error naming the stored size: that would tell anyone that the object exists, and how big it is."""
     repo = make_repo()
     data = b"abc"
-    blob_ingest_stream(stream=io.BytesIO(data))
+    blob_ingest_stream(stream=io.BytesIO(data), repo=repo)
     [plan] = lfs_batch_plan(actor=personas.member, repo=repo, objects=[{"oid": sha(data), "size": 4}])
-    assert plan.kind == "error" and "size" in plan.error_message
+    assert plan.kind == "basic"
+    assert Blob.objects.get(sha256=sha(data)).size == 3
 
 
 @override_settings(LFS_MULTIPART_THRESHOLD=5 * MiB, LFS_MULTIPART_CHUNK_SIZE=5 * MiB)
@@ -236,7 +248,9 @@ def test_batch_splits_large_objects_into_parts_and_reuses_the_upload_id(personas
     assert len(first.part_urls) == 3
     [again] = lfs_batch_plan(actor=personas.member, repo=repo, objects=[obj])
     assert again.upload_id == first.upload_id
-    assert Blob.objects.get(sha256="b" * 64).multipart_upload_id == first.upload_id
+    assert upload_of(first).multipart_upload_id == first.upload_id
+    [theirs] = lfs_batch_plan(actor=personas.owner, repo=repo, objects=[obj])
+    assert theirs.upload_id != first.upload_id  # each uploader writes its own parts
 
 
 @override_settings(LFS_MULTIPART_THRESHOLD=5 * MiB, LFS_MULTIPART_CHUNK_SIZE=5 * MiB)
@@ -244,7 +258,7 @@ def test_a_resumed_multipart_upload_keeps_the_parts_already_stored(personas, mak
     repo = make_repo()
     obj = {"oid": "c" * 64, "size": 11 * MiB}
     [first] = lfs_batch_plan(actor=personas.member, repo=repo, objects=[obj])
-    key = Blob.objects.get(pk=first.blob_id).storage_key
+    key = upload_of(first).staging_key
     etag = _put_part(get_store(), key, first.upload_id, 1, b"p" * (5 * MiB))
     [resumed] = lfs_batch_plan(actor=personas.member, repo=repo, objects=[obj])
     assert resumed.upload_id == first.upload_id
@@ -257,10 +271,10 @@ def test_a_multipart_upload_that_vanished_from_the_store_starts_over(personas, m
     repo = make_repo()
     obj = {"oid": "d" * 64, "size": 6 * MiB}
     [first] = lfs_batch_plan(actor=personas.member, repo=repo, objects=[obj])
-    get_store().multipart_abort(Blob.objects.get(pk=first.blob_id).storage_key, first.upload_id)
+    get_store().multipart_abort(upload_of(first).staging_key, first.upload_id)
     [again] = lfs_batch_plan(actor=personas.member, repo=repo, objects=[obj])
     assert again.upload_id != first.upload_id
-    assert Blob.objects.get(pk=first.blob_id).multipart_upload_id == again.upload_id
+    assert upload_of(first).multipart_upload_id == again.upload_id
 
 
 def test_multipart_chunks_grow_to_stay_under_ten_thousand_parts():
@@ -274,32 +288,45 @@ def test_batch_needs_write_access(personas, make_repo, local_store):
     repo = make_repo()
     with pytest.raises(PermissionDenied):
         lfs_batch_plan(actor=personas.reader, repo=repo, objects=[{"oid": "c" * 64, "size": 1}])
-    assert not Blob.objects.exists()
+    assert not Blob.objects.exists() and not BlobUpload.objects.exists()
 
 
 # --- verify / complete ----------------------------------------------------------------------------
 
 
-def test_verify_marks_a_matching_small_upload_verified(personas, make_repo, local_store):
+def staged(repo, user, data: bytes) -> BlobUpload:
+    """Batch, then PUT the bytes where the plan says (the upload's own staging key)."""
+    [plan] = lfs_batch_plan(actor=user, repo=repo, objects=[{"oid": sha(data), "size": len(data)}])
+    upload = upload_of(plan)
+    return upload
+
+
+def test_verify_marks_a_matching_small_upload_verified_and_gives_the_repo_the_blob(
+        personas, make_repo, local_store):
     repo = make_repo()
     data = b"good bytes"
-    lfs_batch_plan(actor=personas.member, repo=repo, objects=[{"oid": sha(data), "size": len(data)}])
-    put(Blob.objects.get(sha256=sha(data)).storage_key, data)
-    blob = lfs_upload_verify(actor=personas.member, repo=repo, oid=sha(data), size=len(data))
-    assert blob.state == Blob.State.VERIFIED
+    upload = staged(repo, personas.member, data)
+    put(upload.staging_key, data)
+    done = lfs_upload_verify(actor=personas.member, repo=repo, oid=sha(data), size=len(data))
+    assert done.state == BlobUpload.State.VERIFIED
+    blob = Blob.objects.get(sha256=sha(data))
+    assert blob.state == Blob.State.VERIFIED and blob.storage_key == blob_key(sha(data))
+    assert b"".join(get_store().iter_bytes(blob.storage_key)) == data
+    assert get_store().head(upload.staging_key) is None  # the staged copy is gone
+    assert RepoBlob.objects.filter(repo=repo, blob=blob, source="upload").exists()
     assert AuditEvent.objects.filter(action="blob.upload", target_label=sha(data)).exists()
 
 
 def test_verify_rejects_bytes_that_do_not_match_their_sha256(personas, make_repo, local_store):
     repo = make_repo()
     claimed = b"what I said"
-    lfs_batch_plan(actor=personas.member, repo=repo, objects=[{"oid": sha(claimed), "size": len(claimed)}])
-    key = Blob.objects.get(sha256=sha(claimed)).storage_key
-    put(key, b"what I sent!"[: len(claimed)])
+    upload = staged(repo, personas.member, claimed)
+    put(upload.staging_key, b"what I sent!"[: len(claimed)])
     with pytest.raises(InvalidInput, match="rejected"):
         lfs_upload_verify(actor=personas.member, repo=repo, oid=sha(claimed), size=len(claimed))
-    assert Blob.objects.get(sha256=sha(claimed)).state == Blob.State.REJECTED
-    assert get_store().head(key) is None
+    assert BlobUpload.objects.get(pk=upload.pk).state == BlobUpload.State.REJECTED
+    assert get_store().head(upload.staging_key) is None
+    assert not Blob.objects.filter(sha256=sha(claimed)).exists()
     with pytest.raises(BlobMissing):
         commit_create(
             actor=personas.member,
@@ -309,10 +336,28 @@ def test_verify_rejects_bytes_that_do_not_match_their_sha256(personas, make_repo
         )
 
 
+def test_a_lying_upload_does_not_touch_the_stored_bytes_of_that_oid(personas, make_repo, local_store):
+    """Wrong bytes under a stored sha256 are refused and poison nothing: the stored object stays as it was."""
+    from registry.services.repos import repo_create
+
+    theirs = make_repo("theirs", private=True)
+    mine = repo_create(actor=personas.outsider, namespace="oscar", name="mine")
+    data = b"the real weights"
+    blob = blob_ingest_stream(stream=io.BytesIO(data), repo=theirs)
+    upload = staged(mine, personas.outsider, data)
+    put(upload.staging_key, b"X" * len(data))
+    with pytest.raises(InvalidInput, match="rejected"):
+        lfs_upload_verify(actor=personas.outsider, repo=mine, oid=blob.sha256, size=len(data))
+    blob.refresh_from_db()
+    assert blob.state == Blob.State.VERIFIED
+    assert b"".join(get_store().iter_bytes(blob.storage_key)) == data
+    assert not RepoBlob.objects.filter(repo=mine).exists()
+
+
 def test_verify_of_an_object_never_uploaded_is_an_error(personas, make_repo, local_store):
     repo = make_repo()
     data = b"never sent"
-    lfs_batch_plan(actor=personas.member, repo=repo, objects=[{"oid": sha(data), "size": len(data)}])
+    staged(repo, personas.member, data)
     with pytest.raises(BlobMissing):
         lfs_upload_verify(actor=personas.member, repo=repo, oid=sha(data), size=len(data))
     with pytest.raises(BlobMissing):
@@ -322,13 +367,12 @@ def test_verify_of_an_object_never_uploaded_is_an_error(personas, make_repo, loc
 def test_verify_deletes_an_upload_of_the_wrong_size(personas, make_repo, local_store):
     repo = make_repo()
     data = b"twelve bytes"
-    lfs_batch_plan(actor=personas.member, repo=repo, objects=[{"oid": sha(data), "size": len(data)}])
-    key = Blob.objects.get(sha256=sha(data)).storage_key
-    put(key, data + b"extra")
+    upload = staged(repo, personas.member, data)
+    put(upload.staging_key, data + b"extra")
     with pytest.raises(InvalidInput, match="declared"):
         lfs_upload_verify(actor=personas.member, repo=repo, oid=sha(data), size=len(data))
-    assert get_store().head(key) is None
-    assert Blob.objects.get(sha256=sha(data)).state == Blob.State.PENDING
+    assert get_store().head(upload.staging_key) is None
+    assert BlobUpload.objects.get(pk=upload.pk).state == BlobUpload.State.OPEN
 
 
 @override_settings(SYNC_VERIFY_MAX_SIZE=4)
@@ -338,24 +382,28 @@ def test_large_uploads_are_verified_by_the_worker_after_the_transaction(
     from registry import tasks
 
     queued = []
-    monkeypatch.setattr(tasks.verify_blob, "apply_async", lambda args, **kw: queued.append(args[0]))
+    monkeypatch.setattr(tasks.verify_upload, "apply_async", lambda args, **kw: queued.append(args[0]))
     repo = make_repo()
     data = b"more than four bytes"
-    lfs_batch_plan(actor=personas.member, repo=repo, objects=[{"oid": sha(data), "size": len(data)}])
-    put(Blob.objects.get(sha256=sha(data)).storage_key, data)
+    upload = staged(repo, personas.member, data)
+    put(upload.staging_key, data)
     with django_capture_on_commit_callbacks(execute=True):
-        blob = lfs_upload_verify(actor=personas.member, repo=repo, oid=sha(data), size=len(data))
-    assert blob.state == Blob.State.PENDING and blob.uploaded_at is not None
-    assert queued == [blob.pk]
+        upload = lfs_upload_verify(actor=personas.member, repo=repo, oid=sha(data), size=len(data))
+    assert upload.state == BlobUpload.State.UPLOADED and upload.uploaded_at is not None
+    assert queued == [upload.pk]
     # ... and the job is a row too, so a lost message or a dead worker can't lose it (the job sweep resends it)
     from registry.models import Job
 
-    job = Job.objects.get(task="registry.verify_blob", key=blob.pk)
+    job = Job.objects.get(task="registry.verify_upload", key=upload.pk)
     assert job.state == Job.State.QUEUED and job.dispatches == 1
-    # committable while the worker runs (served only once verified)
+    # committable while the worker runs, served only once verified
     commit_create(
         actor=personas.member, repo=repo, title="w", operations=[AddBlob("w.bin", sha(data), len(data))]
     )
+    assert not RepoBlob.objects.filter(repo=repo).exists()
+    assert tasks.verify_upload.apply(args=(upload.pk,)).get() == BlobUpload.State.VERIFIED
+    assert RepoBlob.objects.filter(repo=repo, blob__sha256=sha(data)).exists()
+    assert Blob.objects.get(sha256=sha(data)).state == Blob.State.VERIFIED
 
 
 def test_multipart_complete_assembles_parts_then_verifies(personas, make_repo, blob_store):
@@ -367,28 +415,31 @@ def test_multipart_complete_assembles_parts_then_verifies(personas, make_repo, b
             actor=personas.member, repo=repo, objects=[{"oid": sha(data), "size": len(data)}]
         )
     store = get_store()
-    blob = Blob.objects.get(pk=plan.blob_id)
+    upload = upload_of(plan)
     etags = []
     for number, chunk in enumerate((part1, part2), start=1):
-        etags.append((number, _put_part(store, blob.storage_key, plan.upload_id, number, chunk)))
+        etags.append((number, _put_part(store, upload.staging_key, plan.upload_id, number, chunk)))
     done = lfs_multipart_complete(
         actor=personas.member,
-        blob_id=plan.blob_id,
+        upload_pk=plan.upload_pk,
         upload_id=plan.upload_id,
         oid=sha(data),
         parts=[{"partNumber": n, "etag": e} for n, e in etags],
     )
-    assert done.state == Blob.State.VERIFIED
+    assert done.state == BlobUpload.State.VERIFIED
     assert done.multipart_upload_id == ""
+    blob = Blob.objects.get(sha256=sha(data))
+    assert blob.state == Blob.State.VERIFIED
+    assert hashlib.sha256(b"".join(store.iter_bytes(blob.storage_key))).hexdigest() == sha(data)
     # a retried completion is harmless
     again = lfs_multipart_complete(
         actor=None,
-        blob_id=plan.blob_id,
+        upload_pk=plan.upload_pk,
         upload_id=plan.upload_id,
         oid=sha(data),
         parts=[{"partNumber": 1, "etag": "x"}],
     )
-    assert again.state == Blob.State.VERIFIED
+    assert again.state == BlobUpload.State.VERIFIED
 
 
 def test_multipart_complete_refuses_another_objects_oid(personas, make_repo, local_store):
@@ -400,7 +451,7 @@ def test_multipart_complete_refuses_another_objects_oid(personas, make_repo, loc
     with pytest.raises(BlobMissing):
         lfs_multipart_complete(
             actor=None,
-            blob_id=plan.blob_id,
+            upload_pk=plan.upload_pk,
             upload_id=plan.upload_id,
             oid="f" * 64,
             parts=[{"partNumber": 1, "etag": "x"}],

@@ -26,7 +26,7 @@ from registry.models import (
     ModelRepo,
     ValidationRun,
 )
-from registry.services.blobs import blob_ingest_stream, blob_register
+from registry.services.blobs import blob_ingest_stream, blob_register, repo_blob_grant
 from registry.services.commits import AddBlob, AddInline, Delete, commit_create
 from registry.services.validation import (
     validation_run_execute,
@@ -94,12 +94,13 @@ class Validator:
                ) -> ValidationRun:
         ops: list[Any] = [AddInline(p, c) for p, c in (inline or {}).items()]
         for path, content in (blobs or {}).items():
-            if pending:  # uploaded, not yet verified (a large LFS upload waiting for its worker)
+            if pending:  # uploaded, not yet verified: bytes at the blob's key, as LFS uploads were before staging
                 blob = blob_register(sha256=sha(content), size=len(content))
                 get_store().put_stream(blob.storage_key, io.BytesIO(content), size=len(content))
                 Blob.objects.filter(pk=blob.pk).update(uploaded_at=timezone.now())
+                repo_blob_grant(repo=repo, blobs=[blob], source="backfill")  # what the 0008 migration gave them
             else:
-                blob = blob_ingest_stream(stream=io.BytesIO(content))
+                blob = blob_ingest_stream(stream=io.BytesIO(content), repo=repo)
             ops.append(AddBlob(path, blob.sha256, blob.size))
         ops += [Delete(p) for p in delete]
         with self.capture(execute=False) as after_commit:
@@ -187,6 +188,46 @@ def test_a_pending_blob_becomes_verified_when_its_bytes_check_out(validator, mak
     run = validator.commit_and_run(repo, blobs={"model.safetensors": data}, pending=True)
     assert files_of(run)["model.safetensors"].status == "passed"
     assert Blob.objects.get(sha256=sha(data)).state == Blob.State.VERIFIED
+
+
+def test_a_file_committed_on_an_upload_being_hashed_waits_for_it_and_fails_if_it_lied(
+        validator, make_repo, personas, settings, monkeypatch):
+    """A repo's file is validated on the repo's own bytes: never on a copy stored for another repo, never with the
+    verdict made for it there (that would describe gated content to someone who never had it)."""
+    from registry.models import BlobUpload
+    from registry.services.repos import repo_create
+    from registry.services.uploads import lfs_batch_plan, lfs_upload_verify
+
+    data = safetensors_bytes({"w": np.zeros((4, 4), np.float32)})
+    validator.commit_and_run(make_repo("source", gating="auto"), blobs={"model.safetensors": data})
+    assert ContentVerdict.objects.filter(sha256=sha(data)).exists()
+    settings.SYNC_VERIFY_MAX_SIZE = 1
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.verify_upload, "apply_async", lambda args, **kw: queued.append(args[0]))
+    mine = repo_create(actor=personas.outsider, namespace="oscar", name="mine")
+    [plan] = lfs_batch_plan(actor=personas.outsider, repo=mine, objects=[{"oid": sha(data), "size": len(data)}])
+    upload = BlobUpload.objects.get(pk=plan.upload_pk)
+    get_store().put_stream(upload.staging_key, io.BytesIO(b"\0" * len(data)), size=len(data))
+    with validator.capture(execute=True):
+        lfs_upload_verify(actor=personas.outsider, repo=mine, oid=sha(data), size=len(data))
+    with validator.capture(execute=False) as after_commit:
+        commit = commit_create(actor=personas.outsider, repo=mine, title="w",
+                               operations=[AddBlob("model.safetensors", sha(data), len(data))])
+    with validator.capture(execute=True):
+        for callback in after_commit:
+            callback()
+    run = validator.run(ValidationRun.objects.get(commit=commit))
+    assert run.status == "pending" and "waiting" in run.error
+    assert files_of(run)["model.safetensors"].status == "pending"
+    validator.queued.clear()
+    with validator.capture(execute=True):
+        assert tasks.verify_upload.apply(args=(queued[0],)).get() == BlobUpload.State.REJECTED
+    assert validator.queued == [run.pk]  # the rejected upload resumes the run
+    run = validator.run(run)
+    check = files_of(run)["model.safetensors"]
+    assert (run.status, check.status) == ("failed", "failed")
+    assert check.checks[0]["name"] == "integrity" and not check.summary
+    assert Blob.objects.get(sha256=sha(data)).state == Blob.State.VERIFIED  # the source's copy is untouched
 
 
 def test_corrupted_bytes_fail_the_file_and_reject_the_blob(validator, make_repo):

@@ -172,6 +172,21 @@ def test_delete_is_idempotent(blob_store):
     blob_store.delete(blob_key("cd" * 32))
 
 
+def test_copy_makes_the_destination_hold_the_source_and_leaves_the_source(blob_store):
+    """How a verified staged upload becomes its blob's object, without the bytes passing through the hub."""
+    staged = "lfs-staging/0123456789abcdef"
+    blob_store.put_stream(staged, io.BytesIO(b"verified bytes"), size=14)
+    blob_store.put_stream(KEY, io.BytesIO(b"older"), size=5)
+    blob_store.copy(staged, KEY)
+    assert b"".join(blob_store.iter_bytes(KEY)) == b"verified bytes"
+    blob_store.delete(staged)  # the copy outlives its source
+    assert blob_store.head(staged) is None
+    assert b"".join(blob_store.iter_bytes(KEY)) == b"verified bytes"
+    with pytest.raises(ObjectMissing):
+        blob_store.copy(staged, blob_key("ef" * 32))
+    assert blob_store.head(blob_key("ef" * 32)) is None
+
+
 # --- presigned URLs over HTTP -------------------------------------------------------------------------
 
 

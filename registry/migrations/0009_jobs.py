@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0006_orginvitation'),
+        ('registry', '0008_backfill_repo_blobs'),
     ]
 
     operations = [
