@@ -26,6 +26,7 @@ from api.auth import Principal, client_ip
 from api.hf.common import (
     absolute,
     cursor_decode,
+    error_response,
     get_repo,
     hf_view,
     hub_error_response,
@@ -39,7 +40,7 @@ from registry.exceptions import Disabled, EntryNotFound, GatedRepo, PermissionDe
 from registry.models import Blob, Commit, CommitFile, ModelRepo
 from registry.selectors import hf as hf_selectors
 from registry.selectors import resolve as resolve_selectors
-from registry.selectors.blobs import file_granted
+from registry.selectors.blobs import file_granted, upload_in_progress
 from registry.selectors.repos import revision_resolve
 from registry.selectors.validation import file_quarantine
 from registry.services.downloads import repo_download_record, user_download_record
@@ -49,6 +50,7 @@ from registry.user_content import content_headers
 TREE_PAGE_SIZE = 1000
 DISABLED_MESSAGE = "Access to this resource is disabled."  # exact: the client maps it to DisabledRepoError
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+PENDING_RETRY_AFTER_SECONDS = 2  # a committed file whose bytes are still being checked: seconds, usually
 
 
 def check_downloadable(request: HttpRequest, principal: Principal, repo: ModelRepo,
@@ -207,8 +209,10 @@ def resolve(request: HttpRequest, principal: Principal, namespace: str, name: st
     if not file_granted(repo=repo, commit_file=entry):
         # Committed while its upload into this repo was being hashed, and that upload has not verified (yet): the
         # same bytes stored for other repos are not this repo's to serve. Checked first: nothing about them shows.
-        error = PermissionDenied(f"{path} is not verified for this repository: its upload is still being checked, "
-                                 "or failed the check (upload it again)", code="BlobNotVerified")
+        if upload_in_progress(repo=repo, sha256=entry.blob.sha256):
+            return _not_ready(path, principal, head, headers)
+        error = PermissionDenied(f"{path} is not verified for this repository: its upload failed the check "
+                                 "(upload it again)", code="BlobNotVerified")
         return hub_error_response(error, principal, head=head, headers=headers)
     quarantined = _quarantine_error(entry, path)
     if quarantined is not None:
@@ -218,15 +222,15 @@ def resolve(request: HttpRequest, principal: Principal, namespace: str, name: st
         return _serve_bytes(request, entry, headers)
 
     blob = entry.blob
-    if blob.state != Blob.State.VERIFIED:
-        # Uploaded bytes are served only once verified (hashed and checked): a 403 the client can show.
-        if blob.state == Blob.State.REJECTED:
-            error = PermissionDenied(f"{path} failed verification and can't be downloaded",
-                                     code="BlobRejected")
-        else:
-            error = PermissionDenied(f"{path} is still being verified; it can be downloaded once the check "
-                                     "completes", code="BlobNotVerified")
+    if blob.state == Blob.State.REJECTED:
+        error = PermissionDenied(f"{path} failed verification and can't be downloaded", code="BlobRejected")
         return hub_error_response(error, principal, head=head, headers=headers)
+    # Read-after-write: a committed file is never a 403 or 404 while its bytes are checked (small Xet and LFS
+    # uploads are checked during the request that sent them). Until the worker has written and verified the rest
+    # it is a 503 with Retry-After on the HEAD, which the stock client retries (its GET retries only 408/429, and a
+    # HEAD can't tell a Xet client from a whole-file one, so the HEAD is where it waits).
+    if blob.state != Blob.State.VERIFIED:
+        return _not_ready(path, principal, head, headers)
     headers["X-Linked-Etag"] = f'"{blob.sha256}"'
     headers["X-Linked-Size"] = str(blob.size)
     if blob.xet_hash:
@@ -247,6 +251,14 @@ def resolve(request: HttpRequest, principal: Principal, namespace: str, name: st
     for key, value in headers.items():
         response[key] = value
     return response
+
+
+def _not_ready(path: str, principal: Principal, head: bool, headers: dict[str, str]) -> HttpResponse:
+    """503 + Retry-After: committed, its bytes still being checked; the stock client retries it."""
+    message = f"{path} was just uploaded and is still being checked; retry in a few seconds"
+    return error_response(503, "BlobPending", message, head=head,
+                          headers={**headers, "Retry-After": str(PENDING_RETRY_AFTER_SECONDS),
+                                   "Cache-Control": "no-store"})
 
 
 # --- checkpoint validation: quarantine ------------------------------------------------------------

@@ -112,6 +112,11 @@ def uploading_annotation(repo_id: int) -> Exists:
                                             state=BlobUpload.State.UPLOADED))
 
 
+def upload_in_progress(*, repo: ModelRepo, sha256: str) -> bool:
+    """An LFS upload of these bytes into `repo` landed and is being hashed: the file will be servable soon."""
+    return BlobUpload.objects.filter(repo=repo, sha256=sha256, state=BlobUpload.State.UPLOADED).exists()
+
+
 def file_granted(*, repo: ModelRepo, commit_file: CommitFile) -> bool:
     """May `repo` serve this file's bytes? Inline files: always. Blob files: only when the repo holds the blob (its
     upload was verified, or it was brought in with authority); a file committed while its upload was still being

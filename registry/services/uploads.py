@@ -543,12 +543,13 @@ def commit_from_upload(
     """A commit sent over the Hub protocol: the upload rules, then commit_create.
 
     Objects uploaded over Xet get their blob rows first (xet_hub.xet_blobs_prepare); once the commit has landed,
-    a worker materialises them (until then they are committed but not downloadable, like any pending blob).
+    the small ones are materialised at once and a worker materialises the rest (until then Xet clients reconstruct
+    them and everyone else gets a 503 with Retry-After, never a 403).
     """
     for op in operations:
         if isinstance(op, AddInline) and len(op.content) > settings.INLINE_FILE_MAX_SIZE:
             raise TooLarge(_too_large(op.path))
-    from registry.services.xet_hub import xet_blobs_prepare, xet_materialise_queue
+    from registry.services.xet_hub import xet_blobs_prepare, xet_materialise_queue, xet_materialise_small
 
     permissions.require_write_repo(actor, repo, api_key)
     blob_ops = [AddBlob(op.path, op.sha256.lower(), op.size) for op in operations
@@ -568,5 +569,5 @@ def commit_from_upload(
         api_key=api_key,
         ip=ip,
     )
-    xet_materialise_queue(xet_pending)
+    xet_materialise_queue(xet_materialise_small(xet_pending) if xet_pending else [])
     return commit

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -123,6 +124,22 @@ def _blob_for_xet_file(*, sha256: str, xet_file: XetFile) -> Blob:
             setattr(blob, name, value)
         blob.save(update_fields=list(fields))
         return blob
+
+
+def xet_materialise_small(blob_ids: Sequence[int]) -> list[int]:
+    """Materialise at once the files up to SYNC_VERIFY_MAX_SIZE (as LFS uploads of that size are hashed at once), so
+    that right after the commit returns every client can download them; the ids still pending are returned for the
+    worker. Any failure here is left to the worker (a store hiccup inside a request costs nothing but time)."""
+    limit = settings.SYNC_VERIFY_MAX_SIZE
+    small = set(Blob.objects.filter(pk__in=blob_ids, state=Blob.State.PENDING, size__lte=limit)
+                .exclude(xet_hash="").values_list("pk", flat=True))
+    for blob_id in small:
+        try:
+            xet_blob_materialise(blob_id=blob_id)
+        except Exception:  # noqa: BLE001 - the worker does it then
+            logger.warning("could not materialise Xet blob %s at commit; the worker will", blob_id, exc_info=True)
+    done = set(Blob.objects.filter(pk__in=small).exclude(state=Blob.State.PENDING).values_list("pk", flat=True))
+    return [blob_id for blob_id in blob_ids if blob_id not in done]
 
 
 def xet_materialise_queue(blob_ids: Sequence[int]) -> None:

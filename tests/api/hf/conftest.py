@@ -55,8 +55,9 @@ def hub(live_server, personas, tmp_path, monkeypatch) -> Hub:  # noqa: ANN001
 @pytest.fixture
 def worker(monkeypatch):  # noqa: ANN001, ANN201
     """The Xet materialisation queue, captured: `run()` works through it as a Celery worker would, returning the
-    blob states (like verify_blob's tests, which capture `delay`)."""
+    blob states (like verify_blob's tests, which capture `apply_async`)."""
     from registry import tasks
+    from registry.services import xet_hub
 
     class Worker:
         def __init__(self) -> None:
@@ -70,6 +71,9 @@ def worker(monkeypatch):  # noqa: ANN001, ANN201
 
     w = Worker()
     monkeypatch.setattr(tasks.materialise_xet_blob, "apply_async", lambda args, **kw: w.queued.append(args[0]))
+    # Every file goes to the worker, as files above SYNC_VERIFY_MAX_SIZE do (small ones are otherwise
+    # materialised during the commit request: test_read_after_write.py).
+    monkeypatch.setattr(xet_hub, "xet_materialise_small", lambda blob_ids: list(blob_ids))
     return w
 
 

@@ -288,10 +288,13 @@ def test_unverified_blob_is_not_downloadable(hub, make_repo, blob_store):
     repo_blob_grant(repo=repo, blobs=[blob], source="backfill")  # bytes at the blob's key, as before staging
     commit_create(actor=hub.p.owner, repo=repo, operations=[AddBlob("model.safetensors", "a" * 64, 10)],
                   title="pending")
-    response = raw(hub, "GET", "/acme/fresh/resolve/main/model.safetensors")
-    assert response.status_code == 403
-    assert response.headers["X-Error-Code"] == "BlobNotVerified"
-    assert "verified" in response.headers["X-Error-Message"]
+    # Committed but still being checked: a 503 with Retry-After, which the stock client retries (read-after-write)
+    for method in ("GET", "HEAD"):
+        response = raw(hub, method, "/acme/fresh/resolve/main/model.safetensors")
+        assert response.status_code == 503
+        assert response.headers["X-Error-Code"] == "BlobPending"
+        assert response.headers["Retry-After"] == "2"
+        assert "still being checked" in response.headers["X-Error-Message"]
     Blob.objects.filter(pk=blob.pk).update(state=Blob.State.REJECTED)
     response = raw(hub, "HEAD", "/acme/fresh/resolve/main/model.safetensors")
     assert (response.status_code, response.headers["X-Error-Code"]) == (403, "BlobRejected")

@@ -65,7 +65,7 @@ def seed_blobs(personas, make_repo, files: dict[str, bytes], name: str = "tiny")
     repo = make_repo(name)
     operations = []
     for path, content in files.items():
-        blob = blob_ingest_stream(stream=io.BytesIO(content))
+        blob = blob_ingest_stream(stream=io.BytesIO(content), repo=repo)
         operations.append(AddBlob(path, blob.sha256, blob.size))
     commit_create(actor=personas.owner, repo=repo, title="files", operations=operations)
     return repo

@@ -137,8 +137,11 @@ def test_committed_xet_file_is_materialised_then_served_with_xet_headers(client,
     assert (entry.blob.state, entry.blob.xet_hash, entry.blob.size) == (Blob.State.PENDING, reg.file.hash, len(data))
     assert worker.queued == [entry.blob.pk]
 
-    pending = client.get("/acme/tiny/resolve/main/model.bin", **bearer(member_key))
-    assert pending.status_code == 403 and pending["X-Error-Code"] == "BlobNotVerified"
+    # Read-after-write while the worker hasn't run: a 503 the client retries (never a 403).
+    for method in (client.get, client.head):
+        pending = method("/acme/tiny/resolve/main/model.bin", **bearer(member_key))
+        assert pending.status_code == 503 and pending["X-Error-Code"] == "BlobPending"
+        assert pending["Retry-After"] == "2"
 
     assert worker.run() == [Blob.State.VERIFIED]
     assert worker.run() == []  # nothing queued twice

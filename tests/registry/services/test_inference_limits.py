@@ -203,8 +203,23 @@ def test_redelivered_message_after_max_attempts_fails_with_worker_lost(inspector
 def test_a_running_check_with_a_live_worker_is_not_taken_over(inspector, make_repo):
     check = inspector.request(make_repo(), **good_model())
     age(check, status="running", attempts=1, started_at=timezone.now(), heartbeat_at=timezone.now())
-    assert tasks.inference_run_check(check.pk) == "running"
+    # The live worker holds the check's job lease (registry/services/jobs.py); a second copy of the message does
+    # nothing.
+    from registry.services import jobs
+
+    assert jobs._claim("registry.inference.run_check", check.pk, "gpu@other").run
+    assert tasks.inference_run_check(check.pk) == "skipped: held"
     assert InferenceCheck.objects.get(pk=check.pk).attempts == 1
+    assert InferenceCheck.objects.get(pk=check.pk).status == "running"
+
+
+def test_a_running_check_whose_worker_died_is_taken_over_as_soon_as_its_job_is(inspector, make_repo):
+    """The job lease ran out (registry.sweep_jobs put the job back): the next worker takes over at once, without
+    waiting for the check's own hard-time-limit staleness rule."""
+    check = inspector.request(make_repo(), **good_model())
+    age(check, status="running", attempts=1, started_at=timezone.now(), heartbeat_at=timezone.now())
+    assert tasks.inference_run_check(check.pk) in ("passed", "failed", "skipped")
+    assert InferenceCheck.objects.get(pk=check.pk).attempts == 2
 
 
 def test_finished_checks_are_never_swept(inspector, make_repo):
