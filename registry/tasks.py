@@ -81,7 +81,7 @@ def materialise_xet_blob(self, blob_id: int) -> str:  # noqa: ANN001
 @shared_task(name="registry.storage_gc", acks_late=True, soft_time_limit=1800, time_limit=1900)
 def storage_gc() -> dict:
     """Hourly (CELERY_BEAT_SCHEDULE): drop blobs nothing references once their grace period is over."""
-    from registry.services.storage_gc import storage_gc_run, upload_gc_run, xet_gc_run
+    from registry.services.storage_gc import stale_writes_gc_run, storage_gc_run, upload_gc_run, xet_gc_run
     from registry.services.uploads import lfs_uploads_requeue
     from registry.services.xet_hub import xet_pending_requeue
 
@@ -90,9 +90,10 @@ def storage_gc() -> dict:
     xet = xet_gc_run()  # unreferenced xorbs and shards, and XET_XORB_RETENTION_DAYS
     requeued = xet_pending_requeue()  # Xet uploads whose materialisation was lost (broker outage, dead worker)
     checks = lfs_uploads_requeue()  # LFS uploads whose check was lost
+    aborted = stale_writes_gc_run()  # multipart uploads and temporary files of writes nobody will finish
     return {"deleted": len(report.deleted), "freed_bytes": report.freed_bytes, "failed": len(report.failed),
             "uploads_dropped": uploads, "xet": xet.as_dict(), "xet_requeued": len(requeued),
-            "uploads_requeued": len(checks)}
+            "uploads_requeued": len(checks), "stale_writes_aborted": aborted}
 
 
 # --- checkpoint validation ----------------------------------------------------------------------

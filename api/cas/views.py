@@ -77,7 +77,8 @@ def _content_length(request: HttpRequest) -> int | None:
 @cas_route("POST", need="write")
 def xorb_upload(request: HttpRequest, access: xet.XetAccess, prefix: str, hash_hex: str) -> HttpResponse:
     xet.check_prefix(prefix)
-    inserted = xet.store_xorb(repo=access.repo, hash_hex=hash_hex, stream=request, length=_content_length(request))
+    inserted = xet.store_xorb(repo=access.repo, hash_hex=hash_hex, stream=request, length=_content_length(request),
+                              user=access.user)
     return JsonResponse({"was_inserted": inserted})
 
 
@@ -105,7 +106,7 @@ def xorb_grant(request: HttpRequest, access: xet.XetAccess, prefix: str, hash_he
 def xorb_commit(request: HttpRequest, access: xet.XetAccess, prefix: str, hash_hex: str,
                 grant_id: str) -> HttpResponse:
     xet.check_prefix(prefix)
-    inserted = xet.commit_grant(repo=access.repo, hash_hex=hash_hex, grant_id=grant_id)
+    inserted = xet.commit_grant(repo=access.repo, hash_hex=hash_hex, grant_id=grant_id, user=access.user)
     return JsonResponse({"was_inserted": inserted})
 
 

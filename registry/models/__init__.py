@@ -41,7 +41,16 @@ from registry.models.releases import (
     RepoFollow,
 )
 from registry.models.uploads import BlobUpload, RepoBlob
-from registry.models.xet import DedupChunk, XetFile, XetFileRepo, XetShard, Xorb, XorbGrant, XorbRepo
+from registry.models.xet import (
+    DedupChunk,
+    XetFile,
+    XetFileRepo,
+    XetShard,
+    Xorb,
+    XorbGrant,
+    XorbRepo,
+    XorbUploader,
+)
 
 __all__ = [
     "BlobUpload",
@@ -59,6 +68,7 @@ __all__ = [
     "Xorb",
     "XorbGrant",
     "XorbRepo",
+    "XorbUploader",
     "DownloadDay",
     "Job",
     "OrgInvitation",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -45,6 +46,22 @@ class XorbRepo(models.Model):
 
     def __str__(self) -> str:
         return f"{self.xorb_id} @ {self.repo_id}"
+
+
+class XorbUploader(models.Model):
+    """This user sent this xorb's bytes (verified against its hash): they may reference it in any repo they write,
+    even after the repo it went to is deleted (hf_xet's local cache then sends only the shard). It lends nothing to
+    anyone else."""
+
+    xorb = models.ForeignKey(Xorb, on_delete=models.CASCADE, related_name="uploaders")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["xorb", "user"], name="xorbuploader_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.xorb_id} by {self.user_id}"
 
 
 class XetFile(models.Model):

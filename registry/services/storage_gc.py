@@ -102,6 +102,18 @@ def storage_gc_run(
     return report
 
 
+# --- unfinished writes: multipart uploads and temporary files nobody will finish ---------------------------
+
+
+def stale_writes_gc_run(*, now: datetime | None = None, grace_hours: int | None = None) -> int:
+    """Abort what was started before the grace period (plus an hour) and never finished: client multipart uploads
+    whose completion link has expired, and the store writes of workers that were killed midway (boto3's own
+    multipart uploads, the local store's temporary files). Nothing that old can still complete."""
+    now = now or timezone.now()
+    hours = (grace_hours if grace_hours is not None else settings.UPLOAD_GRACE_HOURS) + 1
+    return get_store().abort_stale_uploads(started_before=now - timedelta(hours=hours))
+
+
 # --- LFS uploads: staged bytes never finished, and rows of uploads long done -----------------------
 
 

@@ -41,6 +41,7 @@ from registry.models import (
     Xorb,
     XorbGrant,
     XorbRepo,
+    XorbUploader,
 )
 from registry.storage import get_store
 from registry.storage.base import ObjectMissing
@@ -261,7 +262,7 @@ def xorb_is_linked(*, repo: ModelRepo, hash_hex: str) -> bool:
         repo=repo, xorb_id=hash_hex, xorb__dropped_at__isnull=True).exists()
 
 
-def store_xorb(*, repo: ModelRepo, hash_hex: str, stream: Any, length: int | None = None) -> bool:
+def store_xorb(*, repo: ModelRepo, hash_hex: str, stream: Any, length: int | None = None, user: Any = None) -> bool:
     """Verify a serialized xorb read from `stream` (a request body), store it and link it to the repo.
 
     Returns was_inserted (False when the bytes were already stored: the repo is linked, nothing is rewritten).
@@ -274,7 +275,7 @@ def store_xorb(*, repo: ModelRepo, hash_hex: str, stream: Any, length: int | Non
         raise CasTooLarge(f"xorb body of {length} bytes exceeds the {limit}-byte limit")
     with tempfile.TemporaryFile() as spool:
         info = _verify_into(stream, spool, expected, limit)
-        return _record_xorb(repo=repo, hash_hex=hash_hex, info=info, spool=spool)
+        return _record_xorb(repo=repo, hash_hex=hash_hex, info=info, spool=spool, user=user)
 
 
 def _verify_into(stream: Any, spool: BinaryIO, expected: bytes, limit: int) -> Any:
@@ -288,14 +289,16 @@ def _verify_into(stream: Any, spool: BinaryIO, expected: bytes, limit: int) -> A
     return info
 
 
-def _record_xorb(*, repo: ModelRepo, hash_hex: str, info: Any, spool: BinaryIO) -> bool:
-    """Store (or reuse) the verified xorb and link it to the repo. Returns was_inserted *for this repo*: False only
-    when the repo already had it, so the answer never tells that another repo stored the same bytes."""
+def _record_xorb(*, repo: ModelRepo, hash_hex: str, info: Any, spool: BinaryIO, user: Any = None) -> bool:
+    """Store (or reuse) the verified xorb and link it to the repo (and to its uploader). Returns was_inserted *for
+    this repo*: False only when the repo already had it, so the answer never tells that another repo stored the same
+    bytes."""
     key = xorb_storage_key(hash_hex)
     existing = Xorb.objects.filter(hash=hash_hex).first()
     if existing is not None and existing.dropped_at is None:
         # The uploader sent bytes hashing to this name: it has them, so its repo may use the stored copy.
         _, linked = XorbRepo.objects.get_or_create(xorb=existing, repo=repo)
+        _note_uploader(existing, user)
         return linked
     store = get_store()
     spool.seek(0)
@@ -316,10 +319,16 @@ def _record_xorb(*, repo: ModelRepo, hash_hex: str, info: Any, spool: BinaryIO) 
                     setattr(xorb, name, value)
                 xorb.save()
             XorbRepo.objects.get_or_create(xorb=xorb, repo=repo)
+            _note_uploader(xorb, user)
     except Exception:
         store.delete(key)  # no live row points at it (none existed, or its bytes had been dropped)
         raise
     return True
+
+
+def _note_uploader(xorb: Xorb, user: Any) -> None:
+    if user is not None and getattr(user, "is_authenticated", False):
+        XorbUploader.objects.get_or_create(xorb=xorb, user=user)
 
 
 @dataclass(frozen=True)
@@ -350,7 +359,7 @@ def grant_xorb(*, repo: ModelRepo, hash_hex: str, length: Any) -> Grant | None:
     return Grant(id=str(grant.id), url=url, headers={})
 
 
-def commit_grant(*, repo: ModelRepo, hash_hex: str, grant_id: str) -> bool:
+def commit_grant(*, repo: ModelRepo, hash_hex: str, grant_id: str, user: Any = None) -> bool:
     """Verify the staged object of a grant, move it to the xorb's key and link it. Returns was_inserted.
 
     CasNotFound when the grant is unknown (or another repo's) or nothing was uploaded: the client then takes a new
@@ -382,7 +391,7 @@ def commit_grant(*, repo: ModelRepo, hash_hex: str, grant_id: str) -> bool:
                 parsed = _verify_into(IterReader(store.iter_bytes(grant.staging_key)), spool, expected, limit)
             except ObjectMissing:
                 raise CasNotFound("no data was received for this grant") from None
-            inserted = _record_xorb(repo=repo, hash_hex=hash_hex, info=parsed, spool=spool)
+            inserted = _record_xorb(repo=repo, hash_hex=hash_hex, info=parsed, spool=spool, user=user)
         XorbGrant.objects.filter(pk=grant.pk).update(committed_at=timezone.now())
         return inserted
     finally:
@@ -397,6 +406,17 @@ def _linked_xorbs(repo: ModelRepo, hashes: Iterable[str]) -> dict[str, Xorb]:
         x.hash: x
         for x in Xorb.objects.filter(hash__in=set(hashes), repo_links__repo=repo, dropped_at__isnull=True)
     }
+
+
+def _uploaded_by(user: Any, hashes: set[str]) -> dict[str, Xorb]:
+    """Stored xorbs among `hashes` whose bytes `user` sent: theirs to reference again in any repo they write (the
+    repo they first went to may be gone; hf_xet's cache remembers them and sends only the shard). Not the bytes of a
+    repo taken down: a takedown is not undone by naming its chunks."""
+    if not hashes or user is None or not getattr(user, "is_authenticated", False):
+        return {}
+    mine = Xorb.objects.filter(hash__in=hashes, uploaders__user=user, dropped_at__isnull=True).exclude(
+        repo_links__repo__disabled=True)
+    return {x.hash: x for x in mine}
 
 
 def _readable_xorbs(user: Any, hashes: set[str]) -> dict[str, Xorb]:
@@ -445,8 +465,8 @@ def register_shard(*, repo: ModelRepo, data: bytes, user: Any = None) -> int:
     """Verify an upload shard (§2.5) against this repo's xorbs and register its files. Returns 1 when something new
     was registered or linked, 0 when every file was already registered for the repo.
 
-    A shard may reference the repo's own xorbs, and xorbs `user` can download through another repo (which are then
-    linked to this one too); any other xorb is unknown here, whoever else holds it.
+    A shard may reference the repo's own xorbs, xorbs `user` sent themselves, and xorbs `user` can download through
+    another repo (which are then linked to this one too); any other xorb is unknown here, whoever else holds it.
     """
     if len(data) > MAX_SHARD_BYTES:
         raise CasTooLarge(f"shard of {len(data)} bytes exceeds the {MAX_SHARD_BYTES}-byte limit")
@@ -457,7 +477,8 @@ def register_shard(*, repo: ModelRepo, data: bytes, user: Any = None) -> int:
     wanted = {hash_to_hex(b.xorb_hash) for b in shard.xorbs}
     wanted |= {hash_to_hex(t.xorb_hash) for f in shard.files for t in f.terms}
     xorbs = _linked_xorbs(repo, wanted)
-    borrowed = _readable_xorbs(user, wanted - set(xorbs))
+    borrowed = _uploaded_by(user, wanted - set(xorbs))
+    borrowed.update(_readable_xorbs(user, wanted - set(xorbs) - set(borrowed)))
     xorbs.update(borrowed)
     metas = {hex_to_hash(h): unpack_chunk_meta(bytes(x.chunk_meta)) for h, x in xorbs.items()}
     try:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 from typing import BinaryIO
 
 CHUNK_SIZE = 1024 * 1024
@@ -135,3 +136,8 @@ class BlobStore(ABC):
     @abstractmethod
     def multipart_abort(self, key: str, upload_id: str) -> None:
         """Drop an unfinished multipart upload and its parts; no error if it is already gone."""
+
+    @abstractmethod
+    def abort_stale_uploads(self, *, started_before: datetime, limit: int = 1000) -> int:
+        """Drop every unfinished write started before `started_before` — multipart uploads (the clients' and the
+        hub's own, whose process may have been killed) and half-written temporary files. Returns how many."""

@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -384,3 +385,23 @@ class LocalBlobStore(BlobStore):
         except ObjectMissing:
             return
         shutil.rmtree(directory, ignore_errors=True)
+
+    def abort_stale_uploads(self, *, started_before: datetime, limit: int = 1000) -> int:
+        """Multipart upload folders and temporary files (a write whose process was killed) older than that."""
+        cutoff = started_before.timestamp()
+        dropped = 0
+        for folder, remove in ((self.root / MULTIPART_DIR, shutil.rmtree), (self.root / TMP_DIR, os.unlink)):
+            try:
+                entries = list(os.scandir(folder))
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                if dropped >= limit:
+                    return dropped
+                try:
+                    if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                        remove(entry.path)
+                        dropped += 1
+                except FileNotFoundError:
+                    continue
+        return dropped

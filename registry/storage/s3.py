@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from functools import cached_property
 from typing import Any, BinaryIO
 
@@ -43,6 +44,7 @@ TRANSFER_THRESHOLD = 16 * _MiB
 DEFAULT_TRANSFER_CHUNK = 64 * _MiB  # 10,000 parts of 64 MiB: objects up to 625 GiB of unknown size
 GET_URL_REUSE_SECONDS = 60.0  # presigned GETs handed out again within this (and a tenth of their life)
 GET_URL_MEMO_ENTRIES = 10_000
+ABORT_INCOMPLETE_DAYS = 2  # the bucket lifecycle rule (ensure_bucket)
 # (connect timeout, read timeout, attempts): see S3BlobStore._make_client
 REQUEST_TIMEOUTS = (1.0, 2.0, 2)
 WORKER_TIMEOUTS = (2.0, 30.0, 3)
@@ -189,6 +191,7 @@ class S3BlobStore(BlobStore):
         """Create the bucket if it does not exist; True when it was created."""
         try:
             self.client.head_bucket(Bucket=self.bucket)
+            self.ensure_lifecycle()
             return False
         except ClientError as exc:
             if _code(exc) not in _MISSING:
@@ -202,11 +205,29 @@ class S3BlobStore(BlobStore):
             self.client.create_bucket(**kwargs)
         except ClientError as exc:
             if _code(exc) in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                self.ensure_lifecycle()
                 return False  # created meanwhile by another process (or ours under another name)
             raise StorageError(f"cannot create bucket {self.bucket}: {exc}") from exc
         except BotoCoreError as exc:
             raise StorageError(f"cannot create bucket {self.bucket}: {exc}") from exc
+        self.ensure_lifecycle()
         return True
+
+    def ensure_lifecycle(self) -> None:
+        """The store's own safety net for unfinished multipart uploads (a client that gave up, a killed worker): S3
+        drops their parts after ABORT_INCOMPLETE_DAYS. The hourly storage GC aborts them sooner."""
+        rule = {"ID": "hub-abort-incomplete-multipart-uploads", "Status": "Enabled", "Filter": {"Prefix": ""},
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_INCOMPLETE_DAYS}}
+        with _errors(f"lifecycle of bucket {self.bucket}"):
+            try:
+                current = self.client.get_bucket_lifecycle_configuration(Bucket=self.bucket).get("Rules", [])
+            except ClientError as exc:
+                if _code(exc) != "NoSuchLifecycleConfiguration":
+                    raise
+                current = []
+            rules = [r for r in current if r.get("ID") != rule["ID"]] + [rule]
+            self.client.put_bucket_lifecycle_configuration(Bucket=self.bucket,
+                                                           LifecycleConfiguration={"Rules": rules})
 
     # --- objects ----------------------------------------------------------------------------------
     def head(self, key: str) -> ObjectInfo | None:
@@ -350,3 +371,18 @@ class S3BlobStore(BlobStore):
                 self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
         except ObjectMissing:
             pass
+
+    def abort_stale_uploads(self, *, started_before: datetime, limit: int = 1000) -> int:
+        """S3 lists every multipart upload in progress: whoever started it (a client, or boto3's managed transfer in
+        a worker that was killed), one started that long ago is dead. (ensure_bucket also sets a lifecycle rule.)"""
+        aborted = 0
+        with _errors("list multipart uploads"):
+            pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket)
+            for page in pages:
+                for upload in page.get("Uploads", []):
+                    if aborted >= limit:
+                        return aborted
+                    if upload["Initiated"] < started_before:
+                        self.multipart_abort(upload["Key"], upload["UploadId"])
+                        aborted += 1
+        return aborted

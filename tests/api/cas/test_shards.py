@@ -130,6 +130,23 @@ def test_xorb_of_a_taken_down_repo_is_unknown_even_to_its_readers(cas, local_sto
     _nothing_registered()
 
 
+def test_xorbs_of_a_deleted_repo_may_be_referenced_again_by_their_uploader_only(cas, local_store) -> None:  # noqa: ANN001
+    """Repo deleted during (or after) an upload, the same file pushed to a new repo from the same machine: hf_xet's
+    cache sends only the shard, naming xorbs whose repo is gone. Their uploader sent those bytes, so it works; for
+    anyone else they stay unknown."""
+    from registry.services.repos import repo_delete
+
+    a = make_xorb()
+    _upload(cas, a, repo=cas.other_repo)  # by the member
+    repo_delete(actor=cas.personas.owner, repo=cas.other_repo)
+    assert not XorbRepo.objects.filter(xorb_id=a.hex).exists()  # the links went with the repo, the xorb stays
+    f, _content = whole_file(a)
+    shard = shard_for([f], [])
+    assert cas.post_shard(shard, user=cas.personas.owner).status_code == 400  # not the owner's bytes
+    assert cas.post_shard(shard).json() == {"result": 1}  # the member's
+    assert XorbRepo.objects.filter(xorb_id=a.hex, repo=cas.repo).exists()
+
+
 def test_xorbs_the_uploader_can_download_elsewhere_may_be_referenced(cas, local_store) -> None:  # noqa: ANN001
     """hf_xet's shard cache makes a second push of the same file to another repo reference the first repo's xorbs."""
     a = make_xorb()
