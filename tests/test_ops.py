@@ -62,8 +62,10 @@ def group_alive(pgid: int) -> bool:
 
 
 class Embedded:
-    def __init__(self, tmp_path: Path) -> None:
-        self.var_dir = tmp_path / "var"
+    def __init__(self, tmp_path: Path, var_dir: Path | None = None) -> None:
+        """`make run` in a fresh VAR_DIR under tmp_path, or on an existing one (a restart)."""
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        self.var_dir = var_dir or tmp_path / "var"
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = embedded_env(self.var_dir, self.port)
