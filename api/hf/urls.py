@@ -7,9 +7,10 @@ Revisions may contain '/', so routes take the rest of the path and views split i
 from django.urls import path, re_path
 
 from api.hf import files, repos, upload
+from registry.names import url_group
 
-NS = r"(?P<namespace>[A-Za-z0-9][A-Za-z0-9._-]*)"
-NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*?)"
+NS = url_group("namespace")  # the one name policy (registry.names): what repo_create accepts, and nothing else
+NAME = url_group("name")
 
 urlpatterns = [
     path("api/whoami-v2", repos.whoami, name="hf-whoami"),

@@ -6,8 +6,6 @@ New areas add a module here and re-export its names below.
 
 from registry.models.core import (
     INFERENCE_FINISHED,
-    NAME_RE,
-    RESERVED_NAMESPACES,
     VALIDATION_FINISHED,
     ApiKey,
     AuditEvent,
@@ -27,6 +25,7 @@ from registry.models.core import (
     Tag,
     ValidationRun,
     ValidationStatus,
+    validate_namespace,
     validate_repo_part,
 )
 from registry.models.downloads import DownloadDay, UserDownload
@@ -40,6 +39,7 @@ from registry.models.releases import (
     RepoFollow,
 )
 from registry.models.xet import DedupChunk, XetFile, XetFileRepo, XetShard, Xorb, XorbGrant, XorbRepo
+from registry.names import NAME_RE, RESERVED_NAMESPACES
 
 __all__ = [
     "MirrorTarget",
@@ -60,6 +60,7 @@ __all__ = [
     "UserDownload",
     "NAME_RE",
     "RESERVED_NAMESPACES",
+    "validate_namespace",
     "validate_repo_part",
     "Organization",
     "Membership",

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import posixpath
 import random
 import secrets
 import time
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,9 +28,9 @@ from registry.exceptions import (
 )
 from registry.hashing import COMMIT_OID_RE, git_blob_sha1, lfs_pointer_sha1
 from registry.models import ApiKey, Blob, Branch, Commit, CommitFile, ModelRepo
+from registry.names import check_path
 from registry.services.audit import audit_record
 
-MAX_PATH_LENGTH = 1000
 CAS_RETRIES = 20
 SQLITE_LOCK_RETRIES = 200
 
@@ -79,22 +77,8 @@ class _Entry:
 
 
 def normalize_path(path: str) -> str:
-    """A repo-relative POSIX path; refuses traversal, absolute paths and anything under .git/."""
-    if not isinstance(path, str) or not path or "\x00" in path or "\\" in path:
-        raise InvalidInput(f"invalid path {path!r}")
-    if path.startswith("/"):
-        raise InvalidInput(f"absolute paths are not allowed: {path!r}")
-    parts = path.split("/")
-    if any(part in {"", ".", ".."} for part in parts):
-        raise InvalidInput(f"path {path!r} must not contain empty, '.' or '..' segments")
-    if parts[0] == ".git" or any(part == ".git" for part in parts):
-        raise InvalidInput(f"paths inside .git are not allowed: {path!r}")
-    if len(path.encode()) > MAX_PATH_LENGTH:
-        raise InvalidInput(f"path is longer than {MAX_PATH_LENGTH} bytes")
-    # C0/C1 controls, DEL and Unicode line/paragraph separators: they break headers, logs and listings.
-    if any(unicodedata.category(ch) in {"Cc", "Zl", "Zp"} for ch in path):
-        raise InvalidInput(f"path {path!r} contains control characters")
-    return posixpath.normpath(path)
+    """A repo-relative POSIX path (registry.names.check_path): no traversal, absolute paths, controls or .git/."""
+    return check_path(path)
 
 
 def _load_tree(commit: Commit | None) -> dict[str, _Entry]:

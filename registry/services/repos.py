@@ -3,13 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from registry import permissions
 from registry.exceptions import Conflict, InvalidInput, PermissionDenied, RepoNotFound
-from registry.models import RESERVED_NAMESPACES, ApiKey, License, ModelRepo, Organization, validate_repo_part
+from registry.models import ApiKey, License, ModelRepo, Organization
+from registry.names import check_name, check_namespace
 from registry.services.audit import audit_record
 
 # What the Hub writes into a new repo: these patterns are stored as LFS by git clients.
@@ -25,13 +25,8 @@ DEFAULT_GITATTRIBUTES = "\n".join(
 
 
 def _validate_id(namespace: str, name: str) -> None:
-    try:
-        validate_repo_part(namespace)
-        validate_repo_part(name)
-    except ValidationError as exc:
-        raise InvalidInput(exc.messages[0]) from exc
-    if namespace.lower() in RESERVED_NAMESPACES:
-        raise InvalidInput(f"{namespace!r} is a reserved name")
+    check_namespace(namespace)
+    check_name(name, what="repo name")
 
 
 def _owner_for(namespace: str) -> tuple[Any, Organization | None]:

@@ -327,7 +327,7 @@ def test_failing_operation_does_not_touch_the_card_cache(personas, make_repo):
 BAD_PATHS = [
     "../x", "a/../../b", "a/..", "..", "/abs", "/etc/passwd", ".git/config", "a/.git/hooks", ".git",
     "a/./b", "./a", ".", "a//b", "a/", "", "a\x00b", "a\\b", "..\\x", "a\nb", "a\tb", "a\x1fb", "a\rb",
-    "a\x7fb", "a\x85b", "a\x9bb", "a\u2028b", "a\u2029b", "x" * 1001,
+    "a\x7fb", "a\x85b", "a\x9bb", "a\u2028b", "a\u2029b", "x" * 1001, "\udcff", "a/\udcffb", "\ud800.bin",
 ]
 
 
@@ -343,7 +343,7 @@ def test_normalize_path_accepts(path):
     assert normalize_path(path) == path
 
 
-@pytest.mark.parametrize("path", ["../x", "/abs", ".git/config", "a/./b", "a\x00b", "a\\b", "a\x01b"])
+@pytest.mark.parametrize("path", ["../x", "/abs", ".git/config", "a/./b", "a\x00b", "a\\b", "a\x01b", "\udcff"])
 @pytest.mark.parametrize("make_op", [
     lambda p: AddInline(p, b"x"),
     lambda p: Delete(p),

@@ -95,13 +95,34 @@ def test_reserved_namespaces_are_refused(personas, namespace):
 
 @pytest.mark.parametrize("name", ["", "-lead", "trail-", ".dot", "dot.", "a--b", "a..b", "a/b", "a b",
                                   "x" * 97,
-                                  "model.git", "MODEL.GIT", "한글", "a\x00b"])
+                                  "model.git", "MODEL.GIT", "한글", "a\x00b", "ab\n", "\udcff", "ｍａｉｎ", None])
 def test_invalid_names_are_refused(personas, name):
     with pytest.raises(InvalidInput):
         repo_create(actor=personas.owner, namespace="acme", name=name)
 
 
-@pytest.mark.parametrize("name", ["a", "Llama-3.1-8B", "model_v2", "x" * 96, "a-b.c_d"])
+def test_names_are_unique_in_a_namespace_whatever_their_case_down_to_the_database(personas, make_repo):
+    from django.db import IntegrityError, transaction
+
+    make_repo("Tiny")
+    with pytest.raises(Conflict):
+        repo_create(actor=personas.owner, namespace="acme", name="tINY")
+    with pytest.raises(IntegrityError), transaction.atomic():  # a racing create can't slip past the check
+        ModelRepo.objects.create(namespace="ACME", name="tiny", owner_org=personas.org)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Organization.objects.create(slug="ACME", name="Shouty Acme")
+
+
+def test_an_organisation_cannot_take_a_users_namespace(personas):
+    from django.core.exceptions import ValidationError
+
+    for slug in ("oscar", "OSCAR", "admin", "bad--slug"):
+        with pytest.raises(ValidationError):
+            Organization(slug=slug, name="x").full_clean()
+    Organization(slug="fresh", name="x").full_clean()
+
+
+@pytest.mark.parametrize("name", ["a", "Llama-3.1-8B", "model_v2", "x" * 96, "a-b.c_d", "_x", "x_"])
 def test_valid_names_are_accepted(personas, name):
     assert repo_create(actor=personas.owner, namespace="acme", name=name).name == name
 
