@@ -28,7 +28,7 @@ from registry.exceptions import (
 )
 from registry.hashing import COMMIT_OID_RE, git_blob_sha1, lfs_pointer_sha1
 from registry.models import ApiKey, Blob, Branch, Commit, CommitFile, ModelRepo
-from registry.names import check_path
+from registry.names import check_path, check_text, folder_collisions
 from registry.services.audit import audit_record
 
 CAS_RETRIES = 20
@@ -128,6 +128,11 @@ def _apply(repo: ModelRepo, tree: dict[str, _Entry], operations: Sequence[Operat
                 raise EntryNotFound(f"A file with this name doesn't exist: {op.src_path}")
             tree[op.dest_path] = source_tree[op.src_path]
             counts["copied"] += 1
+    added = [op.dest_path if isinstance(op, Copy) else op.path
+             for op in operations if isinstance(op, AddInline | AddBlob | Copy)]
+    collision = folder_collisions(tree, added)
+    if collision is not None:
+        raise Conflict(collision, code="PathConflict")
     return counts
 
 
@@ -204,7 +209,8 @@ def commit_create(
         raise PermissionDenied("You don't have write access to this repository")
     if repo.disabled:
         raise PermissionDenied("This repository has been disabled")
-    title = (title or "").strip()
+    title = check_text(title or "", what="the commit summary").strip()
+    check_text(message or "", what="the commit description")
     if not title:
         raise InvalidInput("a commit needs a summary")
     if parent_oid is not None and not COMMIT_OID_RE.match(parent_oid):

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from registry.exceptions import (
     BlobMissing,
+    Conflict,
     EntryNotFound,
     InvalidInput,
     PermissionDenied,
@@ -356,6 +357,50 @@ def test_every_operation_refuses_bad_paths(personas, make_repo, path, make_op):
     before = head(repo)
     with pytest.raises(InvalidInput):
         commit(personas.owner, repo, make_op(path))
+    assert head(repo) == before
+
+
+# A path can't be both a file and a folder: a checkout can't hold both, and snapshot_download drops one.
+@pytest.mark.parametrize(("first", "second"), [
+    ([AddInline("a", b"1"), AddInline("a/b", b"2")], None),
+    ([AddInline("a/b", b"1"), AddInline("a", b"2")], None),
+    ([AddInline("x/a", b"1"), AddInline("x/a/b/c", b"2")], None),
+    ([AddInline("a", b"1")], [AddInline("a/b", b"2")]),
+    ([AddInline("a/b", b"1")], [AddInline("a", b"2")]),
+    ([AddInline("d/a", b"1")], [AddInline("d/a/deep/b", b"2")]),
+    ([AddInline("a", b"1")], [Copy(".gitattributes", "a/b")]),
+], ids=["file-then-child", "child-then-file", "deep", "across-commits", "folder-then-file", "deep-across",
+        "copy"])
+def test_a_path_that_is_both_file_and_folder_is_a_conflict(personas, make_repo, first, second):
+    repo = make_repo()
+    if second is None:
+        before = head(repo)
+        with pytest.raises(Conflict, match="both|is a file"):
+            commit(personas.owner, repo, *first)
+        assert head(repo) == before
+        return
+    commit(personas.owner, repo, *first)
+    before = head(repo)
+    with pytest.raises(Conflict) as info:
+        commit(personas.owner, repo, *second)
+    assert info.value.status == 409 and info.value.code == "PathConflict"
+    assert head(repo) == before
+
+
+def test_replacing_a_file_by_a_folder_in_one_commit_is_fine(personas, make_repo):
+    repo = make_repo()
+    commit(personas.owner, repo, AddInline("a", b"1"))
+    new = commit(personas.owner, repo, Delete("a"), AddInline("a/b", b"2"))
+    assert set(tree(new)) == {".gitattributes", "a/b"}
+
+
+@pytest.mark.parametrize(("title", "message"), [("nul\x00", ""), ("\udcff", ""), ("ok", "nul\x00"),
+                                                 ("ok", "\udcff")])
+def test_summary_or_description_no_column_can_hold_is_refused(personas, make_repo, title, message):
+    repo = make_repo()
+    before = head(repo)
+    with pytest.raises(InvalidInput):
+        commit(personas.owner, repo, AddInline("a", b"1"), title=title, message=message)
     assert head(repo) == before
 
 
