@@ -212,6 +212,31 @@ def test_org_admin_deletes_repo_with_history_but_blobs_stay(personas, make_repo)
     assert event.actor == personas.owner
 
 
+def test_deleting_a_repo_with_releases_deletes_them_and_the_audit_event_records_them(
+        personas, ready, admins, signing_key):
+    """HF deletes repos; a release (any state) goes with its repo instead of blocking it with a 500."""
+    from registry.models import Release, ReleaseDecision
+    from registry.services.releases import release_approve, release_publish
+    from tests.fixtures.releases import request
+
+    repo, commit = ready
+    draft = request(personas, repo, version="0.9.0")
+    published = release_approve(actor=admins["telco"], release=request(personas, repo, version="1.0.0"))
+    published = release_publish(release_id=published.pk)
+    assert published.state == Release.State.PUBLISHED
+    manifest = hashlib.sha256(bytes(published.manifest)).hexdigest()
+    pk = repo.pk
+    repo_delete(actor=personas.owner, repo=repo)
+    assert not ModelRepo.objects.filter(pk=pk).exists()
+    assert not Release.objects.filter(pk__in=[draft.pk, published.pk]).exists()
+    assert not ReleaseDecision.objects.filter(release_id=published.pk).exists()
+    assert not Commit.objects.filter(pk=commit.pk).exists()
+    recorded = {r["version"]: r for r in events("repo.delete")[-1].metadata["releases"]}
+    assert recorded["1.0.0"] == {"version": "1.0.0", "state": "published", "commit": commit.oid,
+                                 "signing_key_id": published.signing_key_id, "manifest_sha256": manifest}
+    assert recorded["0.9.0"]["state"] == draft.state and recorded["0.9.0"]["manifest_sha256"] is None
+
+
 def test_user_deletes_own_repo(personas):
     repo = repo_create(actor=personas.outsider, namespace="oscar", name="m")
     repo_delete(actor=personas.outsider, repo=repo)
