@@ -32,6 +32,7 @@ from registry.names import check_path, check_text, folder_collisions
 from registry.services.audit import audit_record
 
 CAS_RETRIES = 20
+CARD_PATH = "README.md"
 SQLITE_LOCK_RETRIES = 200
 
 
@@ -262,12 +263,13 @@ def commit_create(
                             raise StaleParent(f"parent commit {parent_oid} is no longer the head of {branch}")
                         continue
                 repo_fields = {"updated_at": now}
-                if branch == "main" and any(
-                    getattr(op, "path", None) == "README.md" or getattr(op, "dest_path", None) == "README.md"
-                    for op in operations
-                ):
-                    # A deleted card clears what listings show; an unreadable one keeps the last good values.
-                    repo_fields.update(_card_cache(tree["README.md"]) if "README.md" in tree else _no_card())
+                if any(getattr(op, "path", None) == CARD_PATH or getattr(op, "dest_path", None) == CARD_PATH
+                       for op in operations):
+                    # A card whose metadata the hub can't store is refused (as the Hub does), on every branch;
+                    # on main its fields feed the listings, and a deleted card clears them.
+                    card = _card_cache(tree[CARD_PATH]) if CARD_PATH in tree else _no_card()
+                    if branch == "main":
+                        repo_fields.update(card)
                 ModelRepo.objects.filter(pk=repo.pk).update(**repo_fields)
                 for key, value in repo_fields.items():
                     setattr(repo, key, value)
@@ -295,12 +297,13 @@ def _no_card() -> dict[str, Any]:
 
 
 def _card_cache(entry: _Entry) -> dict[str, Any]:
+    """The repo fields a card gives; InvalidInput when its metadata can't be stored (a 400 with the reason)."""
     if entry.content is None:
         return {}
     try:
         card = parse_card(entry.content.decode("utf-8", errors="replace"))
-    except CardError:
-        return {}
+    except CardError as exc:
+        raise InvalidInput(f"Invalid metadata in {CARD_PATH}: {exc}", code="InvalidCard") from exc
     fields = card_fields(card.data)
     fields["description"] = card_summary(card.body)
     return fields

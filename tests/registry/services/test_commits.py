@@ -462,13 +462,39 @@ def test_readme_on_other_branch_does_not_change_the_cache(personas, make_repo):
     assert repo.pipeline_tag == ""
 
 
-def test_invalid_card_yaml_keeps_the_commit_and_the_previous_cache(personas, make_repo):
+@pytest.mark.parametrize("card", [
+    b"---\ntags: [unclosed\n---\nbody\n",
+    b"---\nx: .nan\n---\n", b"---\nx: !!binary aGVsbG8=\n---\n", b"---\n- a list\n---\n",
+    b"---\na: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+    b"d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n---\n",
+])
+@pytest.mark.parametrize("branch", ["main", "dev"])
+def test_a_card_whose_metadata_cannot_be_stored_is_refused_and_keeps_the_cache(personas, make_repo, card, branch):
+    """As the Hub does: the commit is a 400 with the reason, the branch and the listing fields stay as they were."""
     repo = make_repo()
+    branch_create(actor=personas.owner, repo=repo, name="dev")
     commit(personas.owner, repo, AddInline("README.md", CARD))
-    c = commit(personas.owner, repo, AddInline("README.md", b"---\ntags: [unclosed\n---\nbody\n"))
+    before = head(repo, branch)
+    with pytest.raises(InvalidInput, match="Invalid metadata in README.md") as info:
+        commit(personas.owner, repo, AddInline("README.md", card), branch=branch)
+    assert info.value.status == 400 and info.value.code == "InvalidCard"
+    assert head(repo, branch) == before
     repo.refresh_from_db()
-    assert head(repo) == c
     assert repo.tags == ["llama", "korean"]
+
+
+def test_a_bad_card_copied_into_place_is_refused(personas, make_repo):
+    repo = make_repo()
+    commit(personas.owner, repo, AddInline("docs/card.md", b"---\nx: .inf\n---\n"))
+    with pytest.raises(InvalidInput, match="non-finite"):
+        commit(personas.owner, repo, Copy("docs/card.md", "README.md"))
+
+
+def test_dates_in_a_card_are_stored_as_written(personas, make_repo):
+    repo = make_repo()
+    commit(personas.owner, repo, AddInline("README.md", b"---\ndate: 2024-01-01\ntags: [x]\n---\n# Hi\n"))
+    repo.refresh_from_db()
+    assert repo.card_data == {"date": "2024-01-01", "tags": ["x"]}
 
 
 def test_commit_without_readme_change_keeps_the_cache(personas, make_repo):
