@@ -14,8 +14,8 @@ FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*\r?$\n?"
 
 
 # Bounds on the metadata: a card's YAML may be at most CARD_YAML_MAX_BYTES, and what it expands to (aliases count
-# each time they are used) at most CARD_EXPANDED_MAX characters, so a 400-byte alias bomb can't become a 39 MB
-# model_info answer; nesting at most CARD_MAX_DEPTH levels.
+# each time they are used; about the size of its JSON) at most CARD_EXPANDED_MAX characters, so a 400-byte alias
+# bomb can't become a 39 MB model_info answer; nesting at most CARD_MAX_DEPTH levels.
 CARD_YAML_MAX_BYTES = 64 * 1024
 CARD_EXPANDED_MAX = 256 * 1024
 CARD_MAX_DEPTH = 64
@@ -66,12 +66,13 @@ def _check_expansion(root: yaml.Node) -> None:
         key = id(node)
         if done:
             on_path.discard(key)
+            # Roughly the characters of its JSON: a scalar with quotes and separator, brackets for collections.
             if isinstance(node, yaml.ScalarNode):
-                size = len(node.value) + 1
+                size = len(node.value) + 4
             elif isinstance(node, yaml.SequenceNode):
-                size = 1 + sum(sizes[id(child)] for child in node.value)
+                size = 2 + sum(sizes[id(child)] for child in node.value)
             else:
-                size = 1 + sum(sizes[id(k)] + sizes[id(v)] for k, v in node.value)
+                size = 2 + sum(sizes[id(k)] + sizes[id(v)] for k, v in node.value)
             if size > CARD_EXPANDED_MAX:
                 raise CardError(f"the model card metadata expands to more than {CARD_EXPANDED_MAX} characters "
                                 "(YAML aliases are counted each time they are used)")

@@ -27,7 +27,7 @@ DEFAULT_GITATTRIBUTES = "\n".join(
 
 def _validate_id(namespace: str, name: str) -> None:
     check_namespace(namespace)
-    check_name(name, what="repo name")
+    check_name(name)
 
 
 def _owner_for(namespace: str) -> tuple[Any, Organization | None]:
