@@ -51,6 +51,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: every response's error headers are sanitised, and HF-shaped 4xx always carry them (api/wire.py).
+    "api.wire.ErrorContractMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -208,6 +210,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.v1.errors.exception_handler",
+    # JSON bodies parsed strictly (depth, NUL, lone surrogates, duplicate keys): a 400, never a RecursionError.
+    "DEFAULT_PARSER_CLASSES": [
+        "api.v1.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Consortium Model Hub API",
