@@ -157,4 +157,6 @@ class ErrorContractMiddleware:
                     body = b"" if request.method == "HEAD" else json.dumps({"error": text, "code": code}).encode()
                     response.content = body
                     response["Content-Type"] = "application/json"
+                    if response.has_header("Content-Length"):  # set by CommonMiddleware for the old body
+                        response["Content-Length"] = str(len(body))
         return response

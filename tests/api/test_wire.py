@@ -87,6 +87,8 @@ def test_every_4xx_on_hf_shaped_routes_carries_the_error_headers(db, anon, metho
     if method == "get":
         assert response["Content-Type"] == "application/json" or response.json()
         assert json.loads(response.content)["error"]
+        # A replaced body with the old length would leave the client waiting (or poison a kept-alive connection).
+        assert int(response.get("Content-Length", len(response.content))) == len(response.content)
 
 
 def test_pages_keep_their_own_404(db, anon):
