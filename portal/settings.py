@@ -225,6 +225,11 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Every operation documents the error envelope for 400/404 (and 401/403 on writes): api/v1/schema.py.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.v1.schema.document_error_contract",
+    ],
 }
 
 # --- blob storage -------------------------------------------------------------------------------

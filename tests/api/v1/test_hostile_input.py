@@ -7,8 +7,8 @@ import json
 
 import pytest
 from django.test import Client
-from gunicorn.http.wsgi import HEADER_VALUE_RE
 
+from tests.fixtures.fuzz import assert_error_contract
 from tests.fixtures.personas import make_key
 
 DEEP = "[" * 5000 + "]" * 5000
@@ -29,8 +29,7 @@ def owner(personas, make_repo):
 
 def check(response, status: int) -> None:  # noqa: ANN001
     assert response.status_code == status, (response.status_code, response.content[:300])
-    assert all(HEADER_VALUE_RE.fullmatch(v) for v in response.headers.values())
-    assert response["X-Error-Code"] and response["X-Error-Message"]
+    assert_error_contract(response)
 
 
 @pytest.mark.parametrize("url", WRITE_ROUTES)
@@ -69,3 +68,22 @@ def test_names_the_policy_refuses_are_not_routed(owner, name):
                                   {"version": "2.0.0-" + "a" * 100, "title": "t"}])
 def test_release_fields_longer_than_their_columns_are_a_400(owner, data):
     check(owner.post(f"{BASE}/releases", json.dumps(data), content_type="application/json"), 400)
+
+
+def test_validation_errors_use_the_documented_envelope(owner):
+    response = owner.post(f"{BASE}/releases", "{}", content_type="application/json")
+    check(response, 400)
+    body = response.json()
+    assert body["code"] == "invalid" and "version: This field is required." in body["error"]
+    assert body["fields"]["version"] == ["This field is required."]
+    assert response["X-Error-Message"].startswith("version: This field is required.")
+
+
+def test_the_schema_documents_every_error_status_with_the_envelope(client):
+    schema = client.get("/api/schema/?format=json").json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert "400" in operation["responses"], (method, path)
+            if "{" in path:
+                assert "404" in operation["responses"], (method, path)
+    assert schema["components"]["schemas"]["ErrorEnvelope"]["required"] == ["error", "code"]
