@@ -75,10 +75,10 @@ def parse_json(raw: bytes) -> Any:
 
 # Paths the HF client, hf_xet or a Git LFS client may call: their 4xx must carry the error headers.
 _HF_SHAPED = re.compile(
-    r"^/(?:api/|cas/|_blobs/|v1/telemetry|(?:datasets|spaces|kernels)/|[^/]+/[^/]+(?:/resolve(?:/|$)|\.git/))"
+    r"^/(?:api/|cas/|_blobs/|v1/telemetry|(?:datasets|spaces|kernels)/|[^/]*/[^/]*(?:/resolve(?:/|$)|\.git/))"
 )
 _OTHER_REPO_TYPES = re.compile(r"^/(?:api/)?(?:datasets|spaces|kernels)(?:/|$)")
-_API_REPO = re.compile(r"^/api/models/([^/]+)/([^/]+)|^/([^/]+)/([^/]+)/resolve(?:/|$)")
+_API_REPO = re.compile(r"^/api/models/([^/]*)/([^/]*)|^/([^/]*)/([^/]*)(?:/resolve(?:/|$)|\.git/)")
 _CODES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
           409: "Conflict", 411: "LengthRequired", 412: "PreconditionFailed", 413: "TooLarge",
           415: "UnsupportedMediaType", 416: "RangeNotSatisfiable", 422: "Unprocessable", 429: "RateLimited"}

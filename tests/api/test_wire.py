@@ -11,13 +11,8 @@ from gunicorn.http.wsgi import HEADER_VALUE_RE
 
 from api.wire import header_text, header_text_decoded, parse_json
 from registry.exceptions import InvalidInput
+from tests.fixtures.fuzz import wire_safe
 from tests.fixtures.personas import make_key
-
-
-def wire_safe(response) -> bool:  # noqa: ANN001
-    """gunicorn refuses (and the client sees a 500 for) any header value outside this."""
-    return all(HEADER_VALUE_RE.fullmatch(value) for value in response.headers.values())
-
 
 # --- header_text ---------------------------------------------------------------------------------------------
 
