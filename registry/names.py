@@ -102,6 +102,11 @@ def check_name(value: object, *, what: str = "name") -> str:
     return value  # type: ignore[return-value]
 
 
+def repo_id_ok(value: object) -> bool:
+    """`namespace/name`, each part a valid name (a repo id here or on another Hugging Face-compatible hub)."""
+    return isinstance(value, str) and value.count("/") == 1 and all(name_ok(part) for part in value.split("/"))
+
+
 def check_namespace(value: object) -> str:
     """A name a user or organisation may own: the name rule, and none of the hub's own first URL segments."""
     check_name(value, what="namespace")

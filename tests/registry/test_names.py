@@ -154,3 +154,11 @@ def test_check_text_single_line_refuses_controls():
     assert check_text("multi\nline\tok", what="x") == "multi\nline\tok"
     with pytest.raises(InvalidInput):
         check_text("multi\nline", what="x", single_line=True)
+
+
+@pytest.mark.parametrize(("value", "ok"), [("acme/tiny", True), ("_x/y.z", True), ("a/b/c", False), ("ab", False),
+                                            ("a--b/c", False), ("a/b\n", False), ("/b", False), (None, False)])
+def test_repo_id_ok(value, ok):
+    from registry.names import repo_id_ok
+
+    assert repo_id_ok(value) is ok
