@@ -2,8 +2,9 @@
 
 Any request can be malformed (400: a NUL in the URL, JSON too deep, a field of the wrong type), any operation on
 `/models/{namespace}/{name}/…` can name a repo that isn't there or is private (404), and a write needs a caller with
-the right to make it (401/403). Operations document their own errors where they say more; this hook fills in the
-rest, so a client (and the schemathesis test) can rely on every status the API sends being documented.
+the right to make it (401/403); a body must come in a media type the API parses (415). Operations document their
+own errors where they say more; this hook fills in the rest, so a client (and the schemathesis test) can rely on
+every status the API sends being documented.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ _DEFAULTS = {
     "401": "Anonymous caller (send Authorization: Bearer <API key>)",
     "403": "Not allowed: the key's scope or the caller's role",
     "404": "No such model, revision or release, or private to the caller",
+    "415": "The body is not JSON, form data or multipart",
 }
 
 
@@ -41,6 +43,8 @@ def document_error_contract(result: dict[str, Any], generator: Any, request: Any
                 wanted.append("404")
             if method in ("post", "put", "patch", "delete"):
                 wanted += ["401", "403"]
+            if "requestBody" in operation:
+                wanted.append("415")
             for status in wanted:
                 operation["responses"].setdefault(status, {
                     "description": _DEFAULTS[status],

@@ -26,7 +26,7 @@ from tests.fixtures.personas import make_key
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.django_db]
 
-FUZZ = fuzz_settings(300)
+FUZZ = fuzz_settings(500)
 
 # Text as an attacker sends it: any code point, lone surrogates and controls included.
 any_text = st.text(alphabet=st.characters(exclude_categories=()), max_size=40)

@@ -66,7 +66,7 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_app
 
 @schema.parametrize()
 @schema.given(data=st.data())
-@fuzz_settings(40)
+@fuzz_settings(60)
 def test_every_v1_operation_keeps_its_schema_and_never_fails(case, data, world):
     generation.forget()
     if "namespace" in (case.path_parameters or {}) and data.draw(st.integers(0, 9), label="real repo") > 0:
