@@ -42,6 +42,12 @@ def ok(response) -> None:  # noqa: ANN001
     assert wire_safe(response)
 
 
+@pytest.fixture(autouse=True)
+def _no_rate_limits(settings):
+    settings.RATE_LIMIT_API_PER_MINUTE = 0
+    settings.RATE_LIMIT_RESOLVE_PER_MINUTE = 0
+
+
 @pytest.fixture
 def owner_client(personas):
     return Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Bearer {make_key(personas.owner)}")
