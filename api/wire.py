@@ -131,7 +131,8 @@ class ErrorContractMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", "").lower():
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in request.path or "%00" in query or "\x00" in query:
             # A NUL names nothing (names, refs and paths refuse it) and PostgreSQL can't even look it up.
             response = _error(request, 400, "BadRequest", "the URL holds a NUL character")
         else:

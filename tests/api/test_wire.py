@@ -102,6 +102,11 @@ def test_a_nul_anywhere_in_the_url_is_a_400(db, anon, url):
     assert response["X-Error-Code"] == "BadRequest" and "NUL" in response["X-Error-Message"]
 
 
+def test_a_raw_nul_in_the_query_string_is_a_400(db, anon):
+    response = anon.get("/api/models", QUERY_STRING="search=a\x00b")
+    assert response.status_code == 400 and response["X-Error-Code"] == "BadRequest"
+
+
 def test_input_errors_that_escape_a_view_are_a_400_not_a_500(personas, make_repo, anon, monkeypatch):
     """The safety net: whatever the view, a RecursionError, UnicodeError or a NUL the database refuses is the
     client's input, answered 400 with the error headers (each real cause is fixed where it starts too)."""
