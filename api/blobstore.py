@@ -14,6 +14,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from api.wire import header_text
 from registry.storage import get_store
 from registry.storage.base import InvalidUpload, ObjectMissing, StorageError
 from registry.storage.local import LocalBlobStore, SignedRequest, TokenInvalid
@@ -29,9 +30,7 @@ def _error(
         b"" if head else (message + "\n").encode(), status=status, content_type="text/plain; charset=utf-8"
     )
     response["X-Error-Code"] = code
-    response["X-Error-Message"] = (
-        message.replace("\r", " ").replace("\n", " ").encode("ascii", "replace").decode()
-    )
+    response["X-Error-Message"] = header_text(message)
     for name, value in (headers or {}).items():
         response[name] = value
     return response

@@ -52,6 +52,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: every response's error headers are sanitised, and HF-shaped 4xx always carry them (api/wire.py).
+    "api.wire.ErrorContractMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # A dependency that fails inside a request is a 503 with Retry-After, never a 500 or a hang.
     "portal.middleware.DependencyFailureMiddleware",
@@ -229,6 +231,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.v1.errors.exception_handler",
+    # JSON bodies parsed strictly (depth, NUL, lone surrogates, duplicate keys): a 400, never a RecursionError.
+    "DEFAULT_PARSER_CLASSES": [
+        "api.v1.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Consortium Model Hub API",
@@ -243,6 +251,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Every operation documents the error envelope for 400/404 (and 401/403 on writes): api/v1/schema.py.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.v1.schema.document_error_contract",
+    ],
 }
 
 # --- blob storage -------------------------------------------------------------------------------

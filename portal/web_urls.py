@@ -7,11 +7,13 @@ longest known branch or tag (links quote the revision as one segment, as hugging
 from django.urls import include, path, re_path
 
 from portal.views import account, models, orgs, releases, repo_manage, tokens
+from registry.names import VERSION_PATTERN, url_group
 
-NS = r"(?P<namespace>[A-Za-z0-9][A-Za-z0-9._-]*)"
-NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*?)"
-VERSION = r"(?P<version>[0-9A-Za-z.+-]+)"
-SLUG = r"(?P<slug>[A-Za-z0-9][A-Za-z0-9._-]*)"
+# The one name policy (registry.names): every name repo_create and the sign-up accept routes here, and only those.
+NS = url_group("namespace")
+NAME = url_group("name")
+VERSION = url_group("version", VERSION_PATTERN)
+SLUG = url_group("slug")
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),

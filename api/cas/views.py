@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from api.ratelimit import rate_limit_hit
+from api.wire import header_text
 from registry.services import xet
 from registry.storage import StorageError
 from registry.xet import MAX_SHARD_BYTES, RangeNotSatisfiable, XetFormatError, hash_to_hex
@@ -27,8 +28,7 @@ _READ = 1024 * 1024
 
 def _error(status: int, message: str, *, headers: dict[str, str] | None = None) -> JsonResponse:
     response = JsonResponse({"error": message}, status=status)
-    response["X-Error-Message"] = message.replace("\r", " ").replace("\n", " ").encode("ascii", "replace").decode()[
-        :1000]
+    response["X-Error-Message"] = header_text(message)
     if status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="xet-cas"'
     for name, value in (headers or {}).items():

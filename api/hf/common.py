@@ -8,7 +8,6 @@ X-Error-Code and X-Error-Message. Missing or private repos answer 401 to anonymo
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,13 +17,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from api.auth import INVALID_CREDENTIALS, InvalidToken, Principal, principal_for, session_csrf_failure
 from api.ratelimit import rate_limit_request, too_many_requests_message
+from api.wire import header_text, parse_json
 from registry.exceptions import GatedRepo, HubError, RepoNotFound
 from registry.models import Branch, ModelRepo, Tag
 from registry.selectors.repos import repo_get
-
-
-def _header_safe(message: str) -> str:
-    return message.replace("\r", " ").replace("\n", " ").encode("ascii", "replace").decode()[:1000]
 
 
 def error_response(status: int, code: str | None, message: str, *, headers: dict[str, str] | None = None,
@@ -37,7 +33,7 @@ def error_response(status: int, code: str | None, message: str, *, headers: dict
         response = JsonResponse({"error": message, **(extra or {})}, status=status)
     if code:
         response["X-Error-Code"] = code
-    response["X-Error-Message"] = _header_safe(message)
+    response["X-Error-Message"] = header_text(message)
     for name, value in (headers or {}).items():
         response[name] = value
     return response
@@ -95,10 +91,7 @@ def get_repo(principal: Principal, namespace: str, name: str) -> ModelRepo:
 def json_body(request: HttpRequest) -> dict[str, Any]:
     from registry.exceptions import InvalidInput
 
-    try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"request body is not valid JSON: {exc}") from exc
+    data = parse_json(request.body or b"{}")
     if not isinstance(data, dict):
         raise InvalidInput("request body must be a JSON object")
     return data
@@ -155,6 +148,9 @@ def revision_candidates(request: HttpRequest, rest: str, marker: str) -> list[tu
     return splits or [(rest, "")]
 
 
+CURSOR_MAX_OFFSET = 10**9
+
+
 def cursor_decode(request: HttpRequest) -> int:
     """The offset a `cursor` query parameter stands for (0 when absent or malformed)."""
     import base64
@@ -162,13 +158,15 @@ def cursor_decode(request: HttpRequest) -> int:
     raw = request.GET.get("cursor", "")
     if not raw:
         return 0
+    from registry.exceptions import InvalidInput
+
     try:
         value = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
         offset = int(value.removeprefix("o:"))
     except (ValueError, UnicodeDecodeError):
-        from registry.exceptions import InvalidInput
-
         raise InvalidInput("invalid cursor") from None
+    if offset > CURSOR_MAX_OFFSET:  # no page is that far; the database can't even take the number (10**20)
+        raise InvalidInput("invalid cursor: past the end of any listing")
     return max(offset, 0)
 
 

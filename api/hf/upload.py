@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 from urllib.parse import unquote
 
@@ -23,6 +22,7 @@ from django.views.decorators.http import require_http_methods
 from api.auth import Principal, client_ip
 from api.hf.common import absolute, error_response, get_repo, hf_view, json_body
 from api.hf.files import check_downloadable
+from api.wire import parse_json
 from registry.exceptions import InvalidInput, TooLarge
 from registry.models import BlobUpload
 from registry.services import uploads, xet_hub
@@ -231,9 +231,9 @@ def _parse_commit(request: HttpRequest) -> tuple[dict[str, Any], list[Operation]
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"line {number} of the commit is not valid JSON: {exc}") from exc
+            item = parse_json(line)
+        except InvalidInput as exc:
+            raise InvalidInput(f"line {number} of the commit: {exc.message}") from exc
         if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
             raise InvalidInput(f'line {number}: expected {{"key": ..., "value": {{...}}}}')
         key, value = item.get("key"), item["value"]

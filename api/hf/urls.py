@@ -1,15 +1,18 @@
 """Hugging Face Hub-compatible routes. Only model repos (HF's default type) are served.
 
 Revisions may contain '/', so routes take the rest of the path and views split it
-(see common.split_revision).
+(see common.split_revision). The rest matches any character, newlines included, so that a hostile revision or path
+gets the view's RevisionNotFound/EntryNotFound rather than a route miss.
 """
 
 from django.urls import path, re_path
 
 from api.hf import files, repos, upload
+from registry.names import url_group
 
-NS = r"(?P<namespace>[A-Za-z0-9][A-Za-z0-9._-]*)"
-NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*?)"
+NS = url_group("namespace")  # the one name policy (registry.names): what repo_create accepts, and nothing else
+NAME = url_group("name")
+REST = "(?P<rest>(?s:.+))"
 
 urlpatterns = [
     path("api/whoami-v2", repos.whoami, name="hf-whoami"),
@@ -19,21 +22,21 @@ urlpatterns = [
     path("api/validate-yaml", repos.validate_yaml, name="hf-validate-yaml"),
     path("api/models", repos.list_models, name="hf-model-list"),
     re_path(rf"^api/models/{NS}/{NAME}$", repos.model_info, name="hf-model-info"),
-    re_path(rf"^api/models/{NS}/{NAME}/revision/(?P<rest>.+)$", repos.model_info, name="hf-model-info-rev"),
+    re_path(rf"^api/models/{NS}/{NAME}/revision/{REST}$", repos.model_info, name="hf-model-info-rev"),
     re_path(rf"^api/models/{NS}/{NAME}/settings$", repos.update_settings, name="hf-settings"),
     re_path(rf"^api/models/{NS}/{NAME}/auth-check(?P<write>/write)?$", repos.auth_check, name="hf-auth-check"),
     re_path(rf"^api/models/{NS}/{NAME}/refs$", repos.refs, name="hf-refs"),
-    re_path(rf"^api/models/{NS}/{NAME}/commits/(?P<rest>.+)$", repos.commits, name="hf-commits"),
-    re_path(rf"^api/models/{NS}/{NAME}/branch/(?P<rest>.+)$", repos.branch, name="hf-branch"),
-    re_path(rf"^api/models/{NS}/{NAME}/tag/(?P<rest>.+)$", repos.tag, name="hf-tag"),
-    re_path(rf"^api/models/{NS}/{NAME}/tree/(?P<rest>.+)$", files.tree, name="hf-tree"),
-    re_path(rf"^api/models/{NS}/{NAME}/paths-info/(?P<rest>.+)$", files.paths_info, name="hf-paths-info"),
-    re_path(rf"^api/models/{NS}/{NAME}/preupload/(?P<rest>.+)$", upload.preupload, name="hf-preupload"),
-    re_path(rf"^api/models/{NS}/{NAME}/commit/(?P<rest>.+)$", upload.commit, name="hf-commit"),
-    re_path(rf"^api/models/{NS}/{NAME}/xet-write-token/(?P<rest>.+)$", upload.xet_write_token, name="hf-xet-write"),
-    re_path(rf"^api/models/{NS}/{NAME}/xet-read-token/(?P<rest>.+)$", upload.xet_read_token, name="hf-xet-read"),
+    re_path(rf"^api/models/{NS}/{NAME}/commits/{REST}$", repos.commits, name="hf-commits"),
+    re_path(rf"^api/models/{NS}/{NAME}/branch/{REST}$", repos.branch, name="hf-branch"),
+    re_path(rf"^api/models/{NS}/{NAME}/tag/{REST}$", repos.tag, name="hf-tag"),
+    re_path(rf"^api/models/{NS}/{NAME}/tree/{REST}$", files.tree, name="hf-tree"),
+    re_path(rf"^api/models/{NS}/{NAME}/paths-info/{REST}$", files.paths_info, name="hf-paths-info"),
+    re_path(rf"^api/models/{NS}/{NAME}/preupload/{REST}$", upload.preupload, name="hf-preupload"),
+    re_path(rf"^api/models/{NS}/{NAME}/commit/{REST}$", upload.commit, name="hf-commit"),
+    re_path(rf"^api/models/{NS}/{NAME}/xet-write-token/{REST}$", upload.xet_write_token, name="hf-xet-write"),
+    re_path(rf"^api/models/{NS}/{NAME}/xet-read-token/{REST}$", upload.xet_read_token, name="hf-xet-read"),
     re_path(rf"^{NS}/{NAME}\.git/info/lfs/objects/batch$", upload.lfs_batch, name="hf-lfs-batch"),
     path("api/lfs/complete/<str:token>", upload.lfs_complete, name="hf-lfs-complete"),
     re_path(rf"^api/lfs/verify/{NS}/{NAME}$", upload.lfs_verify, name="hf-lfs-verify"),
-    re_path(rf"^{NS}/{NAME}/resolve/(?P<rest>.+)$", files.resolve, name="hf-resolve"),
+    re_path(rf"^{NS}/{NAME}/resolve/{REST}$", files.resolve, name="hf-resolve"),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -205,7 +206,10 @@ class ReleaseManifestView(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(operation_id="model_release_manifest", responses={(200, "application/json"): bytes, **_errors},
+    @extend_schema(operation_id="model_release_manifest",
+                   responses={(200, "application/json"): OpenApiResponse(
+                       OpenApiTypes.OBJECT, description="The signed manifest: canonical JSON, byte for byte as signed"),
+                       **_errors},
                    tags=["releases"])
     def get(self, request: Request, namespace: str, name: str, version: str) -> HttpResponse:
         release = _signed(request, namespace, name, version)

@@ -6,8 +6,6 @@ New areas add a module here and re-export its names below.
 
 from registry.models.core import (
     INFERENCE_FINISHED,
-    NAME_RE,
-    RESERVED_NAMESPACES,
     VALIDATION_FINISHED,
     ApiKey,
     AuditEvent,
@@ -27,6 +25,7 @@ from registry.models.core import (
     Tag,
     ValidationRun,
     ValidationStatus,
+    validate_namespace,
     validate_repo_part,
 )
 from registry.models.downloads import DownloadDay, UserDownload
@@ -51,6 +50,7 @@ from registry.models.xet import (
     XorbRepo,
     XorbUploader,
 )
+from registry.names import NAME_RE, RESERVED_NAMESPACES
 
 __all__ = [
     "BlobUpload",
@@ -75,6 +75,7 @@ __all__ = [
     "UserDownload",
     "NAME_RE",
     "RESERVED_NAMESPACES",
+    "validate_namespace",
     "validate_repo_part",
     "Organization",
     "Membership",

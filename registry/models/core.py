@@ -6,35 +6,35 @@ in the database instead of corrupting history.
 
 from __future__ import annotations
 
-import re
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
-# Hugging Face repo-id rules: letters, digits, '-', '_', '.'; no '--' or '..'; not starting or
-# ending with '-' or '.'; at most 96 characters; '.git' suffix reserved.
-NAME_RE = re.compile(r"^(?![.-])(?!.*(--|\.\.))[A-Za-z0-9._-]{1,96}(?<![.-])$")
-RESERVED_NAMESPACES = {
-    "admin", "api", "models", "settings", "static", "accounts", "account", "organizations",
-    "healthz", "readyz", "datasets", "spaces", "new", "docs", "login", "logout", "signup", "_blobs", "cas",
-    "media", "search", "releases", ".well-known",
-    "v1",  # POST /v1/telemetry: hf_xet posts its telemetry to the origin root (api/cas)
-}
+from registry.exceptions import InvalidInput
+from registry.names import check_name, check_namespace
 
 
 def validate_repo_part(value: str) -> None:
-    if not NAME_RE.match(value or "") or value.lower().endswith(".git"):
-        raise ValidationError(
-            f"{value!r} is not a valid name: use letters, digits, '-', '_' and '.', at most 96 characters, "
-            "not starting or ending with '-' or '.', without '--' or '..'"
-        )
+    """Django validator for repo, organisation and namespace names (forms, admin): the rule of registry.names."""
+    try:
+        check_name(value)
+    except InvalidInput as exc:
+        raise ValidationError(exc.message) from exc
+
+
+def validate_namespace(value: str) -> None:
+    """Django validator for names that own repos (organisation slugs): the name rule, minus reserved words."""
+    try:
+        check_namespace(value)
+    except InvalidInput as exc:
+        raise ValidationError(exc.message) from exc
 
 
 class Organization(models.Model):
-    slug = models.CharField(max_length=96, unique=True, validators=[validate_repo_part])
+    slug = models.CharField(max_length=96, unique=True, validators=[validate_namespace])
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     website = models.URLField(blank=True)
@@ -45,9 +45,17 @@ class Organization(models.Model):
 
     class Meta:
         ordering = ["slug"]
+        constraints = [models.UniqueConstraint(Lower("slug"), name="uniq_org_slug_ci")]
 
     def __str__(self) -> str:
         return self.slug
+
+    def clean(self) -> None:
+        """An organisation and a user can't share a namespace (repo ids would be ambiguous), in any case."""
+        from django.contrib.auth import get_user_model
+
+        if self.slug and get_user_model().objects.filter(username__iexact=self.slug).exists():
+            raise ValidationError({"slug": f"{self.slug!r} is already a user's namespace"})
 
 
 class Membership(models.Model):
@@ -128,6 +136,8 @@ class ModelRepo(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["namespace", "name"], name="uniq_repo_id"),
+            # Names are unique within a namespace whatever their case, as on the Hub (registry.names).
+            models.UniqueConstraint(Lower("namespace"), Lower("name"), name="uniq_repo_id_ci"),
             models.CheckConstraint(
                 condition=(Q(owner_user__isnull=False, owner_org__isnull=True)
                            | Q(owner_user__isnull=True, owner_org__isnull=False)),

@@ -18,6 +18,7 @@ from django.db.models import Q, QuerySet, Sum
 from registry.exceptions import EntryNotFound, RevisionNotFound
 from registry.hashing import COMMIT_OID_RE, lfs_pointer
 from registry.models import Blob, Branch, Commit, CommitFile, ContentVerdict, ModelRepo, Tag
+from registry.names import lookup_ok
 from registry.selectors.repos import commit_files
 
 # Files whose GET counts as one download of the repo when it has no config.json (GGUF-only repos…).
@@ -186,7 +187,7 @@ def tree_list(*, commit: Commit, path: str = "", recursive: bool = False) -> lis
 
 def paths_info(*, commit: Commit, paths: Sequence[str]) -> list[TreeEntry]:
     """The entries (files or folders) for the requested paths; paths that don't exist are skipped."""
-    wanted = [p.strip("/") for p in paths if p and p.strip("/")]
+    wanted = [p.strip("/") for p in paths if lookup_ok(p) and p.strip("/")]  # NUL names nothing (nor can PG hold it)
     if not wanted:
         return []
     cond = Q(path__in=wanted)

@@ -27,6 +27,7 @@ from registry.models import (
     Organization,
     Tag,
 )
+from registry.names import search_text
 from registry.selectors.repos import repo_visible_queryset
 from registry.selectors.validation import file_quarantine, with_quarantine
 
@@ -63,7 +64,7 @@ class ModelFilters:
 def model_search(*, viewer: Any, filters: ModelFilters) -> QuerySet[ModelRepo]:
     """Visible models matching the search and filters, sorted; owners and license joined in."""
     qs = repo_visible_queryset(viewer=viewer)
-    q = filters.q.strip()
+    q = search_text(filters.q)
     if q:
         match = (Q(name__icontains=q) | Q(namespace__icontains=q) | Q(description__icontains=q)
                  | Q(pipeline_tag__icontains=q) | Q(tags__icontains=q))  # substring of any tag, any case

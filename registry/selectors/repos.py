@@ -5,9 +5,10 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from registry import permissions
-from registry.exceptions import EntryNotFound, RepoNotFound, RevisionNotFound
+from registry.exceptions import EntryNotFound, InvalidInput, RepoNotFound, RevisionNotFound
 from registry.hashing import COMMIT_OID_RE
 from registry.models import Branch, Commit, CommitFile, Membership, ModelRepo, Tag
+from registry.names import lookup_ok, name_ok, search_text
 
 
 def repo_visible_queryset(*, viewer: Any) -> QuerySet[ModelRepo]:
@@ -30,6 +31,8 @@ def repo_get(*, viewer: Any, namespace: str, name: str) -> ModelRepo:
 
 def repo_by_name(*, namespace: str, name: str) -> ModelRepo | None:
     """The repo of that name (case-insensitive) with its owner and license, whoever may see it."""
+    if not (name_ok(namespace) and name_ok(name)):
+        return None  # no repo can have that name: no query (PostgreSQL refuses a NUL in one)
     return (ModelRepo.objects.select_related("owner_org", "owner_user", "license")
             .filter(namespace__iexact=namespace, name__iexact=name).first())
 
@@ -37,12 +40,15 @@ def repo_by_name(*, namespace: str, name: str) -> ModelRepo | None:
 def repo_list(*, viewer: Any, search: str = "", author: str = "", tags: list[str] | None = None,
               sort: str = "downloads") -> QuerySet[ModelRepo]:
     qs = repo_visible_queryset(viewer=viewer)
+    search, author = search_text(search), search_text(author)
     if search:
         qs = qs.filter(Q(name__icontains=search) | Q(namespace__icontains=search)
                        | Q(description__icontains=search))
     if author:
         qs = qs.filter(namespace__iexact=author)
     for tag in tags or []:
+        if not lookup_ok(tag):
+            return qs.none()
         qs = qs.filter(Q(tags__contains=[tag]) if _json_contains_supported() else Q(tags__icontains=f'"{tag}"'))
     order = {
         "downloads": ["-downloads", "-updated_at", "id"],
@@ -61,6 +67,10 @@ def _json_contains_supported() -> bool:
 
 def revision_resolve(*, repo: ModelRepo, revision: str) -> Commit:
     """A branch, a tag, or a full commit id of this repo."""
+    if not isinstance(revision, str):
+        raise InvalidInput("a revision must be a string (a branch, a tag or a commit id)")
+    if not lookup_ok(revision):
+        raise RevisionNotFound(f"Invalid rev id: {revision}")
     branch = Branch.objects.select_related("head").filter(repo=repo, name=revision).first()
     if branch is not None:
         return branch.head
@@ -82,6 +92,8 @@ def commit_files(*, commit: Commit, prefix: str = "") -> QuerySet[CommitFile]:
 
 
 def commit_file(*, commit: Commit, path: str) -> CommitFile:
+    if not lookup_ok(path):
+        raise EntryNotFound(f"{path} does not exist in revision {commit.oid}")
     entry = CommitFile.objects.select_related("blob").filter(commit=commit, path=path).first()
     if entry is None:
         raise EntryNotFound(f"{path} does not exist in revision {commit.oid}")

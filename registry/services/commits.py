@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import posixpath
 import random
 import secrets
 import time
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,12 +28,13 @@ from registry.exceptions import (
 )
 from registry.hashing import COMMIT_OID_RE, git_blob_sha1, lfs_pointer_sha1
 from registry.models import ApiKey, Blob, Branch, Commit, CommitFile, ModelRepo, RepoBlob
+from registry.names import check_path, check_text, folder_collisions
 from registry.selectors.blobs import REUSE, UPLOADING, XET, BlobRef, blob_refs_for
 from registry.services.audit import audit_record
 from registry.services.blobs import repo_blob_grant
 
-MAX_PATH_LENGTH = 1000
 CAS_RETRIES = 20
+CARD_PATH = "README.md"
 SQLITE_LOCK_RETRIES = 200
 
 
@@ -81,22 +80,8 @@ class _Entry:
 
 
 def normalize_path(path: str) -> str:
-    """A repo-relative POSIX path; refuses traversal, absolute paths and anything under .git/."""
-    if not isinstance(path, str) or not path or "\x00" in path or "\\" in path:
-        raise InvalidInput(f"invalid path {path!r}")
-    if path.startswith("/"):
-        raise InvalidInput(f"absolute paths are not allowed: {path!r}")
-    parts = path.split("/")
-    if any(part in {"", ".", ".."} for part in parts):
-        raise InvalidInput(f"path {path!r} must not contain empty, '.' or '..' segments")
-    if parts[0] == ".git" or any(part == ".git" for part in parts):
-        raise InvalidInput(f"paths inside .git are not allowed: {path!r}")
-    if len(path.encode()) > MAX_PATH_LENGTH:
-        raise InvalidInput(f"path is longer than {MAX_PATH_LENGTH} bytes")
-    # C0/C1 controls, DEL and Unicode line/paragraph separators: they break headers, logs and listings.
-    if any(unicodedata.category(ch) in {"Cc", "Zl", "Zp"} for ch in path):
-        raise InvalidInput(f"path {path!r} contains control characters")
-    return posixpath.normpath(path)
+    """A repo-relative POSIX path (registry.names.check_path): no traversal, absolute paths, controls or .git/."""
+    return check_path(path)
 
 
 def _load_tree(commit: Commit | None) -> dict[str, _Entry]:
@@ -147,6 +132,11 @@ def _apply(repo: ModelRepo, tree: dict[str, _Entry], operations: Sequence[Operat
                 raise EntryNotFound(f"A file with this name doesn't exist: {op.src_path}")
             tree[op.dest_path] = source_tree[op.src_path]
             counts["copied"] += 1
+    added = [op.dest_path if isinstance(op, Copy) else op.path
+             for op in operations if isinstance(op, AddInline | AddBlob | Copy)]
+    collision = folder_collisions(tree, added)
+    if collision is not None:
+        raise Conflict(collision, code="PathConflict")
     return counts
 
 
@@ -229,7 +219,8 @@ def commit_create(
         raise PermissionDenied("You don't have write access to this repository")
     if repo.disabled:
         raise PermissionDenied("This repository has been disabled")
-    title = (title or "").strip()
+    title = check_text(title or "", what="the commit summary").strip()
+    check_text(message or "", what="the commit description")
     if not title:
         raise InvalidInput("a commit needs a summary")
     if parent_oid is not None and not COMMIT_OID_RE.match(parent_oid):
@@ -286,12 +277,13 @@ def commit_create(
                             raise StaleParent(f"parent commit {parent_oid} is no longer the head of {branch}")
                         continue
                 repo_fields = {"updated_at": now}
-                if branch == "main" and any(
-                    getattr(op, "path", None) == "README.md" or getattr(op, "dest_path", None) == "README.md"
-                    for op in operations
-                ):
-                    # A deleted card clears what listings show; an unreadable one keeps the last good values.
-                    repo_fields.update(_card_cache(tree["README.md"]) if "README.md" in tree else _no_card())
+                if any(getattr(op, "path", None) == CARD_PATH or getattr(op, "dest_path", None) == CARD_PATH
+                       for op in operations):
+                    # A card whose metadata the hub can't store is refused (as the Hub does), on every branch;
+                    # on main its fields feed the listings, and a deleted card clears them.
+                    card = _card_cache(tree[CARD_PATH]) if CARD_PATH in tree else _no_card()
+                    if branch == "main":
+                        repo_fields.update(card)
                 ModelRepo.objects.filter(pk=repo.pk).update(**repo_fields)
                 for key, value in repo_fields.items():
                     setattr(repo, key, value)
@@ -319,12 +311,13 @@ def _no_card() -> dict[str, Any]:
 
 
 def _card_cache(entry: _Entry) -> dict[str, Any]:
+    """The repo fields a card gives; InvalidInput when its metadata can't be stored (a 400 with the reason)."""
     if entry.content is None:
         return {}
     try:
         card = parse_card(entry.content.decode("utf-8", errors="replace"))
-    except CardError:
-        return {}
+    except CardError as exc:
+        raise InvalidInput(f"Invalid metadata in {CARD_PATH}: {exc}", code="InvalidCard") from exc
     fields = card_fields(card.data)
     fields["description"] = card_summary(card.body)
     return fields

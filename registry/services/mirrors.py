@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
-import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,12 +28,12 @@ from django.utils import timezone
 from registry import permissions
 from registry.exceptions import InvalidInput, PermissionDenied
 from registry.models import CommitFile, MirrorTarget, ModelRepo, Release, ReleaseMirror
+from registry.names import repo_id_ok
 from registry.services.audit import audit_record
 from registry.services.jobs import job_dispatch, job_enqueue
 from registry.storage import get_store
 
 logger = logging.getLogger(__name__)
-REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 
 
 class MirrorTransientError(Exception):
@@ -68,7 +67,7 @@ def mirror_target_set(*, actor: Any, repo: ModelRepo, endpoint: str, target_repo
     parsed = urlparse(endpoint)
     if parsed.scheme not in {"http", "https"} or not parsed.netloc:
         raise InvalidInput("the mirror endpoint must be an http(s) URL, e.g. https://huggingface.co")
-    if not REPO_ID_RE.match(target_repo_id or ""):
+    if not repo_id_ok(target_repo_id):
         raise InvalidInput("the target repository must be namespace/name")
     if not (token or "").strip():
         raise InvalidInput("a token with write access on the target hub is needed")

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
 from registry import permissions
 from registry.exceptions import Conflict, InvalidInput, RevisionNotFound
-from registry.hashing import COMMIT_OID_RE
 from registry.models import ApiKey, Branch, ModelRepo, Tag
+from registry.names import check_ref_name, check_text, lookup_ok
 from registry.services.audit import audit_record
 
-REF_NAME_RE = re.compile(r"^(?!/)(?!.*//)(?!.*\.\.)(?!.*@\{)[^\x00-\x20~^:?*\[\\\x7f]{1,200}(?<![/.])$")
 DEFAULT_BRANCH = "main"
-
-
-def _check_ref_name(name: str) -> None:
-    if not REF_NAME_RE.match(name or "") or name.endswith(".lock") or name.startswith("refs/"):
-        raise InvalidInput(f"{name!r} is not a valid branch or tag name")
-    if COMMIT_OID_RE.match(name):
-        raise InvalidInput("a branch or tag name can't look like a commit id")
 
 
 def _start(repo: ModelRepo, revision: str | None):
@@ -33,7 +24,7 @@ def _start(repo: ModelRepo, revision: str | None):
 def branch_create(*, actor: Any, repo: ModelRepo, name: str, start_revision: str | None = None,
                   api_key: ApiKey | None = None, ip: str | None = None) -> Branch:
     permissions.require_write_repo(actor, repo, api_key)
-    _check_ref_name(name)
+    check_ref_name(name)
     commit = _start(repo, start_revision)
     if Tag.objects.filter(repo=repo, name=name).exists():
         raise Conflict(f"a tag named {name!r} already exists")
@@ -52,6 +43,8 @@ def branch_delete(*, actor: Any, repo: ModelRepo, name: str, api_key: ApiKey | N
     permissions.require_write_repo(actor, repo, api_key)
     if name == DEFAULT_BRANCH:
         raise InvalidInput("the default branch can't be deleted")
+    if not lookup_ok(name):
+        raise RevisionNotFound(f"Invalid rev id: {name}")
     with transaction.atomic():
         deleted, _ = Branch.objects.filter(repo=repo, name=name).delete()
         if not deleted:
@@ -62,7 +55,8 @@ def branch_delete(*, actor: Any, repo: ModelRepo, name: str, api_key: ApiKey | N
 def tag_create(*, actor: Any, repo: ModelRepo, name: str, revision: str | None = None, message: str = "",
                api_key: ApiKey | None = None, ip: str | None = None) -> Tag:
     permissions.require_write_repo(actor, repo, api_key)
-    _check_ref_name(name)
+    check_ref_name(name)
+    check_text(message, what="the tag message", max_length=10_000)
     commit = _start(repo, revision)
     if Branch.objects.filter(repo=repo, name=name).exists():
         raise Conflict(f"a branch named {name!r} already exists")
@@ -82,6 +76,8 @@ def tag_create(*, actor: Any, repo: ModelRepo, name: str, revision: str | None =
 def tag_delete(*, actor: Any, repo: ModelRepo, name: str, api_key: ApiKey | None = None,
                ip: str | None = None) -> None:
     permissions.require_write_repo(actor, repo, api_key)
+    if not lookup_ok(name):
+        raise RevisionNotFound(f"Invalid rev id: {name}")
     with transaction.atomic():
         deleted, _ = Tag.objects.filter(repo=repo, name=name).delete()
         if not deleted:

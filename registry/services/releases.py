@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 # semver.org 2.0.0: MAJOR.MINOR.PATCH[-prerelease][+build], no leading zeros.
 _NUM = r"(0|[1-9]\d*)"
 _PRE = r"(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
+VERSION_MAX_LENGTH = 64
 SEMVER_RE = re.compile(
     rf"^{_NUM}\.{_NUM}\.{_NUM}(?:-{_PRE}(?:\.{_PRE})*)?(?:\+[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*)?$"
 )
@@ -157,6 +158,8 @@ def release_request(*, actor: Any, repo: ModelRepo, version: str, revision: str,
     version = (version or "").strip().removeprefix("v")
     if not SEMVER_RE.match(version):
         raise InvalidInput(f"{version!r} is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.0.0)")
+    if len(version) > VERSION_MAX_LENGTH:  # the column, and the tag v{version} must stay a short ref name
+        raise InvalidInput(f"the version is longer than {VERSION_MAX_LENGTH} characters")
     title = (title or "").strip()
     if not title:
         raise InvalidInput("a release needs a title")

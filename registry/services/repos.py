@@ -1,15 +1,16 @@
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from registry import permissions
 from registry.exceptions import Conflict, InvalidInput, PermissionDenied, RepoNotFound
-from registry.models import RESERVED_NAMESPACES, ApiKey, License, ModelRepo, Organization, validate_repo_part
+from registry.models import ApiKey, License, ModelRepo, Organization, Release
+from registry.names import check_name, check_namespace
 from registry.services.audit import audit_record
 
 # What the Hub writes into a new repo: these patterns are stored as LFS by git clients.
@@ -25,13 +26,8 @@ DEFAULT_GITATTRIBUTES = "\n".join(
 
 
 def _validate_id(namespace: str, name: str) -> None:
-    try:
-        validate_repo_part(namespace)
-        validate_repo_part(name)
-    except ValidationError as exc:
-        raise InvalidInput(exc.messages[0]) from exc
-    if namespace.lower() in RESERVED_NAMESPACES:
-        raise InvalidInput(f"{namespace!r} is a reserved name")
+    check_namespace(namespace)
+    check_name(name)
 
 
 def _owner_for(namespace: str) -> tuple[Any, Organization | None]:
@@ -95,8 +91,26 @@ def repo_create(
     return repo
 
 
+RELEASES_RECORDED_MAX = 200
+
+
+def _release_records(repo: ModelRepo) -> list[dict[str, Any]]:
+    """What the repo's releases were, for the deletion's AuditEvent: version, state, commit, and the sha256 of the
+    signed manifest, so a copy someone kept can still be matched to what the hub published."""
+    rows = (Release.objects.filter(repo=repo).select_related("commit").order_by("-created_at")
+            .only("version", "state", "commit__oid", "manifest", "signing_key_id")[:RELEASES_RECORDED_MAX])
+    return [{"version": r.version, "state": r.state, "commit": r.commit.oid, "signing_key_id": r.signing_key_id,
+             "manifest_sha256": hashlib.sha256(bytes(r.manifest)).hexdigest() if r.manifest else None}
+            for r in rows]
+
+
 def repo_delete(*, actor: Any, repo: ModelRepo, api_key: ApiKey | None = None, ip: str | None = None) -> None:
-    """Delete a repo and its history. Blobs stay until the storage GC finds them unreferenced."""
+    """Delete a repo and its history, as the Hub does. Blobs stay until the storage GC finds them unreferenced.
+
+    Its releases (requests, sign-offs, published manifests) go with it: a release names a commit of this repo,
+    and with the repo gone nothing could serve or verify it here. The deletion's AuditEvent keeps a record of
+    each (version, state, commit, manifest sha256).
+    """
     if not permissions.can_admin_repo(actor, repo, api_key):
         if not permissions.can_read_repo(actor, repo):
             raise RepoNotFound("Repository not found")
@@ -105,13 +119,16 @@ def repo_delete(*, actor: Any, repo: ModelRepo, api_key: ApiKey | None = None, i
         repo_id = repo.repo_id
         from registry.models import Branch, Commit, CommitFile, Tag
 
+        releases = _release_records(repo)
+        Release.objects.filter(repo=repo).delete()  # decisions, mirrors, advisories cascade; commits are PROTECTed
         Branch.objects.filter(repo=repo).delete()
         Tag.objects.filter(repo=repo).delete()
         CommitFile.objects.filter(commit__repo=repo).delete()
         # Children first: commits point at their parents with PROTECT.
         Commit.objects.filter(repo=repo).update(parent=None)
         Commit.objects.filter(repo=repo).delete()
-        audit_record(actor=actor, action="repo.delete", target=repo, target_label=repo_id, ip=ip)
+        audit_record(actor=actor, action="repo.delete", target=repo, target_label=repo_id, ip=ip,
+                     metadata={"releases": releases} if releases else None)
         repo.delete()
 
 

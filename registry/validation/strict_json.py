@@ -1,5 +1,6 @@
 """JSON parsing that refuses what lenient parsers let through: duplicate keys, NaN/Infinity, lone surrogates,
-invalid UTF-8 and deep nesting. Two parsers disagreeing on a duplicate key is how headers get smuggled."""
+invalid UTF-8 and deep nesting (and, for request bodies, NUL characters, which no database column can hold). Two
+parsers disagreeing on a duplicate key is how headers get smuggled."""
 
 from __future__ import annotations
 
@@ -24,14 +25,16 @@ def _reject_constant(name: str) -> Any:
     raise JsonInvalid(f"non-standard constant {name}")
 
 
-def _check_text(value: str) -> None:
+def _check_text(value: str, allow_nul: bool = True) -> None:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise JsonInvalid(f"string contains a lone surrogate: {value[:40]!r}") from exc
+    if not allow_nul and "\x00" in value:
+        raise JsonInvalid(f"string contains a NUL character: {value[:40]!r}")
 
 
-def _check_tree(root: Any, *, max_depth: int) -> None:
+def _check_tree(root: Any, *, max_depth: int, allow_nul: bool = True) -> None:
     stack: list[tuple[Any, int]] = [(root, 1)]
     while stack:
         value, depth = stack.pop()
@@ -39,15 +42,15 @@ def _check_tree(root: Any, *, max_depth: int) -> None:
             raise JsonInvalid(f"nesting deeper than {max_depth} levels")
         if isinstance(value, dict):
             for key, item in value.items():
-                _check_text(key)
+                _check_text(key, allow_nul)
                 stack.append((item, depth + 1))
         elif isinstance(value, list):
             stack.extend((item, depth + 1) for item in value)
         elif isinstance(value, str):
-            _check_text(value)
+            _check_text(value, allow_nul)
 
 
-def loads_strict(data: bytes, *, max_depth: int) -> Any:
+def loads_strict(data: bytes, *, max_depth: int, allow_nul: bool = True) -> Any:
     """Parse strict UTF-8 JSON; raises JsonInvalid with a reason a person can act on."""
     try:
         text = data.decode("utf-8")
@@ -61,5 +64,5 @@ def loads_strict(data: bytes, *, max_depth: int) -> Any:
         raise JsonInvalid(f"nesting deeper than {max_depth} levels") from exc
     except ValueError as exc:
         raise JsonInvalid(f"not valid JSON: {exc}") from exc
-    _check_tree(value, max_depth=max_depth)
+    _check_tree(value, max_depth=max_depth, allow_nul=allow_nul)
     return value

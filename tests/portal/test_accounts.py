@@ -56,6 +56,25 @@ def test_sign_up_requires_email_confirmation(client, db):
     assert client.get("/settings/tokens").status_code == 200
 
 
+@pytest.mark.parametrize("username", ["admin", "API", "a--b", "-x", "x.", "José", "a b", "a@b", "acme", "ACME",
+                                      "name.git", "x" * 97])
+def test_usernames_follow_the_name_policy_of_namespaces(client, personas, username):
+    """A username is a namespace (repo ids, URLs): the same rule as organisations, and not an organisation's."""
+    response = client.post("/accounts/signup/", {**SIGNUP, "username": username})
+    assert response.status_code == 200  # the form again, with the error
+    assert not get_user_model().objects.filter(email=SIGNUP["email"]).exists()
+
+
+@pytest.mark.parametrize(("texts", "expected"), [
+    (["José Núñez"], "Jose-Nunez"), (["dev+ci@lab.example"], "dev-ci"), (["..--"], ""), (["a" * 200], "a" * 80),
+])
+def test_single_sign_on_usernames_are_made_valid(texts, expected):
+    from registry.names import name_ok, name_suggestion
+
+    assert name_suggestion(texts[0]) == expected
+    assert expected == "" or name_ok(expected)
+
+
 def test_invitation_becomes_membership_when_the_address_is_confirmed(client, personas):
     org_member_add(actor=personas.owner, org=personas.org, who="dev@lab.example", role="write")
     client.post("/accounts/signup/", SIGNUP)

@@ -88,3 +88,57 @@ def test_card_fields(data, expected):
 ])
 def test_card_summary_is_the_first_prose_paragraph(body, summary):
     assert card_summary(body) == summary
+
+
+# --- hostile metadata: what JSON can't hold, and what would expand without bound ---------------------------
+
+LAUGHS = ("---\na: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+          "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+          "---\n")
+
+
+@pytest.mark.parametrize(("text", "data"), [
+    # dates and times stay the strings the author wrote (as on the Hub), implicit or tagged
+    ("---\ndate: 2024-01-01\n---\n", {"date": "2024-01-01"}),
+    ("---\nat: 2024-01-01 10:00:00+09:00\n---\n", {"at": "2024-01-01 10:00:00+09:00"}),
+    ("---\nd: !!timestamp 2001-12-14\n---\n", {"d": "2001-12-14"}),
+    ("---\n2024-01-01: new year\n---\n", {"2024-01-01": "new year"}),
+    # keys become strings, as JSON has them
+    ("---\n1: one\nnull: x\n---\n", {"1": "one", "null": "x"}),
+    # small anchors and merge keys are fine
+    ("---\nbase: &b {license: mit}\nother:\n  <<: *b\n  tags: [x]\n---\n",
+     {"base": {"license": "mit"}, "other": {"license": "mit", "tags": ["x"]}}),
+    ("---\nx: 1.5\ny: -2.0e+3\n---\n", {"x": 1.5, "y": -2000.0}),
+])
+def test_metadata_becomes_json_data(text, data):
+    assert parse_card(text).data == data
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("---\nx: .nan\n---\n", "non-finite"),
+    ("---\nx: .inf\n---\n", "non-finite"),
+    ("---\nx: [-.Inf]\n---\n", "non-finite"),
+    ("---\nx: !!float nan\n---\n", "non-finite"),
+    ("---\nx: !!binary aGVsbG8=\n---\n", "binary"),
+    ("---\nx: !!set {a, b}\n---\n", "sets"),
+    (LAUGHS, "expands to more than"),
+    ("---\nbig: &s " + "x" * 30000 + "\nlist: [*s, *s, *s, *s, *s, *s, *s, *s, *s, *s]\n---\n", "expands to more than"),
+    ("---\na: &a [*a]\n---\n", "undefined alias|recursive|refers to itself"),
+    ("---\nx: " + "[" * 100 + "]" * 100 + "\n---\n", "nested deeper"),
+    ("---\nx: " + "[" * 5000 + "]" * 5000 + "\n---\n", "nested deeper|larger"),
+    ("---\nx: '" + "y" * (64 * 1024) + "'\n---\n", "larger than"),
+    ("---\nx: " + "1" * 5000 + "\n---\n", "can't be stored"),
+    ("---\nx: \x00\n---\n", "Invalid YAML"),
+])
+def test_metadata_json_cannot_hold_is_a_card_error(text, reason):
+    with pytest.raises(CardError, match=reason):
+        parse_card(text)
+
+
+def test_a_400_byte_alias_bomb_is_refused_quickly():
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(CardError):
+        parse_card(LAUGHS)
+    assert len(LAUGHS) < 400 and time.monotonic() - started < 1

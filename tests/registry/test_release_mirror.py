@@ -118,7 +118,9 @@ def test_mirror_targets_are_for_repo_admins_and_validated(personas, ready):
         mirror_target_set(actor=personas.member, repo=repo, endpoint="https://huggingface.co",
                           target_repo_id="org/name", token="t")
     for endpoint, target_id, token in [("ftp://x", "a/b", "t"), ("https://hf.co", "no-slash", "t"),
-                                       ("https://hf.co", "a/b", " ")]:
+                                       ("https://hf.co", "a/b", " "), ("https://hf.co", "a/b\n", "t"),
+                                       ("https://hf.co", "a--b/c", "t"), ("https://hf.co", "a/b/c", "t"),
+                                       ("https://hf.co", None, "t")]:
         with pytest.raises(InvalidInput):
             mirror_target_set(actor=personas.owner, repo=repo, endpoint=endpoint, target_repo_id=target_id,
                               token=token)

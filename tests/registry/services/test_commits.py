@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from registry.exceptions import (
     BlobMissing,
+    Conflict,
     EntryNotFound,
     InvalidInput,
     PermissionDenied,
@@ -364,7 +365,7 @@ def test_failing_operation_does_not_touch_the_card_cache(personas, make_repo):
 BAD_PATHS = [
     "../x", "a/../../b", "a/..", "..", "/abs", "/etc/passwd", ".git/config", "a/.git/hooks", ".git",
     "a/./b", "./a", ".", "a//b", "a/", "", "a\x00b", "a\\b", "..\\x", "a\nb", "a\tb", "a\x1fb", "a\rb",
-    "a\x7fb", "a\x85b", "a\x9bb", "a\u2028b", "a\u2029b", "x" * 1001,
+    "a\x7fb", "a\x85b", "a\x9bb", "a\u2028b", "a\u2029b", "x" * 1001, "\udcff", "a/\udcffb", "\ud800.bin",
 ]
 
 
@@ -380,7 +381,7 @@ def test_normalize_path_accepts(path):
     assert normalize_path(path) == path
 
 
-@pytest.mark.parametrize("path", ["../x", "/abs", ".git/config", "a/./b", "a\x00b", "a\\b", "a\x01b"])
+@pytest.mark.parametrize("path", ["../x", "/abs", ".git/config", "a/./b", "a\x00b", "a\\b", "a\x01b", "\udcff"])
 @pytest.mark.parametrize("make_op", [
     lambda p: AddInline(p, b"x"),
     lambda p: Delete(p),
@@ -393,6 +394,50 @@ def test_every_operation_refuses_bad_paths(personas, make_repo, path, make_op):
     before = head(repo)
     with pytest.raises(InvalidInput):
         commit(personas.owner, repo, make_op(path))
+    assert head(repo) == before
+
+
+# A path can't be both a file and a folder: a checkout can't hold both, and snapshot_download drops one.
+@pytest.mark.parametrize(("first", "second"), [
+    ([AddInline("a", b"1"), AddInline("a/b", b"2")], None),
+    ([AddInline("a/b", b"1"), AddInline("a", b"2")], None),
+    ([AddInline("x/a", b"1"), AddInline("x/a/b/c", b"2")], None),
+    ([AddInline("a", b"1")], [AddInline("a/b", b"2")]),
+    ([AddInline("a/b", b"1")], [AddInline("a", b"2")]),
+    ([AddInline("d/a", b"1")], [AddInline("d/a/deep/b", b"2")]),
+    ([AddInline("a", b"1")], [Copy(".gitattributes", "a/b")]),
+], ids=["file-then-child", "child-then-file", "deep", "across-commits", "folder-then-file", "deep-across",
+        "copy"])
+def test_a_path_that_is_both_file_and_folder_is_a_conflict(personas, make_repo, first, second):
+    repo = make_repo()
+    if second is None:
+        before = head(repo)
+        with pytest.raises(Conflict, match="both|is a file"):
+            commit(personas.owner, repo, *first)
+        assert head(repo) == before
+        return
+    commit(personas.owner, repo, *first)
+    before = head(repo)
+    with pytest.raises(Conflict) as info:
+        commit(personas.owner, repo, *second)
+    assert info.value.status == 409 and info.value.code == "PathConflict"
+    assert head(repo) == before
+
+
+def test_replacing_a_file_by_a_folder_in_one_commit_is_fine(personas, make_repo):
+    repo = make_repo()
+    commit(personas.owner, repo, AddInline("a", b"1"))
+    new = commit(personas.owner, repo, Delete("a"), AddInline("a/b", b"2"))
+    assert set(tree(new)) == {".gitattributes", "a/b"}
+
+
+@pytest.mark.parametrize(("title", "message"), [("nul\x00", ""), ("\udcff", ""), ("ok", "nul\x00"),
+                                                 ("ok", "\udcff")])
+def test_summary_or_description_no_column_can_hold_is_refused(personas, make_repo, title, message):
+    repo = make_repo()
+    before = head(repo)
+    with pytest.raises(InvalidInput):
+        commit(personas.owner, repo, AddInline("a", b"1"), title=title, message=message)
     assert head(repo) == before
 
 
@@ -454,13 +499,39 @@ def test_readme_on_other_branch_does_not_change_the_cache(personas, make_repo):
     assert repo.pipeline_tag == ""
 
 
-def test_invalid_card_yaml_keeps_the_commit_and_the_previous_cache(personas, make_repo):
+@pytest.mark.parametrize("card", [
+    b"---\ntags: [unclosed\n---\nbody\n",
+    b"---\nx: .nan\n---\n", b"---\nx: !!binary aGVsbG8=\n---\n", b"---\n- a list\n---\n",
+    b"---\na: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+    b"d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n---\n",
+])
+@pytest.mark.parametrize("branch", ["main", "dev"])
+def test_a_card_whose_metadata_cannot_be_stored_is_refused_and_keeps_the_cache(personas, make_repo, card, branch):
+    """As the Hub does: the commit is a 400 with the reason, the branch and the listing fields stay as they were."""
     repo = make_repo()
+    branch_create(actor=personas.owner, repo=repo, name="dev")
     commit(personas.owner, repo, AddInline("README.md", CARD))
-    c = commit(personas.owner, repo, AddInline("README.md", b"---\ntags: [unclosed\n---\nbody\n"))
+    before = head(repo, branch)
+    with pytest.raises(InvalidInput, match="Invalid metadata in README.md") as info:
+        commit(personas.owner, repo, AddInline("README.md", card), branch=branch)
+    assert info.value.status == 400 and info.value.code == "InvalidCard"
+    assert head(repo, branch) == before
     repo.refresh_from_db()
-    assert head(repo) == c
     assert repo.tags == ["llama", "korean"]
+
+
+def test_a_bad_card_copied_into_place_is_refused(personas, make_repo):
+    repo = make_repo()
+    commit(personas.owner, repo, AddInline("docs/card.md", b"---\nx: .inf\n---\n"))
+    with pytest.raises(InvalidInput, match="non-finite"):
+        commit(personas.owner, repo, Copy("docs/card.md", "README.md"))
+
+
+def test_dates_in_a_card_are_stored_as_written(personas, make_repo):
+    repo = make_repo()
+    commit(personas.owner, repo, AddInline("README.md", b"---\ndate: 2024-01-01\ntags: [x]\n---\n# Hi\n"))
+    repo.refresh_from_db()
+    assert repo.card_data == {"date": "2024-01-01", "tags": ["x"]}
 
 
 def test_commit_without_readme_change_keeps_the_cache(personas, make_repo):

@@ -76,7 +76,9 @@ def test_branch_named_like_existing_tag_is_conflict(personas, make_repo):
 BAD_NAMES = ["", "/lead", "trail/", "a//b", "a..b", "a@{b", "has space", "tab\tname", "a~b", "a^b", "a:b",
              "a?b",
              "a*b", "a[b", "a\\b", "del\x7f", "name.lock", "refs/heads/x", "dot.", "a" * 201, "0" * 40,
-             "0123456789abcdef0123456789abcdef01234567"]
+             "0123456789abcdef0123456789abcdef01234567",
+             # HEAD and confusables (ref names are printable ASCII): RTL override, fullwidth, Cyrillic, Hangul
+             "HEAD", "-dash", "main\u202e", "ｍａｉｎ", "mаin", "한국어", "\udcff", "nul\x00"]
 
 
 @pytest.mark.parametrize("name", BAD_NAMES)
@@ -91,10 +93,33 @@ def test_invalid_tag_names_are_refused(personas, make_repo, name):
     repo = make_repo()
     with pytest.raises(InvalidInput):
         tag_create(actor=personas.owner, repo=repo, name=name)
+    assert not Tag.objects.filter(repo=repo).exists()
 
 
-@pytest.mark.parametrize("name", ["dev", "feature/x", "v1.0", "release-2024_01", "user/feature/deep",
-                                  "한국어"])
+@pytest.mark.parametrize("message", ["nul\x00", "\udcff"])
+def test_tag_message_that_no_column_can_hold_is_refused(personas, make_repo, message):
+    repo = make_repo()
+    with pytest.raises(InvalidInput):
+        tag_create(actor=personas.owner, repo=repo, name="v1", message=message)
+
+
+@pytest.mark.parametrize("name", ["nul\x00", "\udcff", "x" * 5000])
+def test_deleting_a_ref_no_name_can_hold_is_revision_not_found(personas, make_repo, name):
+    repo = make_repo()
+    with pytest.raises(RevisionNotFound):
+        branch_delete(actor=personas.owner, repo=repo, name=name)
+    with pytest.raises(RevisionNotFound):
+        tag_delete(actor=personas.owner, repo=repo, name=name)
+
+
+@pytest.mark.parametrize("start", [["main"], {"a": 1}, 3])
+def test_a_starting_point_that_is_not_text_is_invalid_input(personas, make_repo, start):
+    repo = make_repo()
+    with pytest.raises(InvalidInput):
+        branch_create(actor=personas.owner, repo=repo, name="dev", start_revision=start)
+
+
+@pytest.mark.parametrize("name", ["dev", "feature/x", "v1.0", "release-2024_01", "user/feature/deep"])
 def test_valid_ref_names_are_accepted(personas, make_repo, name):
     repo = make_repo()
     assert branch_create(actor=personas.owner, repo=repo, name=name).name == name

@@ -96,13 +96,34 @@ def test_reserved_namespaces_are_refused(personas, namespace):
 
 @pytest.mark.parametrize("name", ["", "-lead", "trail-", ".dot", "dot.", "a--b", "a..b", "a/b", "a b",
                                   "x" * 97,
-                                  "model.git", "MODEL.GIT", "한글", "a\x00b"])
+                                  "model.git", "MODEL.GIT", "한글", "a\x00b", "ab\n", "\udcff", "ｍａｉｎ", None])
 def test_invalid_names_are_refused(personas, name):
     with pytest.raises(InvalidInput):
         repo_create(actor=personas.owner, namespace="acme", name=name)
 
 
-@pytest.mark.parametrize("name", ["a", "Llama-3.1-8B", "model_v2", "x" * 96, "a-b.c_d"])
+def test_names_are_unique_in_a_namespace_whatever_their_case_down_to_the_database(personas, make_repo):
+    from django.db import IntegrityError, transaction
+
+    make_repo("Tiny")
+    with pytest.raises(Conflict):
+        repo_create(actor=personas.owner, namespace="acme", name="tINY")
+    with pytest.raises(IntegrityError), transaction.atomic():  # a racing create can't slip past the check
+        ModelRepo.objects.create(namespace="ACME", name="tiny", owner_org=personas.org)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Organization.objects.create(slug="ACME", name="Shouty Acme")
+
+
+def test_an_organisation_cannot_take_a_users_namespace(personas):
+    from django.core.exceptions import ValidationError
+
+    for slug in ("oscar", "OSCAR", "admin", "bad--slug"):
+        with pytest.raises(ValidationError):
+            Organization(slug=slug, name="x").full_clean()
+    Organization(slug="fresh", name="x").full_clean()
+
+
+@pytest.mark.parametrize("name", ["a", "Llama-3.1-8B", "model_v2", "x" * 96, "a-b.c_d", "_x", "x_"])
 def test_valid_names_are_accepted(personas, name):
     assert repo_create(actor=personas.owner, namespace="acme", name=name).name == name
 
@@ -191,6 +212,31 @@ def test_org_admin_deletes_repo_with_history_but_blobs_stay(personas, make_repo)
     assert event.target_label == "acme/doomed"
     assert event.target_id == str(pk)
     assert event.actor == personas.owner
+
+
+def test_deleting_a_repo_with_releases_deletes_them_and_the_audit_event_records_them(
+        personas, ready, admins, signing_key):
+    """HF deletes repos; a release (any state) goes with its repo instead of blocking it with a 500."""
+    from registry.models import Release, ReleaseDecision
+    from registry.services.releases import release_approve, release_publish
+    from tests.fixtures.releases import request
+
+    repo, commit = ready
+    draft = request(personas, repo, version="0.9.0")
+    published = release_approve(actor=admins["telco"], release=request(personas, repo, version="1.0.0"))
+    published = release_publish(release_id=published.pk)
+    assert published.state == Release.State.PUBLISHED
+    manifest = hashlib.sha256(bytes(published.manifest)).hexdigest()
+    pk = repo.pk
+    repo_delete(actor=personas.owner, repo=repo)
+    assert not ModelRepo.objects.filter(pk=pk).exists()
+    assert not Release.objects.filter(pk__in=[draft.pk, published.pk]).exists()
+    assert not ReleaseDecision.objects.filter(release_id=published.pk).exists()
+    assert not Commit.objects.filter(pk=commit.pk).exists()
+    recorded = {r["version"]: r for r in events("repo.delete")[-1].metadata["releases"]}
+    assert recorded["1.0.0"] == {"version": "1.0.0", "state": "published", "commit": commit.oid,
+                                 "signing_key_id": published.signing_key_id, "manifest_sha256": manifest}
+    assert recorded["0.9.0"]["state"] == draft.state and recorded["0.9.0"]["manifest_sha256"] is None
 
 
 def test_user_deletes_own_repo(personas):
