@@ -207,6 +207,8 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "hub@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where vulnerabilities are reported (docs/SECURITY.md): published in /.well-known/security.txt (RFC 9116).
+SECURITY_CONTACT = env_str("SECURITY_CONTACT", "")
 
 # --- HTTPS / security -----------------------------------------------------------------------
 USE_HTTPS = env_bool("USE_HTTPS", False)

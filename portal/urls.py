@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from api.cas.views import telemetry as cas_telemetry
 from portal.views.health import healthz, readyz
 from portal.views.home import home
-from portal.views.signing import release_signing_key
+from portal.views.signing import release_signing_key, security_txt
 
 admin.site.site_header = "Consortium Model Hub administration"
 admin.site.site_title = "Model Hub admin"
@@ -15,6 +15,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path(".well-known/release-signing-key", release_signing_key, name="release-signing-key"),
+    path(".well-known/security.txt", security_txt, name="security-txt"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

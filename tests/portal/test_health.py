@@ -97,3 +97,20 @@ def test_readyz_needs_no_login_and_leaks_no_secrets(client, db, monkeypatch):
     from django.conf import settings
 
     assert settings.SECRET_KEY not in text
+
+
+@pytest.mark.parametrize("configured, published", [
+    ("", "mailto:hub@localhost"),
+    ("security@acme.example", "mailto:security@acme.example"),
+    ("https://acme.example/security", "https://acme.example/security"),
+])
+def test_security_txt_says_where_to_report(client, settings, configured, published):
+    settings.SECURITY_CONTACT = configured
+    settings.DEFAULT_FROM_EMAIL = "Consortium Model Hub <hub@localhost>"
+    response = client.get("/.well-known/security.txt")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
+    lines = dict(line.split(": ", 1) for line in response.content.decode().splitlines())
+    assert lines["Contact"] == published
+    from datetime import UTC, datetime
+
+    assert datetime.fromisoformat(lines["Expires"].replace("Z", "+00:00")) > datetime.now(UTC)
