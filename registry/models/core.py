@@ -9,12 +9,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from registry.exceptions import InvalidInput
 from registry.names import check_name, check_namespace
+from registry.tree_index import PathOrder
 
 
 def validate_repo_part(value: str) -> None:
@@ -221,6 +222,8 @@ class CommitFile(models.Model):
     size = models.PositiveBigIntegerField()
     # git blob sha1 of the content (inline files) or of the LFS pointer (blob files), as the Hub reports.
     git_oid = models.CharField(max_length=40)
+    # The folder holding the file ('' at the root): a folder's files are listed a page at a time by index.
+    parent = models.CharField(max_length=1024, blank=True, default="")
 
     class Meta:
         constraints = [
@@ -230,6 +233,12 @@ class CommitFile(models.Model):
                 name="commitfile_blob_xor_inline",
             ),
         ]
+        indexes = [
+            # Keyset pages in byte order (registry.tree_index.PathOrder): one folder's files, and a recursive
+            # listing (every path, or a folder's range of paths).
+            models.Index(F("commit"), F("parent"), PathOrder("path"), name="commitfile_folder_page"),
+            models.Index(F("commit"), PathOrder("path"), name="commitfile_path_page"),
+        ]
         ordering = ["path"]
 
     def __str__(self) -> str:
@@ -238,6 +247,29 @@ class CommitFile(models.Model):
     @property
     def is_lfs(self) -> bool:
         return self.blob_id is not None
+
+
+class CommitDir(models.Model):
+    """One folder of a commit's tree (the root too, as ''), written with the commit (registry.services.trees).
+
+    Listing a folder or a page of a tree reads a page of these and of CommitFile rows by index, and a folder's id
+    (`oid`, registry.tree_index.directory_oid) is computed once per commit instead of from every path below it on
+    each request. Immutable, like the commit.
+    """
+
+    commit = models.ForeignKey(Commit, on_delete=models.CASCADE, related_name="dirs", db_index=False)  # see Meta
+    path = models.CharField(max_length=1024, blank=True)
+    parent = models.CharField(max_length=1024, blank=True, help_text="'' for top-level folders and the root")
+    oid = models.CharField(max_length=40)
+    files = models.PositiveIntegerField(help_text="Files below the folder, at any depth")
+    size = models.PositiveBigIntegerField(help_text="Their bytes")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(F("commit"), PathOrder("path"), name="uniq_commitdir_path")]
+        indexes = [models.Index(F("commit"), F("parent"), PathOrder("path"), name="commitdir_folder_page")]
+
+    def __str__(self) -> str:
+        return self.path or "/"
 
 
 class Branch(models.Model):
@@ -446,7 +478,12 @@ class ContentVerdict(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["status"], name="contentverdict_status")]
+        indexes = [
+            models.Index(fields=["status"], name="contentverdict_status"),
+            # Quarantine lookups (registry.selectors.validation) read failed verdicts only: small indexes.
+            models.Index(fields=["sha256"], condition=Q(status="failed"), name="contentverdict_failed_sha256"),
+            models.Index(fields=["git_oid"], condition=Q(status="failed"), name="contentverdict_failed_gitoid"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.sha256[:12]}…: {self.status}"

@@ -1,0 +1,43 @@
+"""The folder rows of commits (CommitDir): written with each commit, rebuilt on demand.
+
+commit_create writes them in its transaction from the tree it already holds; `commit_dirs_rebuild` rewrites them
+(and each file's `parent`) from a commit's stored files, for rows written some other way (a bulk seed). Migration
+0013 backfills existing commits the same way (registry.tree_index, on historical models).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from registry.models import Commit, CommitDir, CommitFile
+from registry.tree_index import folders_of, parent_expression
+
+DIR_BATCH = 1000  # rows per INSERT
+READ_CHUNK = 5000  # rows per fetch while reading a commit's files
+
+
+def commit_dirs_create(*, commit: Commit, files: Iterable[tuple[str, str, int]]) -> int:
+    """Write the folder rows of `commit` (new: it has none yet) from its (path, git oid, size) rows, in bulk, in the
+    caller's transaction. Returns how many folders (the root included)."""
+    folders = folders_of(files)
+    CommitDir.objects.bulk_create(
+        (CommitDir(commit=commit, path=f.path, parent=f.parent, oid=f.oid, files=f.files, size=f.size)
+         for f in folders),
+        batch_size=DIR_BATCH,
+    )
+    return len(folders)
+
+
+@transaction.atomic
+def commit_dirs_rebuild(*, commit: Commit) -> int:
+    """(Re)build one commit's folder index from its CommitFile rows: each file's `parent`, then the CommitDir rows
+    (ids, file counts, sizes). Idempotent; four queries plus one per READ_CHUNK files and per DIR_BATCH folders,
+    memory for one commit's paths. For files inserted without commit_create (e.g. a bulk seed); returns the number
+    of folders, the root included."""
+    CommitFile.objects.filter(commit=commit, path__contains="/").update(parent=parent_expression())
+    CommitDir.objects.filter(commit=commit).delete()
+    rows = (CommitFile.objects.filter(commit=commit).order_by().values_list("path", "git_oid", "size")
+            .iterator(chunk_size=READ_CHUNK))
+    return commit_dirs_create(commit=commit, files=rows)
