@@ -175,11 +175,40 @@ def next_page_link(request: HttpRequest, offset: int) -> str:
 
     The client re-sends no parameters on the next page, so everything must be in the URL.
     """
+    return _link_with_cursor(request, f"o:{offset}")
+
+
+def _link_with_cursor(request: HttpRequest, token: str) -> str:
     import base64
 
     query = request.GET.copy()
-    query["cursor"] = base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+    query["cursor"] = base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
     return f'<{absolute(request, request.path + "?" + query.urlencode())}>; rel="next"'
+
+
+def cursor_key(request: HttpRequest) -> str:
+    """The key a keyset `cursor` carries ('' when absent): where the next page starts (the last path of a tree
+    page, the first commit of a history page), so a page is read by index instead of skipping an offset."""
+    import base64
+
+    from registry.exceptions import InvalidInput
+    from registry.names import lookup_ok
+
+    raw = request.GET.get("cursor", "")
+    if not raw:
+        return ""
+    try:
+        value = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("invalid cursor") from None
+    if not value.startswith("k:") or not lookup_ok(value[2:]):
+        raise InvalidInput("invalid cursor")
+    return value[2:]
+
+
+def next_key_link(request: HttpRequest, key: str) -> str:
+    """`Link: <absolute URL>; rel="next"` (the whole query string) with a keyset cursor for `key` (`cursor_key`)."""
+    return _link_with_cursor(request, f"k:{key}")
 
 
 def iso(value: datetime | None) -> str | None:

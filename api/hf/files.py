@@ -17,26 +17,27 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
 from django.views.decorators.http import require_http_methods
 
 from api.auth import Principal, client_ip
 from api.hf.common import (
     absolute,
-    cursor_decode,
+    cursor_key,
     error_response,
     get_repo,
     hf_view,
     hub_error_response,
     iso,
-    next_page_link,
+    next_key_link,
     revision_candidates,
     split_revision,
 )
 from registry import permissions
-from registry.exceptions import Disabled, EntryNotFound, GatedRepo, PermissionDenied
+from registry.exceptions import Disabled, EntryNotFound, GatedRepo, InvalidInput, PermissionDenied
 from registry.models import Blob, Commit, CommitFile, ModelRepo
 from registry.selectors import hf as hf_selectors
 from registry.selectors import resolve as resolve_selectors
@@ -48,6 +49,8 @@ from registry.storage import get_store
 from registry.user_content import content_headers
 
 TREE_PAGE_SIZE = 1000
+TREE_EXPAND_PAGE_SIZE = 50
+PATHS_INFO_MAX_PATHS = 1000
 DISABLED_MESSAGE = "Access to this resource is disabled."  # exact: the client maps it to DisabledRepoError
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 PENDING_RETRY_AFTER_SECONDS = 2  # a committed file whose bytes are still being checked: seconds, usually
@@ -78,13 +81,14 @@ def tree(request: HttpRequest, principal: Principal, namespace: str, name: str, 
         raise Disabled(DISABLED_MESSAGE)
     revision, path = split_revision(request, repo, rest, "tree")
     commit = revision_resolve(repo=repo, revision=revision)
-    recursive = (request.GET.get("recursive") or "").lower() in {"1", "true"}
-    entries = hf_selectors.tree_list(commit=commit, path=path, recursive=recursive)
-    offset = cursor_decode(request)
-    page = entries[offset: offset + TREE_PAGE_SIZE]
-    response = JsonResponse(_entries_json(commit, page, expand=_flag(request.GET.get("expand"))), safe=False)
-    if offset + TREE_PAGE_SIZE < len(entries):
-        response["Link"] = next_page_link(request, offset + TREE_PAGE_SIZE)
+    recursive = _flag(request.GET.get("recursive"))
+    expand = _flag(request.GET.get("expand"))
+    # As on the Hub: 1,000 entries a page, 50 with `expand` (each entry's last commit and validation status).
+    page, more = hf_selectors.tree_page(commit=commit, path=path, recursive=recursive, after=cursor_key(request),
+                                        limit=TREE_EXPAND_PAGE_SIZE if expand else TREE_PAGE_SIZE)
+    response = JsonResponse(_entries_json(commit, page, expand=expand), safe=False)
+    if more:
+        response["Link"] = next_key_link(request, page[-1].path)
     return response
 
 
@@ -96,9 +100,27 @@ def paths_info(request: HttpRequest, principal: Principal, namespace: str, name:
     if repo.disabled:
         raise Disabled(DISABLED_MESSAGE)
     commit = revision_resolve(repo=repo, revision=rest)
-    paths = request.POST.getlist("paths")
-    entries = hf_selectors.paths_info(commit=commit, paths=paths)
-    return JsonResponse(_entries_json(commit, entries, expand=_flag(request.POST.get("expand"))), safe=False)
+    form = _paths_info_form(request)
+    entries = hf_selectors.paths_info(commit=commit, paths=form.getlist("paths"))
+    return JsonResponse(_entries_json(commit, entries, expand=_flag(form.get("expand"))), safe=False)
+
+
+def _paths_info_form(request: HttpRequest) -> QueryDict:
+    """The form the client posts: up to PATHS_INFO_MAX_PATHS `paths` plus `expand` (one field more than Django's
+    DATA_UPLOAD_MAX_NUMBER_FIELDS lets request.POST hold, hence parsed here, with the same kind of cap)."""
+    if request.content_type != "application/x-www-form-urlencoded":
+        return request.POST
+    try:
+        pairs = parse_qsl(request.body.decode("utf-8", errors="replace"), keep_blank_values=True,
+                          max_num_fields=PATHS_INFO_MAX_PATHS + 1)
+    except ValueError:
+        raise InvalidInput(f"at most {PATHS_INFO_MAX_PATHS} paths per call") from None
+    form = QueryDict(mutable=True)
+    for key, value in pairs:
+        form.appendlist(key, value)
+    if len(form.getlist("paths")) > PATHS_INFO_MAX_PATHS:
+        raise InvalidInput(f"at most {PATHS_INFO_MAX_PATHS} paths per call")
+    return form
 
 
 def _flag(value: str | None) -> bool:

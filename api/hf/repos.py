@@ -16,11 +16,13 @@ from api.auth import Principal, client_ip
 from api.hf.common import (
     absolute,
     cursor_decode,
+    cursor_key,
     error_response,
     get_repo,
     hf_view,
     iso,
     json_body,
+    next_key_link,
     next_page_link,
 )
 from registry import permissions
@@ -35,6 +37,7 @@ from registry.exceptions import (
 )
 from registry.models import Membership, ModelRepo
 from registry.selectors import hf as hf_selectors
+from registry.selectors.history import history_page
 from registry.selectors.repos import commit_files, repo_list, repo_refs, revision_resolve
 from registry.selectors.validation import file_quarantine, with_quarantine
 from registry.services.refs import branch_create, branch_delete, tag_create, tag_delete
@@ -339,8 +342,7 @@ def refs(request: HttpRequest, principal: Principal, namespace: str, name: str) 
 def commits(request: HttpRequest, principal: Principal, namespace: str, name: str, rest: str) -> HttpResponse:
     repo = get_repo(principal, namespace, name)
     head = revision_resolve(repo=repo, revision=rest)
-    offset = cursor_decode(request)
-    page, more = hf_selectors.commit_page(repo=repo, head=head, offset=offset, limit=COMMITS_PAGE_SIZE)
+    page, following = history_page(repo=repo, start=cursor_key(request) or head.oid, limit=COMMITS_PAGE_SIZE)
     formatted = "formatted" in request.GET.getlist("expand[]") + request.GET.getlist("expand")
     items = []
     for c in page:
@@ -350,8 +352,8 @@ def commits(request: HttpRequest, principal: Principal, namespace: str, name: st
             item["formatted"] = {"title": escape(c.title), "message": escape(c.message)}
         items.append(item)
     response = JsonResponse(items, safe=False)
-    if more:
-        response["Link"] = next_page_link(request, offset + COMMITS_PAGE_SIZE)
+    if following is not None:
+        response["Link"] = next_key_link(request, following)
     return response
 
 

@@ -6,10 +6,9 @@ so `file_lookup` finds the file and its commit in one query when the file exists
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +16,10 @@ from django.db.models import Q, QuerySet, Sum
 
 from registry.exceptions import EntryNotFound, RevisionNotFound
 from registry.hashing import COMMIT_OID_RE, lfs_pointer
-from registry.models import Blob, Branch, Commit, CommitFile, ContentVerdict, ModelRepo, Tag
+from registry.models import Blob, Branch, Commit, CommitDir, CommitFile, ContentVerdict, ModelRepo, Tag
 from registry.names import lookup_ok
+from registry.selectors import trees
+from registry.selectors.history import commit_chain
 from registry.selectors.repos import commit_files
 
 # Files whose GET counts as one download of the repo when it has no config.json (GGUF-only repos…).
@@ -138,71 +139,41 @@ def _file_entry(f: CommitFile) -> TreeEntry:
     return TreeEntry("file", f.path, f.git_oid, f.size, f.blob.sha256, xet_hash)
 
 
-def directory_oid(files: Iterable[tuple[str, str]], folder: str) -> str:
-    """A stable id for a folder: sha1 over the sorted (relative path, git oid) pairs below it.
-
-    Two commits with the same folder content give the same id, as a git tree id would.
-    """
-    prefix = folder + "/"
-    lines = sorted(f"{path[len(prefix):]} {oid}" for path, oid in files if path.startswith(prefix))
-    return hashlib.sha1("\n".join(lines).encode(), usedforsecurity=False).hexdigest()
+def _entry(row: CommitDir | CommitFile) -> TreeEntry:
+    if isinstance(row, CommitDir):
+        return TreeEntry("directory", row.path, row.oid)
+    return _file_entry(row)
 
 
-def _ancestors(path: str) -> list[str]:
-    parts = path.split("/")[:-1]
-    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+def tree_page(*, commit: Commit, path: str = "", recursive: bool = False, after: str = "",
+              limit: int) -> tuple[list[TreeEntry], bool]:
+    """One page of the entries of `path` (the root when empty) at `commit` — its children, or with `recursive`
+    everything below it — folders included, in byte order of their paths after the path `after` (a keyset cursor:
+    the previous page's last path); and whether more follow. Three queries whatever the tree's size.
 
-
-def tree_list(*, commit: Commit, path: str = "", recursive: bool = False) -> list[TreeEntry]:
-    """Entries of `path` (the root when empty) at `commit`, folders included, sorted by path.
-
-    Raises EntryNotFound when `path` is neither a folder nor a file of the commit.
+    A file's path lists that file alone. Raises EntryNotFound when `path` is neither a folder nor a file.
     """
     path = path.strip("/")
-    files = list(commit_files(commit=commit, prefix=path))
-    if path and not files:
+    if path and trees.folder_get(commit=commit, path=path) is None:
         single = (CommitFile.objects.select_related("blob").defer("content")
-                  .filter(commit=commit, path=path).first())
+                  .filter(commit=commit, path=path).first()) if lookup_ok(path) else None
         if single is None:
             raise EntryNotFound(f"{path} does not exist in revision {commit.oid}")
-        return [_file_entry(single)]
-    pairs = [(f.path, f.git_oid) for f in files]
-    depth = len(path.split("/")) if path else 0
-    entries: dict[str, TreeEntry] = {}
-    for f in files:
-        folders = [a for a in _ancestors(f.path) if len(a.split("/")) > depth]
-        if recursive:
-            for folder in folders:
-                if folder not in entries:
-                    entries[folder] = TreeEntry("directory", folder, directory_oid(pairs, folder))
-            entries[f.path] = _file_entry(f)
-        elif folders:
-            top = folders[0]
-            if top not in entries:
-                entries[top] = TreeEntry("directory", top, directory_oid(pairs, top))
-        else:
-            entries[f.path] = _file_entry(f)
-    return [entries[key] for key in sorted(entries)]
+        return ([_file_entry(single)] if not after else []), False
+    rows, more = trees.tree_rows(commit=commit, folder=path, recursive=recursive, after=after, limit=limit)
+    return [_entry(row) for row in rows], more
 
 
 def paths_info(*, commit: Commit, paths: Sequence[str]) -> list[TreeEntry]:
-    """The entries (files or folders) for the requested paths; paths that don't exist are skipped."""
-    wanted = [p.strip("/") for p in paths if lookup_ok(p) and p.strip("/")]  # NUL names nothing (nor can PG hold it)
+    """The entries (files or folders) for the requested paths, in the order asked; paths that don't exist are
+    skipped. Two queries, by index, however many paths."""
+    wanted = list(dict.fromkeys(p.strip("/") for p in paths if lookup_ok(p) and p.strip("/")))  # no NUL (PG)
     if not wanted:
         return []
-    cond = Q(path__in=wanted)
-    for p in wanted:
-        cond |= Q(path__startswith=p + "/")
-    files = list(commit_files(commit=commit).filter(cond))
-    pairs = [(f.path, f.git_oid) for f in files]
-    by_path = {f.path: f for f in files}
-    result: list[TreeEntry] = []
-    for p in dict.fromkeys(wanted):
-        if p in by_path:
-            result.append(_file_entry(by_path[p]))
-        elif any(fp.startswith(p + "/") for fp in by_path):
-            result.append(TreeEntry("directory", p, directory_oid(pairs, p)))
-    return result
+    files = {f.path: f for f in commit_files(commit=commit).filter(path__in=wanted)}
+    folders = trees.folders_get(commit=commit, paths=[p for p in wanted if p not in files])
+    return [_file_entry(files[p]) if p in files else _entry(folders[p])
+            for p in wanted if p in files or p in folders]
 
 
 # --- expand: last commit and security status of tree entries -------------------------------------
@@ -219,33 +190,32 @@ class EntryDetails:
 
 def tree_expand(*, commit: Commit, entries: Sequence[TreeEntry]) -> dict[str, EntryDetails]:
     """What `expand=true` adds to tree and paths-info entries: the newest commit (at or before `commit`) that
-    changed each one — for a file its content, for a folder anything below it — and each file's validation status.
+    changed each one — for a file its content, for a folder anything below it (its id) — and each file's
+    validation status.
 
-    Three queries whatever the number of entries: the ancestry, the entries' rows in it, the verdicts.
+    Four queries whatever the number of entries: the ancestry, the files' and the folders' rows in it (a folder's
+    id, computed once per commit), the verdicts.
     """
     if not entries:
         return {}
-    chain = _ancestry(commit)
-    cond = Q()
-    for entry in entries:
-        cond |= Q(path=entry.path) if entry.type == "file" else Q(path__startswith=entry.path + "/")
-    snapshots: dict[int, list[tuple[str, str]]] = {c.pk: [] for c in chain}
-    for commit_id, path, oid in (CommitFile.objects.filter(cond, commit_id__in=list(snapshots))
-                                 .order_by().values_list("commit_id", "path", "git_oid")):
-        snapshots[commit_id].append((path, oid))
-    by_commit = {cid: dict(pairs) for cid, pairs in snapshots.items()}
-
-    def state(entry: TreeEntry, at: Commit) -> str | None:
-        if entry.type == "file":
-            return by_commit[at.pk].get(entry.path)
-        return directory_oid(snapshots[at.pk], entry.path)  # a folder absent there hashes as empty: a change too
-
+    chain = commit_chain(start=commit, limit=LAST_COMMIT_DEPTH)
+    ids = [c.pk for c in chain]
+    states: dict[int, dict[str, str]] = {pk: {} for pk in ids}
+    files = [e.path for e in entries if e.type == "file"]
+    folders = [e.path for e in entries if e.type != "file"]
+    if files:
+        for commit_id, path, oid in (CommitFile.objects.filter(commit_id__in=ids, path__in=files)
+                                     .order_by().values_list("commit_id", "path", "git_oid")):
+            states[commit_id][path] = oid
+    if folders:
+        for commit_id, path, oid in trees.folder_ids_in(commit_ids=ids, paths=folders):
+            states[commit_id][path] = oid
     verdicts = _verdicts(entries)
     details: dict[str, EntryDetails] = {}
     for entry in entries:
-        newest, last = state(entry, chain[0]), chain[0]
+        newest, last = states[chain[0].pk].get(entry.path), chain[0]
         for older in chain[1:]:
-            if state(entry, older) != newest:
+            if states[older.pk].get(entry.path) != newest:  # absent there (None): a change too
                 break
             last = older
         security, reason = (None, "")
@@ -257,20 +227,10 @@ def tree_expand(*, commit: Commit, entries: Sequence[TreeEntry]) -> dict[str, En
     return details
 
 
-def _ancestry(commit: Commit) -> list[Commit]:
-    """`commit` and its parents, newest first, at most LAST_COMMIT_DEPTH long (one query)."""
-    rows = {c.pk: c for c in Commit.objects.filter(repo_id=commit.repo_id, pk__lte=commit.pk)
-            .only("id", "oid", "title", "created_at", "parent_id").order_by("-pk")[:LAST_COMMIT_DEPTH * 4]}
-    chain = [commit]
-    while len(chain) < LAST_COMMIT_DEPTH and chain[-1].parent_id in rows:
-        chain.append(rows[chain[-1].parent_id])
-    return chain
-
-
 def _verdicts(entries: Sequence[TreeEntry]) -> dict[str, tuple[str, str]]:
     """sha256 (blob files) or git oid (inline files) → (verdict status, reason)."""
-    shas = [e.lfs_sha256 for e in entries if e.type == "file" and e.lfs_sha256]
-    oids = [e.oid for e in entries if e.type == "file" and not e.lfs_sha256]
+    shas = {e.lfs_sha256 for e in entries if e.type == "file" and e.lfs_sha256}
+    oids = {e.oid for e in entries if e.type == "file" and not e.lfs_sha256}
     if not shas and not oids:
         return {}
     found: dict[str, tuple[str, str]] = {}
@@ -306,15 +266,6 @@ def repo_used_storage(*, repo: ModelRepo) -> int:
     inline = (CommitFile.objects.filter(commit_id__in=heads, blob__isnull=True)
               .aggregate(total=Sum("size"))["total"] or 0)
     return int(blobs) + int(inline)
-
-
-def commit_page(*, repo: ModelRepo, head: Commit, offset: int, limit: int) -> tuple[list[Commit], bool]:
-    """One page of first-parent history from `head`, newest first, and whether more follow."""
-    from registry.services.commits import commit_history
-
-    history = commit_history(repo=repo, head=head, limit=offset + limit + 1)
-    page = history[offset: offset + limit]
-    return page, len(history) > offset + limit
 
 
 def page_of(qs: QuerySet, *, offset: int, limit: int) -> tuple[list[Any], bool]:

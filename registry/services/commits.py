@@ -337,11 +337,6 @@ def _on_new_commit(commit: Commit) -> None:
 
 def commit_history(*, repo: ModelRepo, head: Commit, limit: int | None = None) -> list[Commit]:
     """Walk first parents from head (newest first)."""
-    history: list[Commit] = []
-    ids = dict(Commit.objects.filter(repo=repo).values_list("id", "parent_id"))
-    current: int | None = head.pk
-    while current is not None and (limit is None or len(history) < limit):
-        history.append(current)  # type: ignore[arg-type]
-        current = ids.get(current)
-    commits = Commit.objects.in_bulk(history)
-    return [commits[pk] for pk in history]  # type: ignore[index]
+    from registry.selectors.history import commit_chain
+
+    return commit_chain(start=head, limit=limit)
