@@ -22,6 +22,8 @@ from portal.views.common import client_ip, portal_view, quote_rev
 from registry import permissions
 from registry.exceptions import InvalidInput, RevisionNotFound
 from registry.models import Commit, ModelRepo
+from registry.names import lookup_ok
+from registry.selectors.history import history_page
 from registry.selectors.inference import commit_inference_status, inference_latest_for_commit, inference_speed_history
 from registry.selectors.portal import (
     DEFAULT_BRANCH,
@@ -34,7 +36,6 @@ from registry.selectors.portal import (
     model_facets,
     model_search,
     repo_default_head,
-    repo_history,
     repo_readme,
     repo_refs_for_page,
     revision_commit,
@@ -48,6 +49,7 @@ from registry.selectors.validation import commit_validation_status, file_quarant
 from registry.services.licenses import license_accept
 
 PAGE_SIZE = 24
+HISTORY_PAGE_SIZE = 50
 _UNSET: Any = object()
 TEXT_PREVIEW_MAX = 512 * 1024
 
@@ -154,11 +156,18 @@ def _resolve(repo: ModelRepo, rest: str) -> tuple[str, str, Commit]:
 def model_tree(request: HttpRequest, namespace: str, name: str, rest: str) -> HttpResponse:
     repo = repo_get(viewer=request.user, namespace=namespace, name=name)
     revision, path, commit = _resolve(repo, rest)
-    entries = tree_listing(commit=commit, path=path)
+    listing = tree_listing(commit=commit, path=path, after=_page_key(request.GET.get("after")))
     context = _repo_context(request, repo, revision=revision, tab="files", commit=commit)
-    context.update({"path": path, "crumbs": breadcrumbs(path), "entries": entries,
-                    "total_size": sum(e.size for e in entries)})
+    context.update({"path": path, "crumbs": breadcrumbs(path), "entries": listing.entries,
+                    "total_size": listing.folder.size, "paged": "after" in request.GET,
+                    "next_after": ":".join(listing.next_cursor) if listing.next_cursor else None})
     return render(request, "portal/model_tree.html", context)
+
+
+def _page_key(value: str | None) -> tuple[str, str] | None:
+    """`after=d:<path>` / `f:<path>` (the files page's keyset cursor); anything else is the first page."""
+    kind, sep, path = (value or "").partition(":")
+    return (kind, path) if sep and kind in ("d", "f") and lookup_ok(path) else None
 
 
 @portal_view
@@ -187,9 +196,11 @@ def model_commits(request: HttpRequest, namespace: str, name: str, rest: str) ->
     repo = repo_get(viewer=request.user, namespace=namespace, name=name)
     revision = rest.strip("/")
     commit = revision_commit(repo=repo, revision=revision)
-    history = repo_history(repo=repo, head=commit)
+    start = request.GET.get("after") or ""
+    history, following = history_page(repo=repo, start=start if lookup_ok(start) and start else commit.oid,
+                                      limit=HISTORY_PAGE_SIZE)
     context = _repo_context(request, repo, revision=revision, tab="commits", commit=commit)
-    context["history"] = history
+    context.update({"history": history, "paged": bool(start), "next_after": following})
     return render(request, "portal/model_commits.html", context)
 
 

@@ -20,6 +20,7 @@ from registry.models import (
     ApiKey,
     Branch,
     Commit,
+    CommitDir,
     CommitFile,
     LicenseAcceptance,
     Membership,
@@ -27,9 +28,10 @@ from registry.models import (
     Organization,
     Tag,
 )
-from registry.names import search_text
+from registry.names import lookup_ok, search_text
+from registry.selectors import trees
 from registry.selectors.repos import repo_visible_queryset
-from registry.selectors.validation import file_quarantine, with_quarantine
+from registry.selectors.validation import file_quarantine, quarantine_attach, with_quarantine
 
 SORTS = {
     "downloads": ["-downloads", "-updated_at", "id"],
@@ -173,33 +175,34 @@ class TreeEntry:
     quarantine: str | None = None  # why the file's content is not served (it failed validation)
 
 
-def tree_listing(*, commit: Commit, path: str = "") -> list[TreeEntry]:
-    """The direct children of `path` in the commit's tree: folders first, then files (one query, with
-    each file's quarantine reason).
+@dataclass
+class TreeListing:
+    folder: CommitDir  # the folder listed: its size and file count below it
+    entries: list[TreeEntry]
+    next_cursor: tuple[str, str] | None  # `after` for the next page, when more follow
+
+
+TREE_PAGE_SIZE = 100
+
+
+def tree_listing(*, commit: Commit, path: str = "", after: tuple[str, str] | None = None,
+                 limit: int | None = None) -> TreeListing:
+    """A page of the direct children of `path` in the commit's tree: folders first, then files, each in byte order
+    of their paths, after the previous page's `next_cursor`; each file with its quarantine reason. Four queries
+    whatever the size of the tree or of the folder (the folder, its folders, its files, their verdicts).
 
     Raises EntryNotFound when `path` is neither the root nor a folder of the tree.
     """
     path = path.strip("/")
-    prefix = f"{path}/" if path else ""
-    qs = with_quarantine(CommitFile.objects.filter(commit=commit).select_related("blob").defer("content")
-                         .order_by("path"))
-    if prefix:
-        qs = qs.filter(path__startswith=prefix)
-    folders: dict[str, TreeEntry] = {}
-    files: list[TreeEntry] = []
-    for entry in qs:
-        rest = entry.path[len(prefix):]
-        head, sep, _ = rest.partition("/")
-        if sep:
-            folder = folders.setdefault(head, TreeEntry(head, prefix + head, True))
-            folder.size += entry.size
-            folder.files += 1
-        else:
-            files.append(TreeEntry(rest, entry.path, False, entry.size, entry,
-                                   quarantine=file_quarantine(commit_file=entry)))
-    if path and not folders and not files:
+    folder = trees.folder_get(commit=commit, path=path) if lookup_ok(path) else None
+    if folder is None:
         raise EntryNotFound(f"{path} does not exist in revision {commit.oid}")
-    return [*sorted(folders.values(), key=lambda e: e.name), *files]
+    page = trees.folder_page(commit=commit, folder=path, after=after, limit=limit or TREE_PAGE_SIZE)
+    quarantine_attach(files=page.files)
+    entries = [TreeEntry(posixpath.basename(d.path), d.path, True, d.size, files=d.files) for d in page.folders]
+    entries += [TreeEntry(posixpath.basename(f.path), f.path, False, f.size, f,
+                          quarantine=file_quarantine(commit_file=f)) for f in page.files]
+    return TreeListing(folder, entries, page.next_cursor)
 
 
 def tree_file(*, commit: Commit, path: str) -> CommitFile:
@@ -224,18 +227,6 @@ def repo_refs_for_page(*, repo: ModelRepo) -> tuple[list[str], list[str]]:
     branches = list(Branch.objects.filter(repo=repo).order_by("name").values_list("name", flat=True))
     tags = list(Tag.objects.filter(repo=repo).order_by("name").values_list("name", flat=True))
     return branches, tags
-
-
-def repo_history(*, repo: ModelRepo, head: Commit, limit: int = 100) -> list[Commit]:
-    """First-parent history from head, newest first (two queries whatever the length)."""
-    parents = dict(Commit.objects.filter(repo=repo).values_list("id", "parent_id"))
-    ids: list[int] = []
-    current: int | None = head.pk
-    while current is not None and len(ids) < limit:
-        ids.append(current)
-        current = parents.get(current)
-    commits = Commit.objects.select_related("author").in_bulk(ids)
-    return [commits[pk] for pk in ids if pk in commits]
 
 
 def first_weight_file(*, commit: Commit | None) -> str:
