@@ -70,3 +70,36 @@ def test_a_commit_of_5000_files_writes_in_bulk(personas, make_repo, django_asser
         counts.append(len(queries.captured_queries))
     batch = 142 if connection.vendor == "sqlite" else 1000
     assert counts[1] - counts[0] <= 2 * (5000 + 50) // batch + 2, counts
+
+
+def size(value: object) -> int:
+    """Bytes of the strings and binaries in a statement's parameters (PostgreSQL's bulk inserts send arrays)."""
+    if isinstance(value, bytes | str | memoryview):
+        return len(value)
+    if isinstance(value, list | tuple):
+        return sum(size(v) for v in value)
+    return 0
+
+
+def test_a_small_commit_to_a_large_repo_sends_only_its_changes(personas, make_repo):
+    """The kept files' rows are copied inside the database: queries and bytes sent don't grow with the repo."""
+    costs = []
+    for name, count in (("small", 200), ("large", 2000)):
+        repo = make_repo(name)
+        seed_files(personas.owner, repo, {f"d{i % 20}/f{i}.bin": bytes([i % 256]) * 1024 for i in range(count)})
+        sent = {"queries": 0, "bytes": 0}
+
+        def measure(execute, sql, params, many, context):  # noqa: ANN001, ANN202
+            sent["queries"] += 1
+            sent["bytes"] += size(params)
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(measure):
+            commit = commit_create(actor=personas.owner, repo=repo, title="one more",
+                                   operations=[AddInline("d3/new.txt", b"new"), Delete("d4/f4.bin")])
+        costs.append(sent)
+        files = dict(CommitFile.objects.filter(commit=commit).values_list("path", "content"))
+        assert len(files) == count + 1 and bytes(files["d5/f5.bin"]) == b"\x05" * 1024 and "d4/f4.bin" not in files
+        assert folder_rows(commit) == expected_rows(commit)
+    assert costs[0]["queries"] == costs[1]["queries"], costs
+    assert costs[1]["bytes"] < 64 * 1024, costs  # the changes and the folder rows, not 2 MB of kept contents
