@@ -154,9 +154,9 @@ def tree_page(*, commit: Commit, path: str = "", recursive: bool = False, after:
     A file's path lists that file alone. Raises EntryNotFound when `path` is neither a folder nor a file.
     """
     path = path.strip("/")
-    if path and trees.folder_get(commit=commit, path=path) is None:
+    if path and (not lookup_ok(path) or trees.folder_get(commit=commit, path=path) is None):
         single = (CommitFile.objects.select_related("blob").defer("content")
-                  .filter(commit=commit, path=path).first()) if lookup_ok(path) else None
+                  .filter(commit=commit, path=path).first()) if lookup_ok(path) else None  # no NUL (PG)
         if single is None:
             raise EntryNotFound(f"{path} does not exist in revision {commit.oid}")
         return ([_file_entry(single)] if not after else []), False

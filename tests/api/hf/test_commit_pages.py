@@ -55,7 +55,7 @@ def test_a_page_costs_the_same_in_a_history_ten_times_longer(client, personas, m
 
 
 def test_a_cursor_of_another_repo_or_no_commit_gives_an_empty_page(client, personas, make_repo):
-    """Guard: a cursor is a starting point inside the repo's own history; anything else names nothing."""
+    """A cursor is a starting point inside the repo's own history; anything else names nothing."""
     history(personas, make_repo("one"), 2)
     other = make_repo("two")
     history(personas, other, 2)

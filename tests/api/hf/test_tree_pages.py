@@ -148,7 +148,7 @@ def test_paths_info_and_expand_for_a_thousand_paths_in_fixed_queries(client, per
 
 
 def test_a_bad_cursor_is_a_bad_request(client, personas, make_repo):
-    """Guard: a cursor is checked (no 5xx), and an offset cursor of the old scheme is not a key."""
+    """A cursor is checked (no 5xx), and an offset cursor of the old scheme is not a key."""
     seed_files(personas.owner, make_repo("wide"), wide_tree(10, 2))
     for cursor in ("%%%", base64.urlsafe_b64encode(b"o:1000").decode(), base64.urlsafe_b64encode(b"k:\0").decode()):
         response = client.get(f"/api/models/acme/wide/tree/main?cursor={cursor}")
