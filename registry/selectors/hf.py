@@ -21,6 +21,7 @@ from registry.names import lookup_ok
 from registry.selectors import trees
 from registry.selectors.history import commit_chain
 from registry.selectors.repos import commit_files
+from registry.tree_index import PathOrder
 
 # Files whose GET counts as one download of the repo when it has no config.json (GGUF-only repos…).
 WEIGHT_FILE_RE = re.compile(r"\.(safetensors|bin|gguf|pt|pth|ckpt|h5|onnx|msgpack|tflite|ot|npz)$")
@@ -96,10 +97,10 @@ def counts_as_download(*, commit_oid: str, repo: ModelRepo, path: str) -> bool:
         return True
     if "/" in path or not WEIGHT_FILE_RE.search(path):
         return False
-    names = list(
-        CommitFile.objects.filter(commit__oid=commit_oid, commit__repo=repo)
-        .filter(Q(path=CONFIG_FILE) | Q(path__regex=r"^[^/]+" + WEIGHT_FILE_RE.pattern))
-        .order_by("path").values_list("path", flat=True)[:50]
+    names = list(  # the root folder's files, by index (commitfile_folder_page), however large the tree
+        CommitFile.objects.filter(commit__oid=commit_oid, commit__repo=repo, parent="")
+        .filter(Q(path=CONFIG_FILE) | Q(path__regex=WEIGHT_FILE_RE.pattern))
+        .alias(key=PathOrder("path")).order_by("key").values_list("path", flat=True)[:50]
     )
     if CONFIG_FILE in names:
         return False

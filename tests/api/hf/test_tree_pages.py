@@ -193,3 +193,19 @@ def test_quarantine_lookup_reads_the_partial_indexes_on_failed_verdicts(personas
     plan = explain(query["sql"].replace("%", "%%"), (), analyze=("registry_contentverdict",))
     assert "contentverdict_failed_gitoid" in plan and "Seq Scan" not in plan, plan
     assert CommitDir.objects.filter(commit=commit).count() == 1 + 5 + 15
+
+
+@needs_postgres
+def test_the_download_counter_reads_only_the_root_folder(personas, make_repo):
+    """Each GET of a weight file asks which root file counts as the download: the root's rows, by index."""
+    from django.test.utils import CaptureQueriesContext
+
+    from registry.selectors.hf import counts_as_download
+
+    repo = make_repo("wide")
+    commit = seed_files(personas.owner, repo, {**wide_tree(300, 10), "model.safetensors": b"w"})
+    with CaptureQueriesContext(connection) as captured:
+        assert counts_as_download(commit_oid=commit.oid, repo=repo, path="model.safetensors") is False  # config.json
+    (query,) = captured.captured_queries
+    plan = explain(query["sql"].replace("%", "%%"), (), analyze=("registry_commitfile",))
+    assert "commitfile_folder_page" in plan, plan
