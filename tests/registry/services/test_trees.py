@@ -60,7 +60,7 @@ def test_rebuild_restores_the_folders_of_bulk_inserted_files(personas, make_repo
 
 
 def test_a_commit_of_5000_files_writes_in_bulk(personas, make_repo, django_assert_max_num_queries):
-    """Queries grow with bulk batches (1,000 rows on PostgreSQL; SQLite's 999-parameter limit makes them 142 rows),
+    """Guard: queries grow with bulk batches (1,000 rows on PostgreSQL; SQLite's 999-parameter limit: 142 rows),
     never with files: a 5,000-file commit stays within a fixed budget."""
     repo = make_repo("tiny")
     counts = []
