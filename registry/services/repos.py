@@ -11,6 +11,7 @@ from registry import permissions
 from registry.exceptions import Conflict, InvalidInput, PermissionDenied, RepoNotFound
 from registry.models import ApiKey, License, ModelRepo, Organization, Release
 from registry.names import check_name, check_namespace
+from registry.selectors.repos import repo_id_ci
 from registry.services.audit import audit_record
 
 # What the Hub writes into a new repo: these patterns are stored as LFS by git clients.
@@ -63,7 +64,7 @@ def repo_create(
     if not permissions.can_write_namespace(actor, namespace, api_key):
         raise PermissionDenied(f"You don't have the rights to create a model under the namespace {namespace!r}")
     owner_user, owner_org = _owner_for(namespace)
-    if ModelRepo.objects.filter(namespace__iexact=namespace, name__iexact=name).exists():
+    if ModelRepo.objects.filter(repo_id_ci(namespace, name)).exists():
         raise Conflict("You already created this model repo", code="RepoExists")
     try:
         with transaction.atomic():
@@ -201,9 +202,7 @@ def repo_move(
     old = repo.repo_id
     try:
         with transaction.atomic():
-            if ModelRepo.objects.filter(namespace__iexact=to_namespace, name__iexact=to_name).exclude(
-                pk=repo.pk
-            ).exists():
+            if ModelRepo.objects.filter(repo_id_ci(to_namespace, to_name)).exclude(pk=repo.pk).exists():
                 raise Conflict(f"{to_namespace}/{to_name} already exists", code="RepoExists")
             repo.namespace = owner_org.slug if owner_org else owner_user.get_username()
             repo.name = to_name
