@@ -144,7 +144,16 @@ class ModelRepo(models.Model):
                 name="repo_has_exactly_one_owner",
             ),
         ]
-        indexes = [models.Index(fields=["-downloads"]), models.Index(fields=["-updated_at"])]
+        # Keyset pagination of the lists (registry.selectors.catalogue): each sort order, with the id as the
+        # tie-breaker, is one index range whatever the page.
+        indexes = [
+            models.Index(fields=["downloads", "id"], name="repo_downloads_id"),
+            models.Index(fields=["updated_at", "id"], name="repo_updated_id"),
+            models.Index(fields=["created_at", "id"], name="repo_created_id"),
+            models.Index(fields=["pipeline_tag"], name="repo_pipeline_tag"),
+            models.Index(fields=["library_name"], name="repo_library_name"),
+            models.Index(fields=["card_license"], name="repo_card_license"),
+        ]
         ordering = ["namespace", "name"]
 
     def __str__(self) -> str:
