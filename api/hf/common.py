@@ -177,8 +177,13 @@ def next_page_link(request: HttpRequest, offset: int) -> str:
     """
     import base64
 
+    return page_link(request, base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("="))
+
+
+def page_link(request: HttpRequest, cursor: str) -> str:
+    """`Link: <absolute URL>; rel="next"` for a keyset cursor: the request's whole query string, `cursor` replaced."""
     query = request.GET.copy()
-    query["cursor"] = base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+    query["cursor"] = cursor
     return f'<{absolute(request, request.path + "?" + query.urlencode())}>; rel="next"'
 
 

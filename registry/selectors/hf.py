@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, Sum
 
 from registry.exceptions import EntryNotFound, RevisionNotFound
 from registry.hashing import COMMIT_OID_RE, lfs_pointer
@@ -315,11 +315,6 @@ def commit_page(*, repo: ModelRepo, head: Commit, offset: int, limit: int) -> tu
     history = commit_history(repo=repo, head=head, limit=offset + limit + 1)
     page = history[offset: offset + limit]
     return page, len(history) > offset + limit
-
-
-def page_of(qs: QuerySet, *, offset: int, limit: int) -> tuple[list[Any], bool]:
-    rows = list(qs[offset: offset + limit + 1])
-    return rows[:limit], len(rows) > limit
 
 
 def basename(path: str) -> str:
