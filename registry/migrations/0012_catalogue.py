@@ -2,6 +2,8 @@
 
 from collections import Counter
 
+import django.contrib.postgres.search
+import django.db.models.functions.text
 from django.conf import settings
 from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations, models
@@ -45,9 +47,10 @@ def remove_username_index(apps, schema_editor):
     schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(USERNAME_INDEX)}")
 
 
-def fill_facets(apps, schema_editor):
-    """The facet counts of the repos already there (what registry.services.catalogue.catalogue_rebuild does)."""
-    from registry.models.catalogue import FACET_FIELDS, facet_values
+def fill_catalogue(apps, schema_editor):
+    """The facet counts and search documents of the repos already there (what registry.services.catalogue.
+    catalogue_rebuild does)."""
+    from registry.models.catalogue import FACET_FIELDS, facet_values, search_document
 
     repo_model = apps.get_model("registry", "ModelRepo")
     facet_model = apps.get_model("registry", "CatalogueFacet")
@@ -57,6 +60,8 @@ def fill_facets(apps, schema_editor):
     facet_model.objects.bulk_create(
         (facet_model(kind=kind, value=value, count=n) for (kind, value), n in sorted(counts.items())),
         batch_size=2000)
+    if schema_editor.connection.vendor == "postgresql":
+        repo_model.objects.update(search_vector=search_document())
 
 
 class Migration(migrations.Migration):
@@ -75,6 +80,11 @@ class Migration(migrations.Migration):
                 ('value', models.CharField(blank=True, max_length=100)),
                 ('count', models.BigIntegerField(default=0, help_text='Public repos carrying the value.')),
             ],
+        ),
+        migrations.AddField(
+            model_name='modelrepo',
+            name='search_vector',
+            field=django.contrib.postgres.search.SearchVectorField(editable=False, null=True),
         ),
         migrations.RemoveIndex(
             model_name='modelrepo',
@@ -109,6 +119,10 @@ class Migration(migrations.Migration):
             index=models.Index(fields=['card_license'], name='repo_card_license'),
         ),
         migrations.AddIndex(
+            model_name='modelrepo',
+            index=models.Index(django.db.models.functions.text.Lower('name'), name='repo_name_ci'),
+        ),
+        migrations.AddIndex(
             model_name='cataloguefacet',
             index=models.Index(fields=['kind', '-count', 'value'], name='catalogue_facet_top'),
         ),
@@ -119,5 +133,5 @@ class Migration(migrations.Migration):
         TrigramExtension(),  # a no-op on SQLite
         migrations.RunPython(add_postgres_indexes, remove_postgres_indexes),
         migrations.RunPython(add_username_index, remove_username_index),
-        migrations.RunPython(fill_facets, migrations.RunPython.noop),
+        migrations.RunPython(fill_catalogue, migrations.RunPython.noop),
     ]

@@ -1,5 +1,5 @@
 """The catalogue's derived data: how many public repos carry each filter value (the list pages' facets), and the
-search document of a repo.
+search document of a repo (ModelRepo.search_vector, on PostgreSQL).
 
 `CatalogueFacet` rows are maintained on write by registry.services.catalogue, in the transaction of the change
 (repo created, deleted, moved, made private or public, its license or card changed), and recomputed from the base
@@ -78,8 +78,10 @@ def facet_values(row: dict[str, object] | None) -> set[tuple[str, str]]:
 
 
 def search_document() -> SearchVector:
-    """The full-text document of a repo: its id (weight A), task, library and tags (B), description (C), parsed with
-    the `simple` configuration (no stemming, no stop words), so Korean and English words are both kept as written."""
+    """The full-text document of a repo, stored in ModelRepo.search_vector: its id (weight A), task, library and tags
+    (B), description (C), parsed with the `simple` configuration (no stemming, no stop words), so Korean and English
+    words are both kept as written. Stored rather than computed in the query: a page that walks the downloads index
+    checks each row's match, and parsing every description there would cost more than the whole page."""
     return (SearchVector("namespace", "name", config="simple", weight="A")
             + SearchVector("pipeline_tag", "library_name", "tags", config="simple", weight="B")
             + SearchVector("description", config="simple", weight="C"))
@@ -94,7 +96,7 @@ def postgres_indexes() -> dict[str, list[models.Index]]:
             # Substring (icontains: UPPER(col) LIKE '%Q%') and typo-tolerant (%>) name search, by trigrams.
             GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="repo_name_trgm"),
             GinIndex(OpClass(Upper("namespace"), name="gin_trgm_ops"), name="repo_namespace_trgm"),
-            GinIndex(search_document(), name="repo_search_document"),
+            GinIndex(fields=["search_vector"], name="repo_search_vector"),
             # Tag and language filters (JSON containment, @>).
             GinIndex(fields=["tags"], opclasses=["jsonb_path_ops"], name="repo_tags_gin"),
             GinIndex(fields=["languages"], opclasses=["jsonb_path_ops"], name="repo_languages_gin"),

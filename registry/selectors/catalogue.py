@@ -6,10 +6,15 @@ Cost is flat in the catalogue's size:
   update or creation, each with the id as tie-breaker, or the repo id — never OFFSET, never COUNT(*).
 * **Search** on PostgreSQL uses indexes only (registry.models.catalogue.postgres_indexes): the repo id as a
   substring (trigram GIN on UPPER(namespace) and UPPER(name), which serve Django's icontains), the card text as
-  full text (a GIN index on a `simple`-configuration tsvector of id, task, library, tags and description, so
-  Korean and English words both match; each word also as a prefix, so '모델' finds '모델은'), and, for people
-  typing in the portal, names within a typo (trigram word similarity). Results can be ranked: exact name first,
-  then id matches, then text matches by ts_rank. SQLite keeps plain substring matches (icontains).
+  full text (ModelRepo.search_vector, a `simple`-configuration tsvector of id, task, library, tags and description
+  with a GIN index, so Korean and English words both match; each word also as a prefix, so '모델' finds '모델은'),
+  and, for people
+  typing in the portal, names within a typo (trigram word similarity). SQLite keeps plain substring matches
+  (icontains).
+* **Best match** ranks in tiers: the very name first, then other repo ids containing the text, then card-text and
+  typo matches; by downloads within a tier. Each tier is its own keyset walk (registry.selectors.keyset), so a
+  ranked page costs what a plain one does. (A ts_rank order would score every match: a common word matches a fixed
+  share of the catalogue, so its cost would grow with it.)
 * **Facets** come from CatalogueFacet, a small table of public-repo counts maintained on write
   (registry.services.catalogue): a few index ranges, whatever the number of repos.
 * **Names** are matched case-insensitively with LOWER(), the expression of the unique constraints, whose indexes
@@ -26,14 +31,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.contrib.postgres.lookups import TrigramWordSimilar
-from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.contrib.postgres.search import SearchQuery
 from django.db import connection
-from django.db.models import Case, F, FloatField, Q, QuerySet, Value, When
-from django.db.models.functions import Cast, Upper
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Upper
 
 from registry.exceptions import InvalidInput
 from registry.models import CatalogueFacet, ModelRepo
-from registry.models.catalogue import search_document
 from registry.names import lookup_ok, name_ok, search_text
 from registry.selectors.keyset import KeysetPage, Ordering, keyset_page
 from registry.selectors.repos import lower_is, repo_id_ci, repo_visible_queryset
@@ -43,8 +47,8 @@ ORDERINGS = {
     "updated": Ordering("updated", (("updated_at", "datetime"), ("id", "int"))),
     "created": Ordering("created", (("created_at", "datetime"), ("id", "int"))),
     "name": Ordering("name", (("namespace", "str"), ("name", "str")), descending=False),
-    # Best match first (search only): see _relevance.
-    "relevance": Ordering("relevance", (("relevance", "float"), ("downloads", "int"), ("id", "int"))),
+    # Best match first (search only): by downloads within each tier of _relevance_tiers.
+    "relevance": Ordering("relevance", (("downloads", "int"), ("id", "int"))),
 }
 MAX_PAGE_SIZE = 1000
 FUZZY_MIN_LENGTH = 4  # shorter words have too few trigrams for "within a typo" to mean anything
@@ -79,17 +83,23 @@ def repo_page(*, viewer: Any, query: RepoQuery, cursor: str | None = None, size:
     InvalidInput when the cursor is not one a page of the same sort gave.
     """
     qs, ordering = repo_search(viewer=viewer, query=query)
+    text = search_text(query.text)
+    if ordering.name == "relevance":
+        qs = _relevance_tiers(qs, text)
     return keyset_page(qs, ordering=ordering, cursor=cursor, size=max(1, min(size, MAX_PAGE_SIZE)))
 
 
 def repo_search(*, viewer: Any, query: RepoQuery) -> tuple[QuerySet[ModelRepo], Ordering]:
-    """The matching repos (owners and license joined in) and the order to page them in."""
-    qs = repo_visible_queryset(viewer=viewer)
+    """The matching repos (license joined in) and the order to page them in ("relevance": by downloads within the
+    tiers of _relevance_tiers).
+
+    Owners are not joined: a list shows `namespace/name`, and joining the organisations before the sort would cost
+    a hash of every organisation per page (PostgreSQL joins all matches, then keeps the first page).
+    """
+    qs = repo_visible_queryset(viewer=viewer).select_related(None).select_related("license")
     text = search_text(query.text)
     postgres = connection.vendor == "postgresql"
     tsquery = _tsquery(text) if postgres and text and query.in_card else None
-    if tsquery is not None:
-        qs = qs.alias(document=search_document())
     if text:
         qs = qs.filter(_text_match(text, tsquery=tsquery, card=query.in_card, fuzzy=query.fuzzy and postgres))
     if query.namespace:
@@ -118,11 +128,8 @@ def repo_search(*, viewer: Any, query: RepoQuery) -> tuple[QuerySet[ModelRepo], 
     if query.max_parameters is not None:
         qs = qs.filter(parameter_count__lte=query.max_parameters)
     sort = query.sort if query.sort in ORDERINGS else "downloads"
-    if sort == "relevance":
-        if not text:
-            sort = "downloads"
-        else:
-            qs = qs.annotate(relevance=_relevance(text, tsquery))
+    if sort == "relevance" and not text:
+        sort = "downloads"
     ordering = ORDERINGS[sort]
     if query.ascending:
         ordering = replace(ordering, name=f"{ordering.name}-reversed", descending=not ordering.descending)
@@ -146,7 +153,7 @@ def _text_match(text: str, *, tsquery: SearchQuery | None, card: bool, fuzzy: bo
     match = _id_match(text)
     if card:
         if tsquery is not None:
-            match |= Q(document=tsquery)
+            match |= Q(search_vector=tsquery)
         elif connection.vendor != "postgresql":
             match |= (Q(description__icontains=text) | Q(pipeline_tag__icontains=text)
                       | Q(library_name__icontains=text) | Q(tags__icontains=text))
@@ -164,19 +171,15 @@ def _tsquery(text: str) -> SearchQuery | None:
     return SearchQuery(" & ".join(terms), search_type="raw", config="simple")
 
 
-def _relevance(text: str, tsquery: SearchQuery | None) -> Any:
-    """3 for the very name (or id), 2 for a part of the id, 1 for a match in the card; on PostgreSQL plus the
-    full-text rank (0 to 1) of the card, so better text matches come first within each tier."""
+def _relevance_tiers(qs: QuerySet[ModelRepo], text: str) -> list[QuerySet[ModelRepo]]:
+    """The matches in disjoint tiers, best first: the very name (or id), other repo ids containing the text, the
+    rest (card text, typos). Each is answered by an index (the name's LOWER() B-tree, trigrams, the documents')."""
     exact = lower_is("name", text)
     if "/" in text:
         namespace, _, name = text.partition("/")
-        exact |= repo_id_ci(namespace, name)
-    tier = Case(When(exact, then=Value(3.0)), When(_id_match(text), then=Value(2.0)), default=Value(1.0),
-                output_field=FloatField())
-    if tsquery is None:
-        return tier
-    rank = SearchRank(F("document"), tsquery, normalization=Value(32))  # rank / (rank + 1): below 1
-    return tier + Cast(rank, FloatField())
+        exact = repo_id_ci(namespace, name)
+    in_id = _id_match(text)
+    return [qs.filter(exact), qs.filter(in_id).exclude(exact), qs.exclude(in_id)]
 
 
 def _json_list_has(field_name: str, value: str) -> Q:

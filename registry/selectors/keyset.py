@@ -1,10 +1,10 @@
 """Keyset ("seek") pagination: a page starts after the sort key of the previous page's last row, so reading page
 1,000 costs what page 1 costs — one index range — instead of skipping 24,000 rows as OFFSET does.
 
-A cursor is an opaque token: the order's name, the direction (next or previous page) and the key values of the row
-the page starts after. Orders sort every key the same way (all descending or all ascending) and end with a unique
-key, so the key is a total order and `(k1, k2, …) < (v1, v2, …)` (a row comparison, which a composite B-tree index
-on the same columns answers) selects exactly what follows.
+A cursor is an opaque token: the order's name, the direction (next or previous page), the tier and the key values
+of the row the page starts after. Orders sort every key the same way (all descending or all ascending) and end with
+a unique key, so the key is a total order and `(k1, k2, …) < (v1, v2, …)` (a row comparison, which a composite
+B-tree index on the same columns answers) selects exactly what follows.
 """
 
 from __future__ import annotations
@@ -52,49 +52,60 @@ class KeysetPage:
     previous: str | None = None  # cursor of the page before (None on the first)
 
 
-def keyset_page(qs: QuerySet, *, ordering: Ordering, cursor: str | None, size: int) -> KeysetPage:
+def keyset_page(qs: QuerySet | Sequence[QuerySet], *, ordering: Ordering, cursor: str | None,
+                size: int) -> KeysetPage:
     """One page of `qs` in `ordering`, after (or, for a "previous" cursor, before) the cursor's row.
 
-    One query: the page and one row more, to know whether another page follows.
+    `qs` may be a list of disjoint querysets ("tiers", best first: a search's exact names, then other id matches,
+    then card matches): the page walks them in turn, each in `ordering`, so a ranked list pages as cheaply as a
+    plain one. One query per tier the page reaches (one for a plain list): the page and one row more, to know
+    whether another page follows.
     """
-    if not cursor:
-        rows = list(qs.order_by(*ordering.order_by)[: size + 1])
-        return KeysetPage(rows[:size], _cursor(ordering, "n", rows[size - 1]) if len(rows) > size else None)
-    direction, values = cursor_decode(cursor, ordering=ordering)
+    tiers = list(qs) if isinstance(qs, list | tuple) else [qs]
+    direction, tier, values = cursor_decode(cursor, ordering=ordering, tiers=len(tiers)) if cursor else ("n", 0, None)
     backwards = direction == "p"
     walk = ordering.reversed() if backwards else ordering
     compare = TupleLessThan if walk.descending else TupleGreaterThan
-    found = list(qs.filter(compare(Tuple(*(F(key) for key, _ in ordering.keys)), values))
-                 .order_by(*walk.order_by)[: size + 1])
+    found: list[tuple[int, Any]] = []
+    current = tier
+    while 0 <= current < len(tiers) and len(found) <= size:
+        rows = tiers[current]
+        if values is not None and current == tier:
+            rows = rows.filter(compare(Tuple(*(F(key) for key, _ in ordering.keys)), values))
+        found += [(current, row) for row in rows.order_by(*walk.order_by)[: size + 1 - len(found)]]
+        current += -1 if backwards else 1
     more = len(found) > size
-    rows = found[:size]
+    found = found[:size]
     if not backwards:
-        return KeysetPage(rows, _cursor(ordering, "n", rows[-1]) if more else None,
-                          _cursor(ordering, "p", rows[0]) if rows else None)
-    if not rows:  # everything before the cursor is gone: start over
-        return keyset_page(qs, ordering=ordering, cursor=None, size=size)
-    rows.reverse()
-    return KeysetPage(rows, _cursor(ordering, "n", rows[-1]), _cursor(ordering, "p", rows[0]) if more else None)
+        return KeysetPage([row for _, row in found], _cursor(ordering, "n", *found[-1]) if more else None,
+                          _cursor(ordering, "p", *found[0]) if values is not None and found else None)
+    if not found:  # everything before the cursor is gone: start over
+        return keyset_page(tiers, ordering=ordering, cursor=None, size=size)
+    found.reverse()
+    return KeysetPage([row for _, row in found], _cursor(ordering, "n", *found[-1]),
+                      _cursor(ordering, "p", *found[0]) if more else None)
 
 
-def _cursor(ordering: Ordering, direction: str, row: Any) -> str:
+def _cursor(ordering: Ordering, direction: str, tier: int, row: Any) -> str:
     values = []
     for key, kind in ordering.keys:
         value = getattr(row, key)
         values.append(value.isoformat() if kind == "datetime" else value)
-    raw = json.dumps([ordering.name, direction, values], separators=(",", ":")).encode()
+    raw = json.dumps([ordering.name, direction, tier, values], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def cursor_decode(cursor: str, *, ordering: Ordering) -> tuple[str, Sequence[Any]]:
-    """(direction "n" or "p", key values) of a cursor made for `ordering`; InvalidInput for anything else."""
+def cursor_decode(cursor: str, *, ordering: Ordering, tiers: int = 1) -> tuple[str, int, Sequence[Any]]:
+    """(direction "n" or "p", tier, key values) of a cursor made for `ordering`; InvalidInput for anything else."""
     try:
         if len(cursor) > CURSOR_MAX_LENGTH:
             raise ValueError
-        name, direction, values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if name != ordering.name or direction not in ("n", "p") or len(values) != len(ordering.keys):
+        name, direction, tier, values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if (name != ordering.name or direction not in ("n", "p") or type(tier) is not int or not 0 <= tier < tiers
+                or len(values) != len(ordering.keys)):
             raise ValueError
-        return direction, [_value(value, kind) for value, (_key, kind) in zip(values, ordering.keys, strict=True)]
+        return direction, tier, [_value(value, kind) for value, (_key, kind) in zip(values, ordering.keys,
+                                                                                     strict=True)]
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
         raise InvalidInput("invalid cursor: use the one a previous page gave, with the same sort") from None
 

@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from registry.models import CatalogueFacet, ModelRepo
-from registry.models.catalogue import FACET_FIELDS, facet_values
+from registry.models.catalogue import FACET_FIELDS, facet_values, search_document
 
 Facets = set[tuple[str, str]]
 
@@ -37,8 +37,12 @@ def catalogue_snapshot(*, repo_id: int) -> Facets:
 
 
 def catalogue_update(*, repo_id: int, before: Facets) -> None:
-    """Apply the difference between `before` and what the repo adds now (nothing once it is deleted)."""
-    after = facet_values(ModelRepo.objects.filter(pk=repo_id).values(*FACET_FIELDS).first())
+    """Apply the difference between `before` and what the repo adds now (nothing once it is deleted), and refresh
+    its search document (PostgreSQL)."""
+    row = ModelRepo.objects.filter(pk=repo_id).values(*FACET_FIELDS).first()
+    if row is not None and connection.vendor == "postgresql":
+        ModelRepo.objects.filter(pk=repo_id).update(search_vector=search_document())
+    after = facet_values(row)
     delta: Counter[tuple[str, str]] = Counter()
     for pair in after - before:
         delta[pair] += 1
@@ -75,11 +79,12 @@ def _apply(delta: Counter[tuple[str, str]]) -> None:
 
 
 def catalogue_rebuild() -> int:
-    """Recompute every facet count from the repos (public ones only) and return the number of facet rows.
+    """Recompute every facet count from the repos (public ones only) and, on PostgreSQL, every repo's search
+    document; return the number of facet rows.
 
-    One pass over the public repos, streamed. The facet table is locked for writes meanwhile (on PostgreSQL;
-    SQLite serialises writers anyway), so a repo change that commits during the rebuild applies its difference
-    after it, on top of counts that don't include it yet.
+    One pass over the public repos, streamed, and one UPDATE of the documents. The facet table is locked for writes
+    meanwhile (on PostgreSQL; SQLite serialises writers anyway), so a repo change that commits during the rebuild
+    applies its difference after it, on top of counts that don't include it yet.
     """
     with transaction.atomic():
         if connection.vendor == "postgresql":
@@ -94,4 +99,6 @@ def catalogue_rebuild() -> int:
         CatalogueFacet.objects.bulk_create(
             (CatalogueFacet(kind=kind, value=value, count=n) for (kind, value), n in sorted(counts.items())),
             batch_size=2000)
+        if connection.vendor == "postgresql":
+            ModelRepo.objects.update(search_vector=search_document())
     return len(counts)

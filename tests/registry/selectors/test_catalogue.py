@@ -12,6 +12,7 @@ from registry.exceptions import InvalidInput
 from registry.models import ModelRepo
 from registry.selectors.catalogue import RepoQuery, parameters_range, repo_page, repo_search
 from registry.selectors.repos import repo_visible_queryset
+from registry.services.catalogue import catalogue_rebuild
 from registry.services.repos import repo_create
 from tests.fixtures.personas import make_user
 
@@ -58,6 +59,7 @@ def test_superuser_lists_everything(personas, repos):
 
 def test_search_matches_name_namespace_and_description(personas, repos):
     ModelRepo.objects.filter(pk=repos["gated"].pk).update(description="A Korean LLM")
+    catalogue_rebuild()  # a change behind the services' back: the search documents follow on a rebuild
     assert listed(personas.anonymous, text="public") == ["acme/public-model"]
     assert listed(personas.anonymous, text="korean") == ["acme/gated-model"]
     assert set(listed(personas.anonymous, text="ACME")) == {"acme/public-model", "acme/gated-model"}
@@ -80,6 +82,7 @@ def test_search_with_a_slash_matches_across_the_namespace_and_the_name(personas,
 
 def test_search_finds_korean_and_english_words_of_the_card(personas, repos):
     ModelRepo.objects.filter(pk=repos["public"].pk).update(description="한국어 모델입니다. Kestrel family.")
+    catalogue_rebuild()
     assert listed(personas.anonymous, text="한국어") == ["acme/public-model"]
     assert listed(personas.anonymous, text="모델") == ["acme/public-model"]  # a word's start ('모델입니다')
     assert listed(personas.anonymous, text="kestrel family") == ["acme/public-model"]
@@ -167,6 +170,7 @@ def test_relevance_puts_the_very_name_first_then_id_matches_then_card_matches(pe
     for name, downloads, description in [("llama-tools", 100, ""), ("llama", 1, ""), ("other", 1000, "a llama"),
                                          ("mistral", 5000, "")]:
         ModelRepo.objects.filter(pk=make_repo(name).pk).update(downloads=downloads, description=description)
+    catalogue_rebuild()
     assert listed(personas.anonymous, text="llama", sort="relevance") == [
         "acme/llama", "acme/llama-tools", "acme/other"]
     assert listed(personas.anonymous, text="llama", sort="downloads") == [
@@ -182,15 +186,14 @@ def test_people_find_a_name_through_a_typo(personas, make_repo):
 
 
 @pytest.mark.parametrize("who", ["owner", "member", "reader", "outsider", "anonymous"])
-def test_a_page_is_one_query_with_owners_and_licenses(personas, repos, make_repo, who, django_assert_num_queries):
+def test_a_page_is_one_query_with_licenses(personas, repos, make_repo, who, django_assert_num_queries):
     make_repo("another-model", gating="manual")
     viewer = getattr(personas, who)
     with django_assert_num_queries(1):
         rows = repo_page(viewer=viewer, query=RepoQuery(text="model"), size=10).rows
         assert len(rows) >= 3
         for repo in rows:
-            str(repo.owner_org or repo.owner_user)
-            repo.license and repo.license.version  # noqa: B018
+            repo.repo_id and repo.license and repo.license.version  # noqa: B018
 
 
 # --- keyset pages ------------------------------------------------------------------------------------------
@@ -236,6 +239,25 @@ def test_pages_follow_each_other_without_gaps_or_repeats_and_lead_back(personas,
     assert back == [names for names, _ in reversed(pages[:-1])]
 
 
+def test_best_match_pages_walk_across_its_tiers_both_ways(personas, make_repo):
+    """Exact name, then other ids containing the text, then card matches: each tier by downloads, and the pages
+    cross from one tier to the next (and back) without gaps or repeats."""
+    rows = [("kestrel", 1, ""), ("kestrel-a", 50, ""), ("kestrel-b", 40, ""), ("kestrel-c", 30, ""),
+            ("hawk", 500, "kin of the kestrel"), ("owl", 400, "eats like a kestrel"), ("crow", 900, "")]
+    for name, downloads, description in rows:
+        ModelRepo.objects.filter(pk=make_repo(name).pk).update(downloads=downloads, description=description)
+    catalogue_rebuild()
+    query = RepoQuery(text="kestrel", sort="relevance")
+    expected = ["acme/kestrel", "acme/kestrel-a", "acme/kestrel-b", "acme/kestrel-c", "acme/hawk", "acme/owl"]
+    assert listed(personas.anonymous, text="kestrel", sort="relevance") == expected
+    pages = _walk(personas.anonymous, query, size=2)
+    assert [names for names, _ in pages] == [expected[0:2], expected[2:4], expected[4:6]]
+    back = repo_page(viewer=personas.anonymous, query=query, cursor=pages[2][1].previous, size=2)
+    assert ids(back.rows) == expected[2:4]
+    back = repo_page(viewer=personas.anonymous, query=query, cursor=back.previous, size=2)
+    assert ids(back.rows) == expected[0:2] and back.previous is None
+
+
 def test_a_page_does_not_shift_when_repos_are_added_before_it(personas, many, make_repo):
     first = repo_page(viewer=personas.anonymous, query=RepoQuery(), size=4)
     ModelRepo.objects.filter(pk=make_repo("newcomer").pk).update(downloads=1000)
@@ -244,8 +266,13 @@ def test_a_page_does_not_shift_when_repos_are_added_before_it(personas, many, ma
     assert "acme/newcomer" not in ids(second.rows)
 
 
-@pytest.mark.parametrize("cursor", ["garbage", "W10", "x" * 2000, "WyJuYW1lIiwibiIsWzEsMl1d",
-                                    "WyJkb3dubG9hZHMiLCJuIixbdHJ1ZSwxXV0"])
+@pytest.mark.parametrize("cursor", [
+    "garbage", "W10", "x" * 2000,
+    "WyJuYW1lIiwibiIsMCxbMSwyXV0",  # another order's
+    "WyJkb3dubG9hZHMiLCJuIiwwLFt0cnVlLDFdXQ",  # a boolean for a count
+    "WyJkb3dubG9hZHMiLCJuIiwzLFsxLDFdXQ",  # a tier the order doesn't have
+    "WyJkb3dubG9hZHMiLCJ4IiwwLFsxLDFdXQ",  # neither next nor previous
+], ids=["garbage", "empty-list", "too-long", "other-order", "bool", "tier", "direction"])
 def test_a_cursor_of_another_order_or_garbage_is_invalid_input(personas, many, cursor):
     with pytest.raises(InvalidInput):
         repo_page(viewer=personas.anonymous, query=RepoQuery(), cursor=cursor, size=3)

@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from registry.models import ModelRepo, Organization
 from registry.selectors.catalogue import RepoQuery, catalogue_facets, namespace_suggestions, repo_page, repo_search
 from registry.selectors.repos import lower_is, repo_by_name
+from registry.services.catalogue import catalogue_rebuild
 
 postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL plans (GIN, pg_trgm)")
 
@@ -52,6 +53,7 @@ def catalogue(personas, make_repo):  # noqa: ANN001, ANN201
     for name in ("kestrel-7b", "falcon-mini", "hanbit-ko"):
         make_repo(name)
     ModelRepo.objects.update(tags=["llama"], languages=["ko"], description="한국어 모델")
+    catalogue_rebuild()
 
 
 def test_the_case_insensitive_repo_lookup_uses_the_functional_unique_index(catalogue):
@@ -79,7 +81,7 @@ def test_a_next_page_is_an_index_range_of_its_order(catalogue, personas):
     (RepoQuery(text="kestre", in_card=False), "repo_name_trgm"),
     (RepoQuery(text="kestre", in_card=False), "repo_namespace_trgm"),
     (RepoQuery(text="acme/kes", in_card=False), "repo_name_trgm|repo_namespace_trgm"),
-    (RepoQuery(text="모델"), "repo_search_document"),
+    (RepoQuery(text="모델"), "repo_search_vector"),
     (RepoQuery(text="kestral", fuzzy=True), "repo_name_trgm"),
     (RepoQuery(filters=("llama",)), "repo_tags_gin"),
     (RepoQuery(tag="llama"), "repo_tags_gin"),
@@ -91,6 +93,17 @@ def test_search_and_filters_are_answered_by_an_index(catalogue, personas, query,
     qs, _ordering = repo_search(viewer=personas.anonymous, query=query)
     plan = matching_plan(qs)
     assert any(name in plan for name in index.split("|")), plan
+
+
+@postgres_only
+def test_each_best_match_tier_is_answered_by_an_index(catalogue, personas):
+    from registry.selectors.catalogue import _relevance_tiers
+
+    qs, _ordering = repo_search(viewer=personas.anonymous, query=RepoQuery(text="kestrel-7b", sort="relevance"))
+    exact, in_id, rest = (matching_plan(tier) for tier in _relevance_tiers(qs, "kestrel-7b"))
+    assert "repo_name_ci" in exact, exact
+    assert "repo_name_trgm" in in_id, in_id
+    assert "repo_search_vector" in rest, rest
 
 
 @postgres_only

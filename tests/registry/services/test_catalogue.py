@@ -5,7 +5,7 @@ base tables. Private repos never count."""
 from __future__ import annotations
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from registry.models import CatalogueFacet, Membership, ModelRepo, Organization
 from registry.services.catalogue import catalogue_rebuild, catalogue_tracked
@@ -112,6 +112,24 @@ def test_rebuild_counts_repos_inserted_behind_the_services(personas):
     assert counts() == {}
     assert catalogue_rebuild() == 5
     assert counts() == {"all:": 3, "namespace:acme": 3, "task:text-generation": 3, "tag:ok": 3, "language:ko": 3}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="search documents are PostgreSQL's")
+def test_search_documents_follow_the_card_and_the_name(personas, make_repo):
+    from registry.selectors.catalogue import RepoQuery, repo_page
+
+    def found(text: str) -> list[str]:
+        return [r.repo_id for r in repo_page(viewer=personas.anonymous, query=RepoQuery(text=text)).rows]
+
+    repo = make_repo("tiny")
+    card(personas, repo, CARD.replace(b"A tiny model.", "새로운 한국어 모델".encode()))
+    assert found("한국어") == ["acme/tiny"]
+    card(personas, repo, CARD)
+    assert found("한국어") == []
+    ModelRepo.objects.filter(pk=repo.pk).update(description="bulk-loaded words")  # behind the services' back
+    assert found("bulk") == []
+    catalogue_rebuild()
+    assert found("bulk") == ["acme/tiny"]
 
 
 def test_a_user_namespace_counts_too(personas):
