@@ -132,6 +132,18 @@ def test_search_documents_follow_the_card_and_the_name(personas, make_repo):
     assert found("bulk") == ["acme/tiny"]
 
 
+def test_the_management_command_rebuilds(personas, make_repo):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    make_repo("tiny")
+    CatalogueFacet.objects.all().delete()
+    out = StringIO()
+    call_command("catalogue_rebuild", stdout=out)
+    assert "2 facet values" in out.getvalue() and counts() == {"all:": 1, "namespace:acme": 1}
+
+
 def test_a_user_namespace_counts_too(personas):
     repo_create(actor=personas.outsider, namespace="oscar", name="solo")
     assert counts()["namespace:oscar"] == 1
