@@ -38,6 +38,21 @@ def test_private_models_listed_only_for_the_owning_org(as_user, personas, seed, 
     assert ("acme/secret-model" in _ids(response)) is sees_private
 
 
+@pytest.mark.parametrize("who", ["anonymous", "outsider"])
+@pytest.mark.parametrize("params", [
+    {"q": "secret"}, {"q": "Only for acme"}, {"q": "acme/secret"}, {"organization": "acme"},
+    {"tag": "hidden"}, {"pipeline_tag": "hidden-task"}, {"sort": "updated"}, {"sort": "name"}, {"gated": "open"},
+])
+def test_a_private_repo_is_in_no_list_or_search_for_outsiders(as_user, personas, seed, who, params):
+    """Guard (held before the catalogue change too): whatever the search, filter or order."""
+    ModelRepo.objects.filter(pk=seed.private.pk).update(tags=["hidden"], pipeline_tag="hidden-task")
+    catalogue_rebuild()
+    response = as_user(getattr(personas, who)).get(reverse("models"), params)
+    assert "acme/secret-model" not in _ids(response) and b"secret-model" not in response.content
+    offered = {(o.value, o.count) for field in response.context["options"].values() for o in field}
+    assert ("hidden", 1) not in offered and ("hidden-task", 1) not in offered  # a value typed in comes back, uncounted
+
+
 def test_search_matches_name_description_and_tags(client, seed):
     assert _ids(client.get(reverse("models"), {"q": "manual"})) == ["acme/gated-manual"]
     assert _ids(client.get(reverse("models"), {"q": "Reviewed by hand"})) == ["acme/gated-manual"]
