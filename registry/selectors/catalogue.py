@@ -94,9 +94,10 @@ def repo_search(*, viewer: Any, query: RepoQuery) -> tuple[QuerySet[ModelRepo], 
     tiers of _relevance_tiers).
 
     Owners are not joined: a list shows `namespace/name`, and joining the organisations before the sort would cost
-    a hash of every organisation per page (PostgreSQL joins all matches, then keeps the first page).
+    a hash of every organisation per page (PostgreSQL joins all matches, then keeps the first page). Nor is the
+    search document read: it is for matching.
     """
-    qs = repo_visible_queryset(viewer=viewer).select_related(None).select_related("license")
+    qs = repo_visible_queryset(viewer=viewer).select_related(None).select_related("license").defer("search_vector")
     text = search_text(query.text)
     postgres = connection.vendor == "postgresql"
     tsquery = _tsquery(text) if postgres and text and query.in_card else None

@@ -144,6 +144,24 @@ def test_the_management_command_rebuilds(personas, make_repo):
     assert "2 facet values" in out.getvalue() and counts() == {"all:": 1, "namespace:acme": 1}
 
 
+def test_an_admin_edit_moves_the_counts(personas, make_repo, rf):
+    """The Django admin saves repos itself (not through a service): its save keeps the counts too."""
+    from django.contrib import admin
+
+    repo = make_repo("tiny")
+    model_admin = admin.site._registry[ModelRepo]
+    repo.private = True
+    model_admin.save_model(rf.post("/admin/"), repo, form=None, change=True)
+    assert counts() == {}
+    repo.private = False
+    repo.license = personas.license
+    model_admin.save_model(rf.post("/admin/"), repo, form=None, change=True)
+    assert counts() == {"all:": 1, "namespace:acme": 1, "license:acme-license": 1}
+    added = ModelRepo(namespace="acme", name="added-in-admin", owner_org=personas.org)
+    model_admin.save_model(rf.post("/admin/"), added, form=None, change=False)
+    assert counts()["all:"] == 2 and rebuilt() == counts()
+
+
 def test_a_user_namespace_counts_too(personas):
     repo_create(actor=personas.outsider, namespace="oscar", name="solo")
     assert counts()["namespace:oscar"] == 1
