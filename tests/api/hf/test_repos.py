@@ -389,6 +389,7 @@ def test_list_models_never_shows_a_private_repo_to_outsiders(hub, catalogue, per
 
 def test_list_models_query_count_does_not_grow_with_the_catalogue(client, catalogue, make_repo,
                                                                   django_assert_max_num_queries):
+    """Guard (held before the catalogue change too), now with a search and a filter."""
     params = {"search": "a", "filter": "llm", "sort": "downloads", "full": "true"}
     with django_assert_max_num_queries(5) as captured:
         assert len(client.get("/api/models", params).json()) == 3
