@@ -8,9 +8,8 @@ Cost is flat in the catalogue's size:
   substring (trigram GIN on UPPER(namespace) and UPPER(name), which serve Django's icontains), the card text as
   full text (ModelRepo.search_vector, a `simple`-configuration tsvector of id, task, library, tags and description
   with a GIN index, so Korean and English words both match; each word also as a prefix, so '모델' finds '모델은'),
-  and, for people
-  typing in the portal, names within a typo (trigram word similarity). SQLite keeps plain substring matches
-  (icontains).
+  and, for people typing in the portal, names within a typo (trigram word similarity). SQLite keeps plain
+  substring matches (icontains).
 * **Best match** ranks in tiers: the very name first, then other repo ids containing the text, then card-text and
   typo matches; by downloads within a tier. Each tier is its own keyset walk (registry.selectors.keyset), so a
   ranked page costs what a plain one does. (A ts_rank order would score every match: a common word matches a fixed
