@@ -81,11 +81,14 @@ def repo_page(*, viewer: Any, query: RepoQuery, cursor: str | None = None, size:
 
     InvalidInput when the cursor is not one a page of the same sort gave.
     """
-    qs, ordering = repo_search(viewer=viewer, query=query)
-    text = search_text(query.text)
-    if ordering.name == "relevance":
-        qs = _relevance_tiers(qs, text)
-    return keyset_page(qs, ordering=ordering, cursor=cursor, size=max(1, min(size, MAX_PAGE_SIZE)))
+    qs, match, ordering = _search(viewer=viewer, query=query)
+    if match is None:
+        pages: QuerySet[ModelRepo] | list[QuerySet[ModelRepo]] = qs
+    elif ordering.name == "relevance":
+        pages = _relevance_tiers(qs, match, search_text(query.text))
+    else:
+        pages = qs.filter(match)
+    return keyset_page(pages, ordering=ordering, cursor=cursor, size=max(1, min(size, MAX_PAGE_SIZE)))
 
 
 def repo_search(*, viewer: Any, query: RepoQuery) -> tuple[QuerySet[ModelRepo], Ordering]:
@@ -96,19 +99,24 @@ def repo_search(*, viewer: Any, query: RepoQuery) -> tuple[QuerySet[ModelRepo], 
     a hash of every organisation per page (PostgreSQL joins all matches, then keeps the first page). Nor is the
     search document read: it is for matching.
     """
+    qs, match, ordering = _search(viewer=viewer, query=query)
+    return (qs if match is None else qs.filter(match)), ordering
+
+
+def _search(*, viewer: Any, query: RepoQuery) -> tuple[QuerySet[ModelRepo], Q | None, Ordering]:
+    """The visible repos through every filter but the text, the text's match (None without text), the order."""
     qs = repo_visible_queryset(viewer=viewer).select_related(None).select_related("license").defer("search_vector")
     text = search_text(query.text)
     postgres = connection.vendor == "postgresql"
     tsquery = _tsquery(text) if postgres and text and query.in_card else None
-    if text:
-        qs = qs.filter(_text_match(text, tsquery=tsquery, card=query.in_card, fuzzy=query.fuzzy and postgres))
+    match = _text_match(text, tsquery=tsquery, card=query.in_card, fuzzy=query.fuzzy and postgres) if text else None
     if query.namespace:
         if not name_ok(query.namespace):
-            return qs.none(), ORDERINGS["downloads"]
+            return qs.none(), None, ORDERINGS["downloads"]
         qs = qs.filter(lower_is("namespace", query.namespace))
     values = [*query.filters, query.tag, query.task, query.license, query.language, query.library]
     if not all(lookup_ok(value) for value in values):
-        return qs.none(), ORDERINGS["downloads"]  # NUL or surrogates: nothing stored looks like that
+        return qs.none(), None, ORDERINGS["downloads"]  # NUL or surrogates: nothing stored looks like that
     for value in query.filters:
         qs = qs.filter(_any_facet(value))
     if query.tag:
@@ -133,7 +141,7 @@ def repo_search(*, viewer: Any, query: RepoQuery) -> tuple[QuerySet[ModelRepo], 
     ordering = ORDERINGS[sort]
     if query.ascending:
         ordering = replace(ordering, name=f"{ordering.name}-reversed", descending=not ordering.descending)
-    return qs, ordering
+    return qs, match, ordering
 
 
 # --- matching -------------------------------------------------------------------------------------------------
@@ -171,15 +179,16 @@ def _tsquery(text: str) -> SearchQuery | None:
     return SearchQuery(" & ".join(terms), search_type="raw", config="simple")
 
 
-def _relevance_tiers(qs: QuerySet[ModelRepo], text: str) -> list[QuerySet[ModelRepo]]:
+def _relevance_tiers(qs: QuerySet[ModelRepo], match: Q, text: str) -> list[QuerySet[ModelRepo]]:
     """The matches in disjoint tiers, best first: the very name (or id), other repo ids containing the text, the
-    rest (card text, typos). Each is answered by an index (the name's LOWER() B-tree, trigrams, the documents')."""
+    rest (card text, typos). Each is answered by an index (the name's LOWER() B-tree, trigrams, the documents').
+    Each tier states only its own condition (exact ⊂ id match ⊂ match), so the planner estimates it well."""
     exact = lower_is("name", text)
     if "/" in text:
         namespace, _, name = text.partition("/")
         exact = repo_id_ci(namespace, name)
     in_id = _id_match(text)
-    return [qs.filter(exact), qs.filter(in_id).exclude(exact), qs.exclude(in_id)]
+    return [qs.filter(exact), qs.filter(in_id).exclude(exact), qs.filter(match).exclude(in_id)]
 
 
 def _json_list_has(field_name: str, value: str) -> Q:

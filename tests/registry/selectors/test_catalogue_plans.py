@@ -97,10 +97,10 @@ def test_search_and_filters_are_answered_by_an_index(catalogue, personas, query,
 
 @postgres_only
 def test_each_best_match_tier_is_answered_by_an_index(catalogue, personas):
-    from registry.selectors.catalogue import _relevance_tiers
+    from registry.selectors.catalogue import _relevance_tiers, _search
 
-    qs, _ordering = repo_search(viewer=personas.anonymous, query=RepoQuery(text="kestrel-7b", sort="relevance"))
-    exact, in_id, rest = (matching_plan(tier) for tier in _relevance_tiers(qs, "kestrel-7b"))
+    qs, match, _ordering = _search(viewer=personas.anonymous, query=RepoQuery(text="kestrel-7b", sort="relevance"))
+    exact, in_id, rest = (matching_plan(tier) for tier in _relevance_tiers(qs, match, "kestrel-7b"))
     assert "repo_name_ci" in exact, exact
     assert "repo_name_trgm" in in_id, in_id
     assert "repo_search_vector" in rest, rest
