@@ -8,9 +8,10 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from registry.models import ApiKey, Organization
-from registry.selectors.portal import SORTS
+from registry.selectors.catalogue import RepoQuery
 
 SORT_CHOICES = [
+    ("relevance", _("Best match")),
     ("downloads", _("Most downloads")),
     ("updated", _("Recently updated")),
     ("name", _("Name")),
@@ -27,15 +28,24 @@ class ModelSearchForm(forms.Form):
     pipeline_tag = forms.CharField(required=False, max_length=64, label=_("Task"))
     license = forms.CharField(required=False, max_length=64, label=_("License"))
     language = forms.CharField(required=False, max_length=32, label=_("Language"))
+    tag = forms.CharField(required=False, max_length=100, label=_("Tag"))
     gated = forms.ChoiceField(required=False, choices=GATED_CHOICES, label=_("Access"))
     sort = forms.ChoiceField(required=False, choices=SORT_CHOICES, label=_("Sort"))
 
     def filters(self) -> dict[str, str]:
+        """The values as the page shows them again; a search sorts by best match unless told otherwise."""
         data = self.cleaned_data if self.is_valid() else {}
-        values = {name: (data.get(name) or "") for name in self.fields}
-        if values["sort"] not in SORTS:
-            values["sort"] = "downloads"
+        values = {name: (data.get(name) or "").strip() for name in self.fields}
+        if not values["sort"] or (values["sort"] == "relevance" and not values["q"]):
+            values["sort"] = "relevance" if values["q"] else "downloads"
         return values
+
+    def query(self) -> RepoQuery:
+        values = self.filters()
+        return RepoQuery(text=values["q"], fuzzy=True, namespace=values["organization"],
+                         task=values["pipeline_tag"], license=values["license"], language=values["language"],
+                         tag=values["tag"], gated={"gated": True, "open": False}.get(values["gated"]),
+                         sort=values["sort"])
 
 
 class ApiKeyCreateForm(forms.Form):

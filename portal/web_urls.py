@@ -18,6 +18,7 @@ SLUG = url_group("slug")
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("models", models.model_list, name="models"),
+    path("models/namespaces", models.namespace_suggest, name="models-namespaces"),
     path("settings/tokens", tokens.tokens, name="tokens"),
     path("settings/tokens/<int:pk>/revoke", tokens.token_revoke, name="token-revoke"),
     path("settings/access", account.my_access, name="settings-access"),

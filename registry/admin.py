@@ -24,6 +24,7 @@ from registry.models import (
     Organization,
     Tag,
 )
+from registry.services.catalogue import catalogue_tracked, catalogue_update
 from registry.services.keys import api_key_revoke
 from registry.services.licenses import license_decide
 from registry.services.repos import repo_set_disabled
@@ -86,6 +87,15 @@ class ModelRepoAdmin(admin.ModelAdmin):
                        "downloads", "created_at", "updated_at"]
     raw_id_fields = ["owner_user"]
     actions = ["take_down", "restore"]
+
+    def save_model(self, request, obj, form, change):  # noqa: ANN001
+        # Visibility, license and namespace are facets: their public counts follow the edit, in its transaction.
+        if not change:
+            super().save_model(request, obj, form, change)
+            catalogue_update(repo_id=obj.pk, before=set())
+            return
+        with catalogue_tracked(repo_id=obj.pk):
+            super().save_model(request, obj, form, change)
 
     @admin.action(description="Take down (disable downloads)")
     def take_down(self, request: HttpRequest, queryset: QuerySet[ModelRepo]) -> None:

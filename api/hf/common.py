@@ -181,8 +181,13 @@ def next_page_link(request: HttpRequest, offset: int) -> str:
 def _link_with_cursor(request: HttpRequest, token: str) -> str:
     import base64
 
+    return page_link(request, base64.urlsafe_b64encode(token.encode()).decode().rstrip("="))
+
+
+def page_link(request: HttpRequest, cursor: str) -> str:
+    """`Link: <absolute URL>; rel="next"` for a keyset cursor: the request's whole query string, `cursor` replaced."""
     query = request.GET.copy()
-    query["cursor"] = base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
+    query["cursor"] = cursor
     return f'<{absolute(request, request.path + "?" + query.urlencode())}>; rel="next"'
 
 

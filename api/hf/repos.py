@@ -15,7 +15,6 @@ from django.views.decorators.http import require_http_methods
 from api.auth import Principal, client_ip
 from api.hf.common import (
     absolute,
-    cursor_decode,
     cursor_key,
     error_response,
     get_repo,
@@ -23,7 +22,7 @@ from api.hf.common import (
     iso,
     json_body,
     next_key_link,
-    next_page_link,
+    page_link,
 )
 from registry import permissions
 from registry.cards import CardError, parse_card
@@ -37,8 +36,9 @@ from registry.exceptions import (
 )
 from registry.models import Membership, ModelRepo
 from registry.selectors import hf as hf_selectors
+from registry.selectors.catalogue import RepoQuery, parameters_range, repo_page
 from registry.selectors.history import history_page
-from registry.selectors.repos import commit_files, repo_list, repo_refs, revision_resolve
+from registry.selectors.repos import commit_files, repo_refs, revision_resolve
 from registry.selectors.validation import file_quarantine, with_quarantine
 from registry.services.refs import branch_create, branch_delete, tag_create, tag_delete
 from registry.services.repos import repo_create, repo_delete, repo_move, repo_update_settings
@@ -287,22 +287,41 @@ def model_info(request: HttpRequest, principal: Principal, namespace: str, name:
     return JsonResponse(data)
 
 
+# HF sort names (the client maps last_modified → lastModified …) → the catalogue's orders. Likes and trending
+# aren't counted here: those sorts fall back to downloads.
+HF_SORTS = {"downloads": "downloads", "lastModified": "updated", "createdAt": "created", "likes": "downloads",
+            "trendingScore": "downloads"}
+
+
+def _models_query(params: Any) -> RepoQuery:
+    """The list_models parameters the client sends (HF_PROTOCOL.md §4), as a catalogue query."""
+    gated = params.get("gated")
+    minimum, maximum = parameters_range(params["num_parameters"]) if params.get("num_parameters") else (None, None)
+    return RepoQuery(
+        text=params.get("search", ""), in_card=False,  # HF: "contained in the returned model ids"
+        namespace=params.get("author", "").strip(), filters=tuple(v for v in params.getlist("filter") if v),
+        task=params.get("pipeline_tag", ""), language=params.get("language", ""),
+        library=params.get("library", ""), license=params.get("license", ""),
+        gated=None if gated in (None, "") else _bool(gated), min_parameters=minimum, max_parameters=maximum,
+        sort=HF_SORTS.get(params.get("sort") or "downloads", "downloads"),
+        ascending=params.get("direction") in ("1", "asc"),
+    )
+
+
 @hf_view
 @require_http_methods(["GET"])
 def list_models(request: HttpRequest, principal: Principal) -> HttpResponse:
+    """A keyset page of the models the caller may see; `Link: <absolute URL>; rel="next"` carries the whole query
+    and the cursor, and the client follows it (it sends no parameters of its own on the next request)."""
     params = request.GET
     try:
         limit = int(params.get("limit") or MODELS_PAGE_SIZE)
     except ValueError:
         raise InvalidInput("limit must be a number") from None
     page_size = max(1, min(limit, MODELS_PAGE_SIZE, MODELS_MAX_LIMIT))
-    offset = cursor_decode(request)
-    qs = repo_list(viewer=principal.user, search=params.get("search", "").strip(),
-                   author=params.get("author", "").strip(), tags=params.getlist("filter"),
-                   sort=params.get("sort") or "downloads")
-    if params.get("direction") in ("1", "asc"):
-        qs = qs.reverse()
-    repos, more = hf_selectors.page_of(qs, offset=offset, limit=page_size)
+    page = repo_page(viewer=principal.user, query=_models_query(params), cursor=params.get("cursor"),
+                     size=page_size)
+    repos = page.rows
     full = _bool(params.get("full"))
     items = [_repo_summary(r, card_data=_bool(params.get("cardData"))) for r in repos]
     if full and repos:
@@ -313,8 +332,8 @@ def list_models(request: HttpRequest, principal: Principal) -> HttpResponse:
             item["sha"] = head.oid if head else None
             item["siblings"] = [_sibling(f, False) for f in files.get(head.pk, [])] if head else []
     response = JsonResponse(items, safe=False)
-    if more:
-        response["Link"] = next_page_link(request, offset + page_size)
+    if page.next:
+        response["Link"] = page_link(request, page.next)
     return response
 
 

@@ -7,12 +7,11 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from portal.download_chart import download_chart
 from portal.forms import LicenseAcceptForm, ModelSearchForm
@@ -23,18 +22,16 @@ from registry import permissions
 from registry.exceptions import InvalidInput, RevisionNotFound
 from registry.models import Commit, ModelRepo
 from registry.names import lookup_ok
+from registry.selectors.catalogue import FacetOption, catalogue_facets, namespace_suggestions, repo_page
 from registry.selectors.history import history_page
 from registry.selectors.inference import commit_inference_status, inference_latest_for_commit, inference_speed_history
 from registry.selectors.portal import (
     DEFAULT_BRANCH,
     AccessStatus,
-    ModelFilters,
     access_status,
     breadcrumbs,
     download_days,
     first_weight_file,
-    model_facets,
-    model_search,
     repo_default_head,
     repo_readme,
     repo_refs_for_page,
@@ -54,15 +51,41 @@ _UNSET: Any = object()
 TEXT_PREVIEW_MAX = 512 * 1024
 
 
+FACET_OPTIONS = 40  # per filter list (the organisation field suggests more as one types); any value can be typed
+
+
 @portal_view
 def model_list(request: HttpRequest) -> HttpResponse:
     form = ModelSearchForm(request.GET or None)
     values = form.filters()
-    queryset = model_search(viewer=request.user, filters=ModelFilters(**values))
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = form.query()
+    try:
+        page = repo_page(viewer=request.user, query=query, cursor=request.GET.get("cursor"), size=PAGE_SIZE)
+    except InvalidInput:  # a stale or mangled cursor: the first page rather than an error
+        page = repo_page(viewer=request.user, query=query, size=PAGE_SIZE)
+    facets = catalogue_facets(limit=FACET_OPTIONS, kinds=("namespaces", "tasks", "licenses", "languages", "tags"))
+    options = {field: _with_selected(getattr(facets, kind), values[field]) for field, kind in (
+        ("pipeline_tag", "tasks"), ("license", "licenses"), ("language", "languages"), ("tag", "tags"))}
+    unfiltered = not any(values[name] for name in ("q", "organization", "pipeline_tag", "license", "language",
+                                                   "tag", "gated"))
     return render(request, "portal/model_list.html", {
-        "form": form, "filters": values, "page": page, "facets": model_facets(viewer=request.user),
+        "form": form, "filters": values, "page": page, "facets": facets, "options": options,
+        "public_total": facets.total if unfiltered else None,
     })
+
+
+def _with_selected(options: list[FacetOption], value: str) -> list[FacetOption]:
+    """The filter's options, with the chosen value kept (counted or not) so the list shows what is applied."""
+    if value and all(option.value != value for option in options):
+        return [*options, FacetOption(value, 0)]
+    return options
+
+
+@require_GET
+def namespace_suggest(request: HttpRequest) -> HttpResponse:
+    """The organisation filter's autocomplete (static/js/hub.js): namespaces with public models matching `q`."""
+    found = namespace_suggestions(text=request.GET.get("q", ""))
+    return JsonResponse({"results": [{"value": option.value, "count": option.count} for option in found]})
 
 
 def _repo_base(repo: ModelRepo) -> str:

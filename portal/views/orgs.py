@@ -26,7 +26,10 @@ from registry.services.orgs import org_invitation_cancel, org_member_add, org_me
 
 @portal_view
 def namespace(request: HttpRequest, slug: str) -> HttpResponse:
-    page = namespace_page(viewer=request.user, slug=slug)
+    try:
+        page = namespace_page(viewer=request.user, slug=slug, cursor=request.GET.get("cursor"))
+    except InvalidInput:  # a stale or mangled cursor: the first page rather than an error
+        page = namespace_page(viewer=request.user, slug=slug)
     return render(request, "portal/namespace.html", {"page": page})
 
 

@@ -4,6 +4,7 @@
 New areas add a module here and re-export its names below.
 """
 
+from registry.models.catalogue import CatalogueFacet
 from registry.models.core import (
     INFERENCE_FINISHED,
     VALIDATION_FINISHED,
@@ -55,6 +56,7 @@ from registry.names import NAME_RE, RESERVED_NAMESPACES
 
 __all__ = [
     "BlobUpload",
+    "CatalogueFacet",
     "RepoBlob",
     "MirrorTarget",
     "Release",

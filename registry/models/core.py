@@ -7,6 +7,7 @@ in the database instead of corrupting history.
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
@@ -133,6 +134,9 @@ class ModelRepo(models.Model):
     downloads = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Derived: the full-text document of id, task, library, tags and description (registry.models.catalogue.
+    # search_document), kept by registry.services.catalogue on PostgreSQL; NULL on SQLite, which searches with LIKE.
+    search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
         constraints = [
@@ -145,7 +149,17 @@ class ModelRepo(models.Model):
                 name="repo_has_exactly_one_owner",
             ),
         ]
-        indexes = [models.Index(fields=["-downloads"]), models.Index(fields=["-updated_at"])]
+        # Keyset pagination of the lists (registry.selectors.catalogue): each sort order, with the id as the
+        # tie-breaker, is one index range whatever the page.
+        indexes = [
+            models.Index(fields=["downloads", "id"], name="repo_downloads_id"),
+            models.Index(fields=["updated_at", "id"], name="repo_updated_id"),
+            models.Index(fields=["created_at", "id"], name="repo_created_id"),
+            models.Index(fields=["pipeline_tag"], name="repo_pipeline_tag"),
+            models.Index(fields=["library_name"], name="repo_library_name"),
+            models.Index(fields=["card_license"], name="repo_card_license"),
+            models.Index(Lower("name"), name="repo_name_ci"),  # a search's exact-name tier
+        ]
         ordering = ["namespace", "name"]
 
     def __str__(self) -> str:

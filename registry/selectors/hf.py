@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, Sum
 
 from registry.exceptions import EntryNotFound, RevisionNotFound
 from registry.hashing import COMMIT_OID_RE, lfs_pointer
@@ -269,9 +269,6 @@ def repo_used_storage(*, repo: ModelRepo) -> int:
     return int(blobs) + int(inline)
 
 
-def page_of(qs: QuerySet, *, offset: int, limit: int) -> tuple[list[Any], bool]:
-    rows = list(qs[offset: offset + limit + 1])
-    return rows[:limit], len(rows) > limit
 
 
 def basename(path: str) -> str:

@@ -1,4 +1,5 @@
-"""Reads for the browser pages: model search with facets, file trees, access status, organisation pages.
+"""Reads for the browser pages: file trees, access status, organisation pages (model lists and search:
+registry.selectors.catalogue).
 
 Every function takes the viewer and applies the same visibility rules as the API selectors
 (private repos don't exist for outsiders). Lists do a constant number of queries per page.
@@ -7,11 +8,10 @@ Every function takes the viewer and applies the same visibility rules as the API
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
 
 from registry import permissions
 from registry.exceptions import EntryNotFound, PermissionDenied, RepoNotFound, RevisionNotFound
@@ -28,95 +28,14 @@ from registry.models import (
     Organization,
     Tag,
 )
-from registry.names import lookup_ok, search_text
+from registry.names import lookup_ok
 from registry.selectors import trees
-from registry.selectors.repos import repo_visible_queryset
+from registry.selectors.catalogue import RepoQuery, repo_page
+from registry.selectors.keyset import KeysetPage
+from registry.selectors.repos import lower_is, repo_visible_queryset
 from registry.selectors.validation import file_quarantine, quarantine_attach, with_quarantine
 
-SORTS = {
-    "downloads": ["-downloads", "-updated_at", "id"],
-    "updated": ["-updated_at", "id"],
-    "name": ["namespace", "name"],
-}
 DEFAULT_BRANCH = "main"
-
-
-def _json_list_contains(field_name: str, value: str) -> Q:
-    from django.db import connection
-
-    if connection.features.supports_json_field_contains:
-        return Q(**{f"{field_name}__contains": [value]})
-    return Q(**{f"{field_name}__icontains": f'"{value}"'})
-
-
-# --- model search -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModelFilters:
-    q: str = ""
-    organization: str = ""
-    pipeline_tag: str = ""
-    license: str = ""
-    language: str = ""
-    gated: str = ""  # "", "gated", "open"
-    sort: str = "downloads"
-
-
-def model_search(*, viewer: Any, filters: ModelFilters) -> QuerySet[ModelRepo]:
-    """Visible models matching the search and filters, sorted; owners and license joined in."""
-    qs = repo_visible_queryset(viewer=viewer)
-    q = search_text(filters.q)
-    if q:
-        match = (Q(name__icontains=q) | Q(namespace__icontains=q) | Q(description__icontains=q)
-                 | Q(pipeline_tag__icontains=q) | Q(tags__icontains=q))  # substring of any tag, any case
-        if "/" in q:
-            namespace, _, name = q.partition("/")
-            match |= Q(namespace__iexact=namespace, name__icontains=name)
-        qs = qs.filter(match)
-    if filters.organization:
-        qs = qs.filter(namespace__iexact=filters.organization)
-    if filters.pipeline_tag:
-        qs = qs.filter(pipeline_tag=filters.pipeline_tag)
-    if filters.license:
-        qs = qs.filter(Q(license__slug=filters.license) | Q(card_license=filters.license))
-    if filters.language:
-        qs = qs.filter(_json_list_contains("languages", filters.language))
-    if filters.gated == "gated":
-        qs = qs.exclude(gating=ModelRepo.Gating.NONE)
-    elif filters.gated == "open":
-        qs = qs.filter(gating=ModelRepo.Gating.NONE)
-    return qs.order_by(*SORTS.get(filters.sort, SORTS["downloads"]))
-
-
-@dataclass
-class ModelFacets:
-    organizations: list[str] = field(default_factory=list)
-    pipeline_tags: list[str] = field(default_factory=list)
-    licenses: list[str] = field(default_factory=list)
-    languages: list[str] = field(default_factory=list)
-
-
-def model_facets(*, viewer: Any) -> ModelFacets:
-    """The values the filters offer, drawn from the models the viewer can see (one query)."""
-    rows = repo_visible_queryset(viewer=viewer).values_list(
-        "namespace", "pipeline_tag", "license__slug", "card_license", "languages"
-    )
-    orgs: set[str] = set()
-    tags: set[str] = set()
-    licenses: set[str] = set()
-    languages: set[str] = set()
-    for namespace, pipeline_tag, license_slug, card_license, langs in rows:
-        orgs.add(namespace)
-        if pipeline_tag:
-            tags.add(pipeline_tag)
-        for value in (license_slug, card_license):
-            if value:
-                licenses.add(value)
-        for lang in langs or []:
-            if isinstance(lang, str) and lang:
-                languages.add(lang)
-    return ModelFacets(sorted(orgs, key=str.lower), sorted(tags), sorted(licenses), sorted(languages))
 
 
 # --- one model ------------------------------------------------------------------------------------
@@ -291,7 +210,7 @@ class NamespacePage:
     organization: Organization | None
     user: Any
     memberships: list[Membership]
-    repos: list[ModelRepo]
+    repos: KeysetPage  # one page of the namespace's models, most downloaded first
     viewer_role: str | None
 
     @property
@@ -299,9 +218,10 @@ class NamespacePage:
         return self.viewer_role == Membership.Role.ADMIN
 
 
-def namespace_page(*, viewer: Any, slug: str, repo_limit: int = 200) -> NamespacePage:
-    """An organisation (members, roles, models) or a user's models. RepoNotFound when neither exists."""
-    org = Organization.objects.filter(slug__iexact=slug).first()
+def namespace_page(*, viewer: Any, slug: str, cursor: str | None = None, page_size: int = 30) -> NamespacePage:
+    """An organisation (members, roles, a page of its models) or a user's models. RepoNotFound when neither
+    exists; InvalidInput for a cursor that is not one of this list's."""
+    org = Organization.objects.filter(lower_is("slug", slug)).first()
     user = None
     memberships: list[Membership] = []
     role = None
@@ -312,18 +232,17 @@ def namespace_page(*, viewer: Any, slug: str, repo_limit: int = 200) -> Namespac
             role = next((m.role for m in memberships if m.user_id == viewer.pk), None)
             if role is None and viewer.is_superuser:
                 role = Membership.Role.ADMIN
-        repos_qs = repo_visible_queryset(viewer=viewer).filter(owner_org=org)
     else:
-        user = get_user_model().objects.filter(username__iexact=slug, is_active=True).first()
+        user = get_user_model().objects.filter(lower_is("username", slug), is_active=True).first()
         if user is None:
             raise RepoNotFound(f"{slug} does not exist")
-        repos_qs = repo_visible_queryset(viewer=viewer).filter(owner_user=user)
-    repos = list(repos_qs.order_by("-downloads", "-updated_at", "id")[:repo_limit])
-    return NamespacePage(org.slug if org else user.get_username(), org, user, memberships, repos, role)
+    slug = org.slug if org else user.get_username()
+    repos = repo_page(viewer=viewer, query=RepoQuery(namespace=slug), cursor=cursor, size=page_size)
+    return NamespacePage(slug, org, user, memberships, repos, role)
 
 
 def _org_for_admin(*, viewer: Any, slug: str) -> Organization:
-    org = Organization.objects.filter(slug__iexact=slug).first()
+    org = Organization.objects.filter(lower_is("slug", slug)).first()
     if org is None:
         raise RepoNotFound(f"{slug} does not exist")
     if not getattr(viewer, "is_authenticated", False):

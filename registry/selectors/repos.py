@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
+from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
 
 from registry import permissions
 from registry.exceptions import EntryNotFound, InvalidInput, RepoNotFound, RevisionNotFound
 from registry.hashing import COMMIT_OID_RE
 from registry.models import Branch, Commit, CommitFile, Membership, ModelRepo, Tag
-from registry.names import lookup_ok, name_ok, search_text
+from registry.names import lookup_ok, name_ok
 
 
 def repo_visible_queryset(*, viewer: Any) -> QuerySet[ModelRepo]:
@@ -33,36 +35,20 @@ def repo_by_name(*, namespace: str, name: str) -> ModelRepo | None:
     """The repo of that name (case-insensitive) with its owner and license, whoever may see it."""
     if not (name_ok(namespace) and name_ok(name)):
         return None  # no repo can have that name: no query (PostgreSQL refuses a NUL in one)
-    return (ModelRepo.objects.select_related("owner_org", "owner_user", "license")
-            .filter(namespace__iexact=namespace, name__iexact=name).first())
+    return ModelRepo.objects.select_related("owner_org", "owner_user", "license").filter(
+        repo_id_ci(namespace, name)).first()
 
 
-def repo_list(*, viewer: Any, search: str = "", author: str = "", tags: list[str] | None = None,
-              sort: str = "downloads") -> QuerySet[ModelRepo]:
-    qs = repo_visible_queryset(viewer=viewer)
-    search, author = search_text(search), search_text(author)
-    if search:
-        qs = qs.filter(Q(name__icontains=search) | Q(namespace__icontains=search)
-                       | Q(description__icontains=search))
-    if author:
-        qs = qs.filter(namespace__iexact=author)
-    for tag in tags or []:
-        if not lookup_ok(tag):
-            return qs.none()
-        qs = qs.filter(Q(tags__contains=[tag]) if _json_contains_supported() else Q(tags__icontains=f'"{tag}"'))
-    order = {
-        "downloads": ["-downloads", "-updated_at", "id"],
-        "lastModified": ["-updated_at", "id"],
-        "createdAt": ["-created_at", "id"],
-        "name": ["namespace", "name"],
-    }.get(sort, ["-downloads", "id"])
-    return qs.order_by(*order)
+def lower_is(field: str, value: str) -> Q:
+    """`LOWER(field) = LOWER(value)`: a case-insensitive match that a functional index on LOWER(field) serves
+    (Django's `__iexact` compares UPPER(), which no index of ours has)."""
+    return Q(Exact(Lower(field), Lower(Value(value))))
 
 
-def _json_contains_supported() -> bool:
-    from django.db import connection
-
-    return connection.features.supports_json_field_contains
+def repo_id_ci(namespace: str, name: str) -> Q:
+    """The repo `namespace/name` whatever the case: the expressions of the unique constraint uniq_repo_id_ci, whose
+    index answers it."""
+    return lower_is("namespace", namespace) & lower_is("name", name)
 
 
 def revision_resolve(*, repo: ModelRepo, revision: str) -> Commit:

@@ -8,6 +8,7 @@ import random
 import secrets
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -32,6 +33,7 @@ from registry.names import check_path, check_text, folder_collisions
 from registry.selectors.blobs import REUSE, UPLOADING, XET, BlobRef, blob_refs_for
 from registry.services.audit import audit_record
 from registry.services.blobs import repo_blob_grant
+from registry.services.catalogue import catalogue_tracked
 from registry.services.trees import commit_dirs_create
 from registry.tree_index import parent_of
 
@@ -338,7 +340,9 @@ def commit_create(
                     card = _card_cache(tree[CARD_PATH]) if CARD_PATH in tree else _no_card()
                     if branch == "main":
                         repo_fields.update(card)
-                ModelRepo.objects.filter(pk=repo.pk).update(**repo_fields)
+                # Card fields are facets (task, license, languages, tags): their counts follow in this transaction.
+                with catalogue_tracked(repo_id=repo.pk) if len(repo_fields) > 1 else nullcontext():
+                    ModelRepo.objects.filter(pk=repo.pk).update(**repo_fields)
                 for key, value in repo_fields.items():
                     setattr(repo, key, value)
                 if audit:

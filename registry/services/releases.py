@@ -39,6 +39,7 @@ from registry.models import (
 )
 from registry.selectors.repos import revision_resolve
 from registry.services.audit import audit_record
+from registry.services.catalogue import catalogue_tracked
 from registry.services.inference import commit_is_checkable
 from registry.services.jobs import job_dispatch, job_enqueue
 
@@ -402,7 +403,8 @@ def release_publish(*, release_id: int) -> Release:
         if repo.private:
             repo.private = False
             repo.updated_at = now
-            repo.save(update_fields=["private", "updated_at"])
+            with catalogue_tracked(repo_id=repo.pk):
+                repo.save(update_fields=["private", "updated_at"])
             audit_record(actor=None, action="repo.update", target=repo,
                          metadata={"private": False, "reason": f"release {release.version} published"})
         release.manifest = manifest

@@ -11,7 +11,9 @@ from registry import permissions
 from registry.exceptions import Conflict, InvalidInput, PermissionDenied, RepoNotFound
 from registry.models import ApiKey, License, ModelRepo, Organization, Release
 from registry.names import check_name, check_namespace
+from registry.selectors.repos import repo_id_ci
 from registry.services.audit import audit_record
+from registry.services.catalogue import catalogue_snapshot, catalogue_tracked, catalogue_update
 
 # What the Hub writes into a new repo: these patterns are stored as LFS by git clients.
 DEFAULT_GITATTRIBUTES = "\n".join(
@@ -63,7 +65,7 @@ def repo_create(
     if not permissions.can_write_namespace(actor, namespace, api_key):
         raise PermissionDenied(f"You don't have the rights to create a model under the namespace {namespace!r}")
     owner_user, owner_org = _owner_for(namespace)
-    if ModelRepo.objects.filter(namespace__iexact=namespace, name__iexact=name).exists():
+    if ModelRepo.objects.filter(repo_id_ci(namespace, name)).exists():
         raise Conflict("You already created this model repo", code="RepoExists")
     try:
         with transaction.atomic():
@@ -86,6 +88,7 @@ def repo_create(
             )
             audit_record(actor=actor, action="repo.create", target=repo, ip=ip,
                          metadata={"private": private, "gating": gating})
+            catalogue_update(repo_id=repo.pk, before=set())
     except IntegrityError as exc:
         raise Conflict("You already created this model repo", code="RepoExists") from exc
     return repo
@@ -129,7 +132,10 @@ def repo_delete(*, actor: Any, repo: ModelRepo, api_key: ApiKey | None = None, i
         Commit.objects.filter(repo=repo).delete()
         audit_record(actor=actor, action="repo.delete", target=repo, target_label=repo_id, ip=ip,
                      metadata={"releases": releases} if releases else None)
+        repo_pk = repo.pk
+        facets = catalogue_snapshot(repo_id=repo_pk)  # after the branches: commits lock a branch, then the repo
         repo.delete()
+        catalogue_update(repo_id=repo_pk, before=facets)
 
 
 def repo_update_settings(
@@ -163,7 +169,7 @@ def repo_update_settings(
         changes["gating_fields"] = gating_fields
     if not changes:
         return repo
-    with transaction.atomic():
+    with transaction.atomic(), catalogue_tracked(repo_id=repo.pk):
         for field_name, value in changes.items():
             setattr(repo, field_name, value)
         repo.updated_at = timezone.now()
@@ -200,10 +206,8 @@ def repo_move(
     owner_user, owner_org = _owner_for(to_namespace)
     old = repo.repo_id
     try:
-        with transaction.atomic():
-            if ModelRepo.objects.filter(namespace__iexact=to_namespace, name__iexact=to_name).exclude(
-                pk=repo.pk
-            ).exists():
+        with transaction.atomic(), catalogue_tracked(repo_id=repo.pk):
+            if ModelRepo.objects.filter(repo_id_ci(to_namespace, to_name)).exclude(pk=repo.pk).exists():
                 raise Conflict(f"{to_namespace}/{to_name} already exists", code="RepoExists")
             repo.namespace = owner_org.slug if owner_org else owner_user.get_username()
             repo.name = to_name

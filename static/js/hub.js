@@ -38,6 +38,37 @@
       if (buttons.length) { show(0); }
     });
 
+    // Organisation filter: suggestions from the hub as the user types (without JS the datalist holds the most
+    // common ones, and any name can be typed).
+    document.querySelectorAll("input[data-suggest]").forEach(function (input) {
+      var list = document.getElementById(input.getAttribute("list"));
+      var timer = null;
+      var asked = null;
+      if (!list || !window.fetch) { return; }
+      input.addEventListener("input", function () {
+        clearTimeout(timer);
+        timer = setTimeout(function () {
+          var text = input.value.trim();
+          if (text === asked) { return; }
+          asked = text;
+          fetch(input.getAttribute("data-suggest") + "?q=" + encodeURIComponent(text),
+                { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+            .then(function (response) { return response.ok ? response.json() : { results: [] }; })
+            .then(function (data) {
+              if (text !== asked) { return; }  // a newer question is on its way
+              list.textContent = "";
+              (data.results || []).forEach(function (item) {
+                var option = document.createElement("option");
+                option.value = item.value;
+                option.label = item.value + " (" + item.count + ")";
+                list.appendChild(option);
+              });
+            })
+            .catch(function () { /* suggestions are a convenience: typing still works */ });
+        }, 150);
+      });
+    });
+
     // Confirm before revoking a key.
     document.querySelectorAll("form[data-confirm]").forEach(function (form) {
       form.addEventListener("submit", function (event) {

@@ -80,6 +80,51 @@ def test_sign_in_find_gated_model_accept_and_download(page, console, screenshot,
     assert console.csp_violations() == []
 
 
+def test_organisation_field_suggests_as_you_type_and_pages_follow(page, console, screenshot, personas, make_repo):
+    """The organisation filter's suggestions come from static/js/hub.js (no inline script under the CSP), and the
+    list pages with Next/Previous links."""
+    from registry.models import Organization
+    from registry.services.repos import repo_create
+
+    for slug in ("kestrel-labs", "kestrel-ai", "falcon"):
+        Organization.objects.create(slug=slug, name=slug)
+        repo_create(actor=_admin_of(slug), namespace=slug, name="model")
+    for i in range(30):
+        make_repo(f"m{i:02d}")
+
+    page.goto("/models")
+    field = page.locator("#f-org")
+    field.fill("kestrel")
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('#f-org-options option')).map(o => o.value).join(',')"
+        " === 'kestrel-ai,kestrel-labs'")
+    screenshot(page, "models-org-suggestions")
+    field.fill("kestrel-ai")
+    with page.expect_navigation():
+        page.click("#model-filters button[type=submit]")
+    assert page.locator("a.model-id").all_inner_texts() == ["kestrel-ai/model"]
+
+    page.goto("/models?sort=name")
+    first = page.locator("a.model-id").all_inner_texts()
+    with page.expect_navigation():
+        page.click("nav.pagination a[rel=next]")
+    second = page.locator("a.model-id").all_inner_texts()
+    assert len(first) == 24 and second and not set(first) & set(second)
+    with page.expect_navigation():
+        page.click("nav.pagination a[rel=prev]")
+    assert page.locator("a.model-id").all_inner_texts() == first
+    assert console.csp_violations() == []
+
+
+def _admin_of(slug: str):  # noqa: ANN202
+    from registry.models import Membership, Organization
+    from tests.fixtures.personas import make_user
+
+    user = make_user(f"{slug}-admin")
+    Membership.objects.create(user=user, organization=Organization.objects.get(slug=slug), role="admin")
+    return user
+
+
 def test_create_api_key_and_see_it_exactly_once(page, console, screenshot, sign_in, personas):
     sign_in(page, personas.member)
     page.click(".mainnav a:text('Access tokens')")

@@ -49,6 +49,40 @@ def test_org_page_query_count_is_constant(client, personas, make_repo, django_as
         client.get("/acme")
 
 
+def test_org_page_pages_its_models_with_next_and_previous_links(client, personas, make_repo):
+    import re
+    from html import unescape
+
+    from registry.models import ModelRepo
+
+    for i in range(35):
+        ModelRepo.objects.filter(pk=make_repo(f"r{i:02d}").pk).update(downloads=100 - i)
+    make_repo("zz-private", private=True)
+
+    def links(response) -> dict[str, str]:
+        return {rel: "/acme" + unescape(href) for rel, href in
+                re.findall(r'<a rel="(next|prev)" href="([^"]+)"', response.content.decode())}
+
+    def shown(response) -> list[str]:
+        return [repo.name for repo in response.context["page"].repos.rows]
+
+    first = client.get("/acme")
+    assert shown(first) == [f"r{i:02d}" for i in range(30)] and "prev" not in links(first)
+    second = client.get(links(first)["next"])
+    assert shown(second) == [f"r{i:02d}" for i in range(30, 35)] and "next" not in links(second)
+    assert shown(client.get(links(second)["prev"])) == shown(first)
+    assert client.get("/acme?cursor=garbage").status_code == 200
+
+
+def test_user_page_lists_the_users_models_whatever_the_case_of_the_url(client, personas, db):
+    from registry.services.repos import repo_create
+
+    repo_create(actor=personas.outsider, namespace="oscar", name="solo")
+    response = client.get("/OSCAR")
+    assert response.status_code == 200
+    assert [repo.repo_id for repo in response.context["page"].repos.rows] == ["oscar/solo"]
+
+
 # --- manual-approval queue ------------------------------------------------------------------------
 
 

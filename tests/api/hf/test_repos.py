@@ -301,6 +301,104 @@ def test_list_models_paginates_with_absolute_next_links(hub, catalogue, monkeypa
         "acme/epsilon", "acme/delta-llm", "acme/gamma-vision", "acme/beta-llm", "acme/alpha-llm"]
 
 
+def test_list_models_pages_do_not_shift_when_a_repo_arrives_between_them(hub, catalogue, make_repo, monkeypatch):
+    """Keyset pages: the client's next request starts after the last repo it got, not at an offset that a new
+    repo would shift (the stock client, iterating lazily past the page boundary)."""
+    monkeypatch.setattr(hf_repos, "MODELS_PAGE_SIZE", 2)
+    models = iter(hub.api("anonymous").list_models(sort="downloads"))
+    seen = [next(models).id, next(models).id]  # the whole first page
+    ModelRepo.objects.filter(pk=make_repo("newcomer").pk).update(downloads=1000)
+    seen += [m.id for m in models]
+    assert seen == ["acme/epsilon", "acme/delta-llm", "acme/gamma-vision", "acme/beta-llm", "acme/alpha-llm"]
+
+
+def test_list_models_next_link_carries_a_keyset_cursor_and_the_whole_query(client, catalogue, monkeypatch):
+    monkeypatch.setattr(hf_repos, "MODELS_PAGE_SIZE", 2)
+    first = client.get("/api/models", {"search": "llm", "filter": "llm", "sort": "lastModified"})
+    link = first["Link"]
+    assert link.startswith("<http://testserver/api/models?") and link.endswith('>; rel="next"')
+    assert "search=llm" in link and "filter=llm" in link and "sort=lastModified" in link and "cursor=" in link
+    second = client.get(link[1:link.index(">")])
+    assert len(first.json()) == 2 and len(second.json()) == 1 and "Link" not in second
+    assert not {m["id"] for m in first.json()} & {m["id"] for m in second.json()}
+    other_sort = link[1:link.index(">")].replace("sort=lastModified", "sort=downloads")
+    refused = client.get(other_sort)
+    assert refused.status_code == 400 and refused["X-Error-Code"] == "BadRequest"
+
+
+def test_list_models_search_is_a_substring_of_the_repo_id(hub, catalogue):
+    api = hub.api("anonymous")
+    assert ids(api.list_models(search="acme/al")) == ["acme/alpha-llm"]
+    assert ids(api.list_models(search="me/ep")) == ["acme/epsilon"]
+    assert ids(api.list_models(search="ACME/EPS")) == ["acme/epsilon"]
+    ModelRepo.objects.filter(pk=catalogue["epsilon"].pk).update(description="an llm")
+    assert "acme/epsilon" not in ids(api.list_models(search="llm"))  # ids only, as on the Hub
+
+
+def test_list_models_filters_that_the_client_sends(hub, catalogue):
+    ModelRepo.objects.filter(pk=catalogue["alpha-llm"].pk).update(
+        pipeline_tag="text-generation", library_name="transformers", languages=["ko"], card_license="mit",
+        parameter_count=7_000_000_000, gating="auto")
+    ModelRepo.objects.filter(pk=catalogue["gamma-vision"].pk).update(
+        pipeline_tag="image-classification", library_name="timm", languages=["en"], card_license="apache-2.0",
+        parameter_count=80_000_000)
+    api = hub.api("anonymous")
+    assert ids(api.list_models(pipeline_tag="text-generation")) == ["acme/alpha-llm"]
+    assert ids(api.list_models(filter="timm")) == ["acme/gamma-vision"]  # a library
+    assert ids(api.list_models(filter="ko")) == ["acme/delta-llm", "acme/alpha-llm"]  # a tag or a language
+    assert ids(api.list_models(filter=["ko", "text-generation"])) == ["acme/alpha-llm"]
+    assert ids(api.list_models(filter="license:apache-2.0")) == ["acme/gamma-vision"]
+    assert ids(api.list_models(gated=True)) == ["acme/alpha-llm"]
+    assert "acme/alpha-llm" not in ids(api.list_models(gated=False))
+    assert ids(api.list_models(num_parameters="min:1B")) == ["acme/alpha-llm"]
+    assert ids(api.list_models(num_parameters="max:100M")) == ["acme/gamma-vision"]
+    assert ids(api.list_models(author="ACME", filter="vision")) == ["acme/gamma-vision"]
+
+
+@pytest.mark.parametrize(("param", "value", "expected"), [
+    ("language", "en", ["acme/gamma-vision"]), ("library", "timm", ["acme/gamma-vision"]),
+    ("license", "mit", ["acme/alpha-llm"]), ("pipeline_tag", "image-classification", ["acme/gamma-vision"]),
+])
+def test_list_models_language_library_and_license_parameters(client, catalogue, param, value, expected):
+    ModelRepo.objects.filter(pk=catalogue["alpha-llm"].pk).update(card_license="mit", languages=["ko"])
+    ModelRepo.objects.filter(pk=catalogue["gamma-vision"].pk).update(
+        pipeline_tag="image-classification", library_name="timm", languages=["en"])
+    assert [m["id"] for m in client.get("/api/models", {param: value}).json()] == expected
+
+
+def test_list_models_refuses_a_malformed_parameter_count(client, catalogue):
+    response = client.get("/api/models", {"num_parameters": "lots"})
+    assert response.status_code == 400 and response["X-Error-Code"] == "BadRequest"
+
+
+@pytest.mark.parametrize("persona", ["anonymous", "outsider"])
+@pytest.mark.parametrize("query", [{}, {"search": "secret"}, {"filter": "private-only"}, {"author": "acme"},
+                                   {"sort": "lastModified", "direction": "1"}, {"pipeline_tag": "hidden-task"}])
+def test_list_models_never_shows_a_private_repo_to_outsiders(hub, catalogue, persona, query):
+    """Guard (passes before the change too): whatever the filters, a private repo is not listed for outsiders."""
+    secret = ModelRepo.objects.get(name="zeta-secret-llm")
+    ModelRepo.objects.filter(pk=secret.pk).update(tags=["private-only"], pipeline_tag="hidden-task", downloads=99)
+    from huggingface_hub.utils import get_session
+
+    headers = {"authorization": f"Bearer {hub.token(persona)}"} if hub.token(persona) else {}
+    listed = get_session().get(f"{hub.url}/api/models", params=query, headers=headers).json()
+    assert "acme/zeta-secret-llm" not in [m["id"] for m in listed]
+    assert "acme/zeta-secret-llm" in ids(hub.api("reader").list_models(**{
+        k: v for k, v in query.items() if k in ("search", "filter", "author", "pipeline_tag")}))
+
+
+def test_list_models_query_count_does_not_grow_with_the_catalogue(client, catalogue, make_repo,
+                                                                  django_assert_max_num_queries):
+    """Guard (held before the catalogue change too), now with a search and a filter."""
+    params = {"search": "a", "filter": "llm", "sort": "downloads", "full": "true"}
+    with django_assert_max_num_queries(5) as captured:
+        assert len(client.get("/api/models", params).json()) == 3
+    for i in range(9):
+        ModelRepo.objects.filter(pk=make_repo(f"more-{i}-llm").pk).update(tags=["llm"])
+    with django_assert_max_num_queries(len(captured.captured_queries)):
+        assert len(client.get("/api/models", params).json()) == 12
+
+
 def test_list_models_full_and_card_data(hub, catalogue):
     hub.seed(catalogue["epsilon"], inline={"README.md": README})
     models = list(hub.api("anonymous").list_models(search="epsilon", full=True, cardData=True))

@@ -33,7 +33,7 @@ def as_persona(client, personas, who):  # noqa: ANN001, ANN201
 
 def listed(response) -> set[str]:  # noqa: ANN001
     assert response.status_code == 200, response.content
-    return {item["id"] for item in response.json()}
+    return {item["id"] for item in response.json()["results"]}
 
 
 @pytest.mark.parametrize(("who", "expected"), [
@@ -55,7 +55,7 @@ def test_list_with_bearer_key_sees_what_its_user_sees(client, personas, repos, w
 def test_list_item_shape(client, personas, repos):
     ModelRepo.objects.filter(pk=repos["gated"].pk).update(tags=["llama"], pipeline_tag="text-generation",
                                                           downloads=7)
-    items = {i["id"]: i for i in client.get(LIST_URL).json()}
+    items = {i["id"]: i for i in client.get(LIST_URL).json()["results"]}
     gated = items["acme/gated"]
     assert gated["namespace"] == "acme" and gated["name"] == "gated"
     assert gated["gated"] == "manual"
@@ -71,9 +71,43 @@ def test_list_filters_search_author_and_sort(client, personas, repos):
     ModelRepo.objects.filter(pk=repos["open"].pk).update(downloads=100)
     assert listed(client.get(LIST_URL, {"search": "gat"})) == {"acme/gated"}
     assert listed(client.get(LIST_URL, {"author": "nobody"})) == set()
-    by_downloads = client.get(LIST_URL, {"sort": "downloads"}).json()
+    by_downloads = client.get(LIST_URL, {"sort": "downloads"}).json()["results"]
     assert [i["id"] for i in by_downloads] == ["acme/open", "acme/gated"]
-    assert [i["id"] for i in client.get(LIST_URL, {"sort": "name"}).json()] == ["acme/gated", "acme/open"]
+    assert [i["id"] for i in client.get(LIST_URL, {"sort": "name"}).json()["results"]] == ["acme/gated", "acme/open"]
+
+
+def test_list_is_cursor_paginated(client, personas, repos, make_repo):
+    for i in range(5):
+        make_repo(f"more-{i}")
+    first = client.get(LIST_URL, {"limit": 3, "sort": "name"}).json()
+    assert first["previous"] is None and len(first["results"]) == 3
+    assert first["next"].startswith("http://testserver/api/v1/models?") and "sort=name" in first["next"]
+    pages, page = [first], first
+    while page["next"]:
+        page = client.get(page["next"]).json()
+        pages.append(page)
+    names = [item["id"] for p in pages for item in p["results"]]
+    assert names == sorted(PUBLIC | {f"acme/more-{i}" for i in range(5)})
+    back = client.get(pages[-1]["previous"]).json()
+    assert back["results"] == pages[-2]["results"]
+
+
+@pytest.mark.parametrize(("params", "message"), [({"cursor": "garbage"}, "invalid cursor"),
+                                                 ({"limit": "0"}, "limit"), ({"limit": "1000"}, "limit")])
+def test_list_refuses_a_bad_cursor_or_limit(client, personas, repos, params, message):
+    response = client.get(LIST_URL, params)
+    assert response.status_code == 400
+    assert response.json()["code"] == "BadRequest" and message in response.json()["error"]
+
+
+def test_list_default_page_is_bounded(client, personas, repos, make_repo):
+    from api.v1.pagination import KeysetPagination
+
+    assert KeysetPagination.page_size == 50
+    ModelRepo.objects.bulk_create([ModelRepo(namespace="acme", name=f"bulk-{i}", owner_org=personas.org)
+                                   for i in range(60)])
+    body = client.get(LIST_URL).json()
+    assert len(body["results"]) == 50 and body["next"]
 
 
 @pytest.mark.parametrize("header", [
@@ -114,14 +148,18 @@ def test_list_query_count_is_constant(client, personas, repos, make_repo, who, d
     client.get(LIST_URL)  # warm up the session
     expected = {"anonymous": 1, "outsider": 3, "owner": 3}[who]  # session + user + the list
     with django_assert_num_queries(expected):
-        assert len(client.get(LIST_URL).json()) >= 3
+        assert len(client.get(LIST_URL).json()["results"]) >= 3
+    for i in range(3, 12):
+        make_repo(f"extra-{i}")
+    with django_assert_num_queries(expected):  # whatever the number of repos
+        assert len(client.get(LIST_URL).json()["results"]) >= 12
 
 
 def test_list_query_count_with_bearer_key(client, personas, repos, django_assert_num_queries):
     secret = make_key(personas.member, "read")
     client.get(LIST_URL, HTTP_AUTHORIZATION=f"Bearer {secret}")  # records last use
     with django_assert_num_queries(2):  # the key (with its user) + the list
-        assert len(client.get(LIST_URL, HTTP_AUTHORIZATION=f"Bearer {secret}").json()) == 3
+        assert len(client.get(LIST_URL, HTTP_AUTHORIZATION=f"Bearer {secret}").json()["results"]) == 3
 
 
 # --- detail ----------------------------------------------------------------------------------
@@ -167,6 +205,20 @@ def test_schema_is_openapi_3_and_lists_the_model_endpoints(client, db):
     assert str(schema["openapi"]).startswith("3.")
     assert "/api/v1/models" in schema["paths"]
     assert "/api/v1/models/{namespace}/{name}" in schema["paths"]
+
+
+def test_schema_documents_the_cursor_pagination_of_the_list(client, db):
+    operation = client.get("/api/schema/", {"format": "json"}).json()["paths"]["/api/v1/models"]["get"]
+    parameters = {p["name"] for p in operation["parameters"]}
+    assert {"cursor", "limit", "search", "author", "sort"} <= parameters
+    body = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    properties = body["properties"] if "properties" in body else None
+    if properties is None:  # a named component
+        name = body["$ref"].rsplit("/", 1)[-1]
+        properties = client.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"][name][
+            "properties"]
+    assert set(properties) == {"next", "previous", "results"}
+    assert properties["results"]["type"] == "array"
 
 
 def test_schema_as_json(client, db):
