@@ -47,10 +47,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.db.models import Max
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import Max, Model
 from django.utils import timezone
 
+from registry import generation
 from registry.cards import card_fields, card_summary
 from registry.hashing import git_blob_sha1
 from registry.models import (
@@ -89,6 +90,38 @@ HISTORY = timedelta(days=730)
 AUDIT_SPAN = timedelta(days=365)
 SEED_WORKER = "seed_scale"
 README, CONFIG, GITATTRIBUTES = "README.md", "config.json", ".gitattributes"
+
+# --- writing rows -----------------------------------------------------------------------------------------------
+
+
+def _insert(model: type[Model], objs: Sequence[Model]) -> Sequence[Model]:
+    """Insert `objs` (giving each its primary key), exactly as bulk_create would. On PostgreSQL by COPY, ids drawn
+    from the table's sequence first: several times faster than bulk_create's INSERTs, whose parameters psycopg
+    quotes one by one. COPY is not a statement the generation watcher sees (registry/generation.py), so the shared
+    generation number is bumped here, and again when the transaction commits."""
+    if not objs:
+        return objs
+    if connection.vendor != "postgresql":
+        return model.objects.bulk_create(objs, batch_size=BATCH)
+    db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: the `connection` proxy costs a lookup per value
+    meta = model._meta
+    with db.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                       [meta.db_table, meta.pk.column, len(objs)])
+        for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+            obj.pk = pk
+        fields = meta.concrete_fields
+        columns = ", ".join(db.ops.quote_name(f.column) for f in fields)
+        with cursor.cursor.copy(f"COPY {db.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN") as copy:
+            for obj in objs:
+                copy.write_row([f.get_db_prep_save(getattr(obj, f.attname), db) for f in fields])
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = db.alias
+    generation.bump()
+    transaction.on_commit(generation.bump)
+    return objs
+
 
 # --- vocabulary -------------------------------------------------------------------------------------------------
 
@@ -621,14 +654,12 @@ def _people(plan: Plan, now: datetime, report: ScaleSeedReport) -> tuple[dict[in
     missing = [k for k, name in names.items() if name not in have]
     for part in _chunks(missing, 2000):
         with transaction.atomic():
-            made = User.objects.bulk_create([
+            made = _insert(User, [
                 User(username=names[k], email=f"{names[k]}@example.com", password=make_password(None),
-                     date_joined=now - HISTORY - timedelta(days=k % 90)) for k in part], batch_size=1000)
-            EmailAddress.objects.bulk_create([EmailAddress(user=u, email=u.email, verified=True, primary=True)
-                                              for u in made], batch_size=1000)
-            keys = ApiKey.objects.bulk_create([_api_key(plan, k, u, now) for k, u in zip(part, made, strict=True)],
-                                              batch_size=1000)
-            AuditEvent.objects.bulk_create([_key_event(key) for key in keys], batch_size=1000)
+                     date_joined=now - HISTORY - timedelta(days=k % 90)) for k in part])
+            _insert(EmailAddress, [EmailAddress(user=u, email=u.email, verified=True, primary=True) for u in made])
+            keys = _insert(ApiKey, [_api_key(plan, k, u, now) for k, u in zip(part, made, strict=True)])
+            _insert(AuditEvent, [_key_event(key) for key in keys])
         report.add("users", len(made))
         report.add("email addresses", len(made))
         report.add("api keys", len(made))
@@ -643,14 +674,14 @@ def _people(plan: Plan, now: datetime, report: ScaleSeedReport) -> tuple[dict[in
     missing_orgs = [k for k, slug in slugs.items() if slug not in existing_orgs]
     for part in _chunks(missing_orgs, 2000):
         with transaction.atomic():
-            made_orgs = Organization.objects.bulk_create([
+            made_orgs = _insert(Organization, [
                 Organization(slug=slugs[k], name=slugs[k].replace("-", " ").title(),
                              description=f"{slugs[k].replace('-', ' ').title()} publishes models on the hub.",
                              is_consortium_member=k % 3 == 0, created_at=now - HISTORY - timedelta(days=30))
-                for k in part], batch_size=1000)
+                for k in part])
             rows = [Membership(user_id=users[u], organization=org, role=role, created_at=org.created_at)
                     for k, org in zip(part, made_orgs, strict=True) for u, role in plan.org_members(k)]
-            Membership.objects.bulk_create(rows, batch_size=1000)
+            _insert(Membership, rows)
         report.add("organisations", len(made_orgs))
         report.add("memberships", len(rows))
         existing_orgs.update({o.slug: o for o in made_orgs})
@@ -697,21 +728,21 @@ def _write_repos(specs: list[RepoSpec], users: dict[int, int], orgs: dict[int, O
             owner_user_id=users[ns.user] if ns.user is not None else None, private=s.private, gating=s.gating,
             license=licenses[s.license_slug] if s.license_slug else None, downloads=s.downloads,
             created_at=s.created_at, updated_at=s.committed_at, **fields))
-    ModelRepo.objects.bulk_create(repos, batch_size=BATCH)
+    _insert(ModelRepo, repos)
     report.add("repos", len(repos))
 
     gitattributes = DEFAULT_GITATTRIBUTES.encode()
     first = [Commit(oid=_oid(plan.seed, "c1", r.namespace, r.name), repo=r, author_id=users[s.author],
                     author_name=usernames[users[s.author]], title="initial commit", created_at=s.created_at)
              for r, s in zip(repos, specs, strict=True)]
-    Commit.objects.bulk_create(first, batch_size=BATCH)
+    _insert(Commit, first)
     second = [Commit(oid=_oid(plan.seed, "c2", r.namespace, r.name), repo=r, parent=c1, author_id=c1.author_id,
                      author_name=c1.author_name, title=s.title, created_at=s.committed_at)
               for r, s, c1 in zip(repos, specs, first, strict=True)]
-    Commit.objects.bulk_create(second, batch_size=BATCH)
+    _insert(Commit, second)
     report.add("commits", 2 * len(repos))
-    Branch.objects.bulk_create([Branch(repo=r, name="main", head=c2, updated_at=c2.created_at)
-                                for r, c2 in zip(repos, second, strict=True)], batch_size=BATCH)
+    _insert(Branch, [Branch(repo=r, name="main", head=c2, updated_at=c2.created_at)
+                     for r, c2 in zip(repos, second, strict=True)])
     report.add("branches", len(repos))
 
     trees: list[tuple[Commit, list[TreeEntry]]] = []
@@ -722,7 +753,7 @@ def _write_repos(specs: list[RepoSpec], users: dict[int, int], orgs: dict[int, O
                            _inline(README, s.readme), _inline(CONFIG, s.config)]))
     files = [CommitFile(commit=c, path=e.path, content=e.content, size=e.size, git_oid=e.git_oid)
              for c, tree in trees for e in sorted(tree, key=lambda e: e.path)]
-    CommitFile.objects.bulk_create(files, batch_size=BATCH)
+    _insert(CommitFile, files)
     report.add("commit files", len(files))
 
     judge.load([e.sha256 for _c, tree in trees for e in tree], [e.git_oid for _c, tree in trees for e in tree])
@@ -750,23 +781,23 @@ def _write_repos(specs: list[RepoSpec], users: dict[int, int], orgs: dict[int, O
                 "commit": commit.oid, "branch": "main", "title": commit.title[:200], "added": 2, "deleted": 0,
                 "copied": 0}, **actor))
         events.append(_event("validation.finish", repo, at, {"commit": commit.oid, "status": status}))
-    ValidationRun.objects.bulk_create(runs, batch_size=BATCH)
+    _insert(ValidationRun, runs)
     file_checks = [FileCheck(run=run, path=e.path, sha256=e.sha256, size=e.size, status=j.status, checks=j.checks,
                              summary=j.summary) for run, pairs in zip(runs, checks, strict=True) for e, j in pairs]
-    FileCheck.objects.bulk_create(file_checks, batch_size=BATCH)
-    ContentVerdict.objects.bulk_create(judge.new, batch_size=BATCH)
+    _insert(FileCheck, file_checks)
+    _insert(ContentVerdict, judge.new)
     report.add("validation runs", len(runs))
     report.add("file checks", len(file_checks))
     report.add("content verdicts", len(judge.new))
 
     days = [d for r, s in zip(repos, specs, strict=True) for d in _download_days(plan, r, s)]
-    DownloadDay.objects.bulk_create(days, batch_size=BATCH)
+    _insert(DownloadDay, days)
     report.add("download days", len(days))
     acceptances, accept_events = _acceptances(plan, repos, specs, users, usernames)
-    LicenseAcceptance.objects.bulk_create(acceptances, batch_size=BATCH)
+    _insert(LicenseAcceptance, acceptances)
     report.add("license acceptances", len(acceptances))
     events += accept_events
-    AuditEvent.objects.bulk_create(events, batch_size=BATCH)
+    _insert(AuditEvent, events)
     report.add("audit events", len(events))
     return [r.pk for r in repos], [c.pk for c in first + second]
 
@@ -918,7 +949,7 @@ def _finish_run(run: ValidationRun, report: ScaleSeedReport) -> None:
         fc.status, fc.checks, fc.summary = judged.status, judged.checks, judged.summary
     with transaction.atomic():
         FileCheck.objects.bulk_update(list(pending.values()), ["status", "checks", "summary"], batch_size=1000)
-        ContentVerdict.objects.bulk_create(judge.new, batch_size=BATCH, ignore_conflicts=True)
+        _insert(ContentVerdict, judge.new)
         ValidationRun.objects.filter(pk=run.pk).update(
             status=status, summary=summary, attempts=1, started_at=now, finished_at=now, heartbeat_at=now,
             bytes_checked=run.bytes_total, error="")
@@ -992,7 +1023,7 @@ def _audit_history(plan: Plan, users: dict[int, int], total: int, now: datetime,
                 target_type=target[0], target_id=target[1], target_label=target[2],
                 metadata=_history_metadata(action, rng), created_at=at,
                 ip=f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}" if user else None))
-        AuditEvent.objects.bulk_create(batch, batch_size=AUDIT_BATCH)
+        _insert(AuditEvent, batch)
         made += len(batch)
         report.add("audit events", len(batch))
         if made % (AUDIT_BATCH * 40) == 0 or made == missing:
