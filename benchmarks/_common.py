@@ -97,6 +97,25 @@ def start_moto(procs: Processes, env: dict[str, str], log: Path | None = None) -
     return f"http://127.0.0.1:{port}"
 
 
+def manage(env: dict[str, str], *args: str) -> str:
+    """`manage.py ARGS` with the hub's environment; its output, or RuntimeError with it."""
+    done = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def start_gunicorn(procs: Processes, env: dict[str, str], app: str, workers: int, log: Path) -> str:
+    port = free_port()
+    proc = procs.start(
+        [str(Path(PYTHON).parent / "gunicorn"), app, "-w", str(workers), "-b", f"127.0.0.1:{port}",
+         "--timeout", "300", "--log-level", "warning"],
+        env=env, log=log,
+    )
+    wait_port(port, proc)
+    return f"http://127.0.0.1:{port}"
+
+
 def s3_client(endpoint: str):  # noqa: ANN201
     import boto3
     from botocore.config import Config
