@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -87,6 +88,15 @@ class Processes:
                     pass
                 proc.wait(timeout=5)
         self._procs.clear()
+
+
+def clean_up(procs: Processes, work: Path, *, keep: bool) -> None:
+    """The end of every run: each child process stopped, the work directory removed (or kept, and said where)."""
+    procs.stop_all()
+    if keep:
+        print(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def start_moto(procs: Processes, env: dict[str, str], log: Path | None = None) -> str:

@@ -32,6 +32,7 @@ from benchmarks._common import (
     ROOT,
     MiB,
     Processes,
+    clean_up,
     interleaved,
     manage,
     mbps,
@@ -404,11 +405,7 @@ def run(args: argparse.Namespace) -> None:
         print(f"\ntotal {time.perf_counter() - started:.0f}s; rounds: {args.rounds} transfer, "
               f"{args.head_rounds} HEAD; size {args.size} MiB; cores: {os.cpu_count()}")
     finally:
-        procs.stop_all()
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        clean_up(procs, work, keep=args.keep)
 
 
 def drop_uploaded_blobs(s3, *, keep: str) -> None:  # noqa: ANN001

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from benchmarks._common import (
     PYTHON,
     ROOT,
     Processes,
+    clean_up,
     interleaved,
     manage,
     median,
@@ -300,11 +300,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"\ntotal {time.perf_counter() - started:.0f}s; rounds {args.rounds} ({args.slow_rounds} for requests "
               f"slower than {args.slow_seconds:g}s); cores: {os.cpu_count()}; server: gunicorn, 1 sync worker")
     finally:
-        procs.stop_all()
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        clean_up(procs, work, keep=args.keep)
         if args.drop_after:
             for side in (small, large):
                 drop_database(args.pg_url, side.db)
