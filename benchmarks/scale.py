@@ -2,7 +2,7 @@
 side in one run, one request at a time, through a real HTTP server (gunicorn, one sync worker per catalogue).
 
     .venv/bin/python -m benchmarks.scale                       # 100 vs 100,000 repos (see README.md; ~15-25 min)
-    .venv/bin/python -m benchmarks.scale --repos 10000 --files 5000 --audit 100000 --check --tolerance 2  # CI
+    .venv/bin/python -m benchmarks.scale --repos 20000 --files 10000 --audit 200000 --check --tolerance 1.5  # CI
 
 Each catalogue is its own database (`--small-db`, `--large-db`: dropped and made again unless `--reuse`), migrated
 and seeded with `manage.py seed_scale`, then VACUUM ANALYZEd. Not part of the test suite.
