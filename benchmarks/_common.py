@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -89,10 +90,38 @@ class Processes:
         self._procs.clear()
 
 
+def clean_up(procs: Processes, work: Path, *, keep: bool) -> None:
+    """The end of every run: each child process stopped, the work directory removed (or kept, and said where)."""
+    procs.stop_all()
+    if keep:
+        print(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def start_moto(procs: Processes, env: dict[str, str], log: Path | None = None) -> str:
     """A moto S3 server on 127.0.0.1 in its own process (so it does not share the client's GIL)."""
     port = free_port()
     proc = procs.start([PYTHON, "-c", _MOTO_MAIN, str(port)], env=env, log=log)
+    wait_port(port, proc)
+    return f"http://127.0.0.1:{port}"
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    """`manage.py ARGS` with the hub's environment; its output, or RuntimeError with it."""
+    done = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def start_gunicorn(procs: Processes, env: dict[str, str], app: str, workers: int, log: Path) -> str:
+    port = free_port()
+    proc = procs.start(
+        [str(Path(PYTHON).parent / "gunicorn"), app, "-w", str(workers), "-b", f"127.0.0.1:{port}",
+         "--timeout", "300", "--log-level", "warning"],
+        env=env, log=log,
+    )
     wait_port(port, proc)
     return f"http://127.0.0.1:{port}"
 

@@ -32,18 +32,19 @@ from benchmarks._common import (
     ROOT,
     MiB,
     Processes,
-    free_port,
+    clean_up,
     interleaved,
+    manage,
     mbps,
     median,
     s3_client,
     seed_bench_user,
+    start_gunicorn,
     start_moto,
     table,
     timed,
     timed_get_object,
     verdict,
-    wait_port,
     write_random_file,
 )
 
@@ -105,24 +106,6 @@ def hub_env(work: Path, moto: str, cache_url: str) -> dict[str, str]:
         env["CACHE_URL"] = cache_url
     (work / "var").mkdir(parents=True, exist_ok=True)
     return env
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
-    if done.returncode:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
-
-def start_gunicorn(procs: Processes, env: dict[str, str], app: str, workers: int, log: Path) -> str:
-    port = free_port()
-    proc = procs.start(
-        [str(Path(PYTHON).parent / "gunicorn"), app, "-w", str(workers), "-b", f"127.0.0.1:{port}",
-         "--timeout", "300", "--log-level", "warning"],
-        env=env, log=log,
-    )
-    wait_port(port, proc)
-    return f"http://127.0.0.1:{port}"
 
 
 def head(url: str, token: str) -> tuple[int, dict[str, str]]:
@@ -422,11 +405,7 @@ def run(args: argparse.Namespace) -> None:
         print(f"\ntotal {time.perf_counter() - started:.0f}s; rounds: {args.rounds} transfer, "
               f"{args.head_rounds} HEAD; size {args.size} MiB; cores: {os.cpu_count()}")
     finally:
-        procs.stop_all()
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        clean_up(procs, work, keep=args.keep)
 
 
 def drop_uploaded_blobs(s3, *, keep: str) -> None:  # noqa: ANN001

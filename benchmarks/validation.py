@@ -36,6 +36,7 @@ from benchmarks._common import (
     ROOT,
     MiB,
     Processes,
+    clean_up,
     mbps,
     median,
     s3_client,
@@ -214,11 +215,7 @@ def run(args: argparse.Namespace) -> None:
         print(table(headers, rows))
         print(f"\ntotal {time.perf_counter() - started:.0f}s; {args.rounds} rounds; cores: {os.cpu_count()}")
     finally:
-        procs.stop_all()
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        clean_up(procs, work, keep=args.keep)
 
 
 def main(argv: list[str] | None = None) -> None:

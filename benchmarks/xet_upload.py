@@ -32,6 +32,7 @@ from benchmarks._common import (
     ROOT,
     MiB,
     Processes,
+    clean_up,
     interleaved,
     mbps,
     median,
@@ -234,11 +235,7 @@ def run(args: argparse.Namespace) -> None:
               f"{', '.join(f'{s:.2f}s ({mbps(size, s):.0f} MB/s)' for s in mat)}; states: {sorted(states)}")
         print(f"total {time.perf_counter() - started:.0f}s; cores: {os.cpu_count()}")
     finally:
-        procs.stop_all()
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        clean_up(procs, work, keep=args.keep)
 
 
 def main(argv: list[str] | None = None) -> None:

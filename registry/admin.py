@@ -1,13 +1,24 @@
 """Django admin: organisations, members, repos, licenses, access requests, keys, takedowns, audit log.
 
 Admin actions call services, so they are audited like every other change.
+
+At scale (100,000 repos, a million audit rows) every changelist costs the same as on an empty hub: no full COUNT(*)
+(`CappedCountPaginator`), no facet counts, orderings an index yields, filters with fixed choices (never a SELECT
+DISTINCT or a select of every organisation), searches that match whole names through indexes
+(registry/selectors/admin.py), related rows joined (`list_select_related`), autocomplete widgets for foreign keys,
+and inlines that show the first rows of a 20,000-file commit rather than all of them.
 """
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html
 
 from registry.exceptions import HubError
 from registry.models import (
@@ -24,14 +35,98 @@ from registry.models import (
     Organization,
     Tag,
 )
+from registry.selectors.admin import hex_matches, repos_matching
+from registry.services.audit import AUDIT_ACTIONS, AUDIT_TARGET_TYPES
 from registry.services.catalogue import catalogue_tracked, catalogue_update
 from registry.services.keys import api_key_revoke
 from registry.services.licenses import license_decide
 from registry.services.repos import repo_set_disabled
 
+COUNT_CAP = 10_000
+INLINE_ROWS = 100
+
 
 def _ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR")
+
+
+# --- changelists at scale ------------------------------------------------------------------------------------
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most COUNT_CAP rows (`SELECT COUNT(*) FROM (… LIMIT 10001)`): an exact count of a million rows
+    costs more than the page it numbers. Past the cap the changelist says "10,000+"
+    (templates/admin/registry/pagination.html) and links the pages up to it; filters reach the rest."""
+
+    cap = COUNT_CAP
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self.capped = False
+
+    @cached_property
+    def count(self) -> int:
+        counted = self.object_list.order_by()[: self.cap + 1].count()
+        self.capped = counted > self.cap
+        return min(counted, self.cap)
+
+
+class ScaledAdmin(admin.ModelAdmin):
+    """A changelist over a table that grows without bound."""
+
+    paginator = CappedCountPaginator
+    show_full_result_count = False  # a second COUNT(*) of the unfiltered table
+    show_facets = admin.ShowFacets.NEVER  # a COUNT per filter choice
+
+
+class KnownValuesFilter(admin.SimpleListFilter):
+    """A filter whose choices are a fixed list (Django's default for a text field runs SELECT DISTINCT over the
+    whole table to find them)."""
+
+    known: tuple[str, ...] = ()
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(value, value) for value in self.known]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        return queryset.filter(**{self.parameter_name: value}) if value else queryset
+
+
+class FirstRowsFormSet(BaseInlineFormSet):
+    """The first INLINE_ROWS rows of an inline (in its ordering, which an index yields): a 20,000-file commit is
+    not one page. Read once; the forms index the fetched rows."""
+
+    def get_queryset(self) -> QuerySet:
+        if not hasattr(self, "_first_rows"):
+            self._first_rows = super().get_queryset()[:INLINE_ROWS]
+            len(self._first_rows)  # evaluate now: forms index the cached rows, not one query each
+        return self._first_rows
+
+
+def _search_repos(queryset: QuerySet, term: str, field: str = "repo") -> Q:
+    """Rows of repos named by `term` (owner/name or an owner), for a changelist search box."""
+    return Q(**{f"{field}__in": repos_matching(term).values("pk")})
+
+
+class RepoSearchMixin:
+    """Search: `owner/name`, an owner, or (`oid_field`) a commit id or its first seven or more hex digits."""
+
+    search_fields = ["__indexed__"]  # shows the box; get_search_results decides
+    search_help_text = "owner/name of a repo, an owner or a repo name (any case), or a commit id (7+ hex digits)."
+    repo_field = "repo"
+    oid_field: str | None = "commit__oid"
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        match = _search_repos(queryset, term, self.repo_field)
+        oid = hex_matches(term, self.oid_field, length=40) if self.oid_field else None
+        return queryset.filter(match | oid if oid is not None else match), False
+
+
+# --- organisations, people, repos ----------------------------------------------------------------------------
 
 
 class MembershipInline(admin.TabularInline):
@@ -41,18 +136,25 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(ScaledAdmin):
+    # Organisations are few (one per fifty repos): a substring search over them is cheap, and it is what the
+    # owner autocomplete of the repo form needs.
     list_display = ["slug", "name", "is_consortium_member", "created_at"]
     list_filter = ["is_consortium_member"]
     search_fields = ["slug", "name"]
+    sortable_by = ["slug"]
     inlines = [MembershipInline]
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ScaledAdmin):
     list_display = ["user", "organization", "role", "created_at"]
-    list_filter = ["role", "organization"]
-    search_fields = ["user__username", "organization__slug"]
+    list_filter = ["role"]  # not the organisation: a link per organisation
+    list_select_related = ["user", "organization"]
+    search_fields = ["=user__username", "=organization__slug"]
+    search_help_text = "A username or an organisation, exactly (any case)."
+    ordering = ["-pk"]
+    sortable_by = []
     autocomplete_fields = ["user", "organization"]
 
 
@@ -79,13 +181,16 @@ class LicenseAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModelRepo)
-class ModelRepoAdmin(admin.ModelAdmin):
+class ModelRepoAdmin(ScaledAdmin):
     list_display = ["repo_id", "private", "gating", "license", "disabled", "downloads", "updated_at"]
-    list_filter = ["private", "gating", "disabled", "owner_org"]
-    search_fields = ["namespace", "name", "description"]
+    list_filter = ["private", "gating", "disabled"]  # not the owner: a link per organisation
+    list_select_related = ["license"]
+    search_fields = ["__indexed__"]
+    search_help_text = "owner/name of a repo, an owner (user or organisation) or a repo name, any case."
+    sortable_by = ["downloads", "updated_at"]  # indexed; the default order is the (namespace, name) index
     readonly_fields = ["card_data", "tags", "pipeline_tag", "languages", "card_license", "parameter_count",
-                       "downloads", "created_at", "updated_at"]
-    raw_id_fields = ["owner_user"]
+                       "downloads", "created_at", "updated_at", "audit_events"]
+    autocomplete_fields = ["owner_user", "owner_org"]
     actions = ["take_down", "restore"]
 
     def save_model(self, request, obj, form, change):  # noqa: ANN001
@@ -96,6 +201,17 @@ class ModelRepoAdmin(admin.ModelAdmin):
             return
         with catalogue_tracked(repo_id=obj.pk):
             super().save_model(request, obj, form, change)
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(pk__in=repos_matching(search_term).values("pk")), False
+
+    @admin.display(description="audit events")
+    def audit_events(self, repo: ModelRepo) -> str:
+        url = reverse("admin:registry_auditevent_changelist")
+        return format_html('<a href="{}?target_type=modelrepo&amp;target_id={}">Events of this repo</a>', url,
+                           repo.pk)
 
     @admin.action(description="Take down (disable downloads)")
     def take_down(self, request: HttpRequest, queryset: QuerySet[ModelRepo]) -> None:
@@ -112,13 +228,23 @@ class ModelRepoAdmin(admin.ModelAdmin):
 
 
 @admin.register(LicenseAcceptance)
-class LicenseAcceptanceAdmin(admin.ModelAdmin):
+class LicenseAcceptanceAdmin(ScaledAdmin):
     list_display = ["user", "repo", "license_version", "status", "created_at", "decided_by", "ip"]
-    list_filter = ["status", "repo"]
-    search_fields = ["user__username", "user__email", "repo__name"]
+    list_filter = ["status"]  # not the repo: a link per repo
+    list_select_related = ["user", "repo", "decided_by"]
+    search_fields = ["__indexed__"]
+    search_help_text = "owner/name of a repo, an owner or a repo name (any case), or a username (exactly)."
+    ordering = ["-pk"]
+    sortable_by = []
     readonly_fields = ["user", "repo", "license", "license_version", "answers", "ip", "created_at",
                        "decided_at", "decided_by"]
     actions = ["approve", "reject"]
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(_search_repos(queryset, term) | Q(user__username=term)), False
 
     def _decide(self, request: HttpRequest, queryset: QuerySet[LicenseAcceptance], approve: bool) -> None:
         done = 0
@@ -140,13 +266,23 @@ class LicenseAcceptanceAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ScaledAdmin):
     list_display = ["prefix", "name", "user", "scopes", "organization", "expires_at", "last_used_at", "revoked_at"]
-    list_filter = ["revoked_at", "organization"]
-    search_fields = ["prefix", "name", "user__username"]
+    list_filter = ["revoked_at"]  # a date filter (fixed choices); not the organisation: a link per organisation
+    list_select_related = ["user", "organization"]
+    search_fields = ["prefix", "=user__username"]
+    search_help_text = "A key's prefix (hub_…) or its owner's username, exactly."
+    ordering = ["-pk"]
+    sortable_by = []
     readonly_fields = ["user", "prefix", "secret_hash", "scopes", "organization", "expires_at", "last_used_at",
                        "revoked_at", "created_at"]
     actions = ["revoke"]
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(Q(prefix=term) | Q(user__username=term)), False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Secrets are shown once to their owner: keys are created in the portal or with issue_api_key.
@@ -159,12 +295,36 @@ class ApiKeyAdmin(admin.ModelAdmin):
         self.message_user(request, f"{queryset.count()} key(s) revoked.", messages.SUCCESS)
 
 
+# --- the audit log -------------------------------------------------------------------------------------------
+
+
+class AuditActionFilter(KnownValuesFilter):
+    title = "action"
+    parameter_name = "action"
+    known = AUDIT_ACTIONS
+
+
+class AuditTargetTypeFilter(KnownValuesFilter):
+    title = "target type"
+    parameter_name = "target_type"
+    known = AUDIT_TARGET_TYPES
+
+
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ScaledAdmin):
+    """Newest first through the (created_at, id) index; the action, target and date filters and the search each
+    have an index that yields their rows newest first (registry/models/core.py). No date_hierarchy: its drill-down
+    runs DISTINCT date_trunc over every row; the date filter's choices are fixed ranges."""
+
     list_display = ["created_at", "actor_label", "action", "target_type", "target_label", "ip"]
-    list_filter = ["action", "target_type"]
-    search_fields = ["actor_label", "action", "target_label"]
-    date_hierarchy = "created_at"
+    list_filter = [AuditActionFilter, AuditTargetTypeFilter, ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["=actor_label", "=target_label"]
+    search_help_text = "A username, or a target (owner/name of a repo, an organisation…), exactly (any case)."
+    sortable_by = ["created_at"]
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # ?target_type=modelrepo&target_id=42: a repo's events (the link on its admin page).
+        return lookup == "target_id" or super().lookup_allowed(lookup, value, request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -176,22 +336,33 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
 
+# --- commits, blobs, refs ------------------------------------------------------------------------------------
+
+
 class CommitFileInline(admin.TabularInline):
     model = CommitFile
+    formset = FirstRowsFormSet
+    verbose_name_plural = f"files (the first {INLINE_ROWS} by path; the repo's files page lists them all)"
     fields = ["path", "size", "blob", "git_oid"]
     readonly_fields = fields
     extra = 0
     can_delete = False
     show_change_link = False
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CommitFile]:
+        return super().get_queryset(request).select_related("blob").defer("content")
+
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:  # noqa: ANN001
         return False
 
 
 @admin.register(Commit)
-class CommitAdmin(admin.ModelAdmin):
+class CommitAdmin(RepoSearchMixin, ScaledAdmin):
     list_display = ["oid", "repo", "title", "author_name", "created_at"]
-    search_fields = ["oid", "title", "repo__name"]
+    list_select_related = ["repo"]
+    oid_field = "oid"
+    ordering = ["-pk"]  # newest first by the primary key (no index on created_at across repos)
+    sortable_by = []
     readonly_fields = ["oid", "repo", "parent", "author", "author_name", "title", "message", "created_at"]
     inlines = [CommitFileInline]
 
@@ -200,28 +371,42 @@ class CommitAdmin(admin.ModelAdmin):
 
 
 @admin.register(Blob)
-class BlobAdmin(admin.ModelAdmin):
+class BlobAdmin(ScaledAdmin):
     list_display = ["sha256", "size", "state", "created_at", "verified_at"]
     list_filter = ["state"]
-    search_fields = ["sha256"]
+    search_fields = ["__indexed__"]
+    search_help_text = "A sha256, or its first seven or more hex digits."
+    ordering = ["-pk"]
+    sortable_by = []
     readonly_fields = ["sha256", "size", "storage_key", "state", "rejected_reason", "multipart_upload_id",
                        "created_at", "uploaded_at", "verified_at"]
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        if not search_term.strip():
+            return queryset, False
+        match = hex_matches(search_term, "sha256", length=64)
+        return (queryset.filter(match) if match is not None else queryset.none()), False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
 
 @admin.register(Branch)
-class BranchAdmin(admin.ModelAdmin):
+class BranchAdmin(RepoSearchMixin, ScaledAdmin):
     list_display = ["repo", "name", "head", "updated_at"]
-    search_fields = ["repo__name", "name"]
+    list_select_related = ["repo", "head"]
+    oid_field = "head__oid"
+    ordering = ["-pk"]
+    sortable_by = []
     readonly_fields = ["repo", "name", "head", "updated_at"]
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(RepoSearchMixin, ScaledAdmin):
     list_display = ["repo", "name", "commit", "created_by", "created_at"]
-    search_fields = ["repo__name", "name"]
+    list_select_related = ["repo", "commit", "created_by"]
+    ordering = ["-pk"]
+    sortable_by = []
     readonly_fields = ["repo", "name", "commit", "message", "created_by", "created_at"]
 
 
@@ -233,6 +418,8 @@ from registry.services.validation import validation_run_rerun  # noqa: E402
 
 class FileCheckInline(admin.TabularInline):
     model = FileCheck
+    formset = FirstRowsFormSet
+    verbose_name_plural = f"file checks (the first {INLINE_ROWS} by path)"
     fields = ["path", "status", "size", "sha256", "checks"]
     readonly_fields = fields
     extra = 0
@@ -244,12 +431,13 @@ class FileCheckInline(admin.TabularInline):
 
 
 @admin.register(ValidationRun)
-class ValidationRunAdmin(admin.ModelAdmin):
+class ValidationRunAdmin(RepoSearchMixin, ScaledAdmin):
     list_display = ["repo", "commit_oid", "status", "progress", "attempts", "created_at", "started_at",
                     "finished_at"]
     list_filter = ["status"]
-    search_fields = ["repo__namespace", "repo__name", "commit__oid"]
     list_select_related = ["repo", "commit"]
+    ordering = ["-pk"]  # newest first by the primary key (no index on created_at across repos)
+    sortable_by = []
     readonly_fields = ["repo", "commit", "status", "bytes_total", "bytes_checked", "attempts", "error",
                        "summary", "created_at", "started_at", "finished_at", "heartbeat_at"]
     inlines = [FileCheckInline]
@@ -258,7 +446,7 @@ class ValidationRunAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.display(description="commit", ordering="commit__oid")
+    @admin.display(description="commit")
     def commit_oid(self, run: ValidationRun) -> str:
         return run.commit.oid[:12]
 
@@ -281,12 +469,23 @@ class ValidationRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(ContentVerdict)
-class ContentVerdictAdmin(admin.ModelAdmin):
+class ContentVerdictAdmin(ScaledAdmin):
     list_display = ["sha256", "status", "size", "format_hint", "stale", "created_at"]
     list_filter = ["status", "stale"]
-    search_fields = ["sha256", "git_oid"]
+    search_fields = ["__indexed__"]
+    search_help_text = "A sha256 (or its first seven or more hex digits), or a git blob id, exactly."
+    ordering = ["-pk"]
+    sortable_by = []
     readonly_fields = ["sha256", "git_oid", "size", "format_hint", "status", "reason", "checks", "summary",
                        "stale", "created_at"]
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        term = search_term.strip().lower()
+        if not term:
+            return queryset, False
+        match = hex_matches(term, "sha256", length=64)
+        by_oid = Q(git_oid=term)
+        return queryset.filter(match | by_oid if match is not None else by_oid), False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -299,12 +498,13 @@ from registry.services.inference import inference_check_rerun  # noqa: E402
 
 
 @admin.register(InferenceCheck)
-class InferenceCheckAdmin(admin.ModelAdmin):
+class InferenceCheckAdmin(RepoSearchMixin, ScaledAdmin):
     list_display = ["repo", "commit_oid", "status", "device", "tokens_per_second", "duration_seconds",
                     "created_at", "finished_at"]
-    list_filter = ["status", "device"]
-    search_fields = ["repo__namespace", "repo__name", "commit__oid"]
+    list_filter = ["status"]  # not the device: free text, its choices would be a SELECT DISTINCT
     list_select_related = ["repo", "commit"]
+    ordering = ["-pk"]
+    sortable_by = []
     readonly_fields = ["repo", "commit", "status", "reason", "metrics", "samples", "device", "library_versions",
                        "worker_host", "duration_seconds", "attempts", "created_at", "started_at", "heartbeat_at",
                        "finished_at"]
@@ -313,7 +513,7 @@ class InferenceCheckAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.display(description="commit", ordering="commit__oid")
+    @admin.display(description="commit")
     def commit_oid(self, check: InferenceCheck) -> str:
         return check.commit.oid[:12]
 
@@ -361,14 +561,14 @@ class ReleaseDecisionInline(admin.TabularInline):
 
 
 @admin.register(Release)
-class ReleaseAdmin(admin.ModelAdmin):
+class ReleaseAdmin(RepoSearchMixin, ScaledAdmin):
     """Sign-off goes through the release services: the same rules (consortium admins, quorum, checklist) and
     AuditEvents as the API and the portal."""
 
     action_form = ReleaseActionForm
     list_display = ("repo", "version", "title", "state", "requested_by", "requested_at", "published_at")
     list_filter = ("state",)
-    search_fields = ("repo__namespace", "repo__name", "version", "title")
+    list_select_related = ("repo", "requested_by")
     inlines = [ReleaseDecisionInline]
     readonly_fields = ("repo", "version", "commit", "state", "checklist_items", "requested_by", "requested_at",
                        "approved_at", "published_at", "rejected_reason", "inference_waived_by",
@@ -431,15 +631,21 @@ class ReleaseAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReleaseAdvisory)
-class ReleaseAdvisoryAdmin(admin.ModelAdmin):
+class ReleaseAdvisoryAdmin(ScaledAdmin):
     list_display = ("release", "email", "sent_at")
     list_filter = ("sent_at",)
+    list_select_related = ("release",)
+    ordering = ("-pk",)
+    sortable_by = ()
     readonly_fields = ("release", "user", "email", "sent_at")
 
 
 @admin.register(RepoFollow)
-class RepoFollowAdmin(admin.ModelAdmin):
+class RepoFollowAdmin(ScaledAdmin):
     list_display = ("user", "repo", "created_at")
+    list_select_related = ("user", "repo")
+    ordering = ("-pk",)
+    sortable_by = ()
     raw_id_fields = ("user", "repo")
 
 
@@ -469,6 +675,7 @@ class MirrorTargetForm(forms.ModelForm):
 class MirrorTargetAdmin(admin.ModelAdmin):
     form = MirrorTargetForm
     list_display = ("repo", "endpoint", "target_repo_id", "enabled")
+    list_select_related = ("repo",)
     raw_id_fields = ("repo",)
 
     def save_model(self, request: HttpRequest, obj: MirrorTarget, form, change: bool) -> None:  # noqa: ANN001
@@ -481,9 +688,10 @@ class MirrorTargetAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReleaseMirror)
-class ReleaseMirrorAdmin(admin.ModelAdmin):
+class ReleaseMirrorAdmin(ScaledAdmin):
     list_display = ("release", "target", "status", "attempts", "remote_commit", "updated_at")
     list_filter = ("status",)
+    list_select_related = ("release", "target")
     readonly_fields = ("release", "target", "status", "attempts", "error", "remote_commit", "created_at",
                        "updated_at")
     actions = ["retry"]

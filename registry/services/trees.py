@@ -41,3 +41,31 @@ def commit_dirs_rebuild(*, commit: Commit) -> int:
     rows = (CommitFile.objects.filter(commit=commit).order_by().values_list("path", "git_oid", "size")
             .iterator(chunk_size=READ_CHUNK))
     return commit_dirs_create(commit=commit, files=rows)
+
+
+def commit_dirs_rebuild_many(*, commit_ids: Iterable[int], batch: int = 500) -> int:
+    """`commit_dirs_rebuild` for many commits at once (a bulk seed of thousands of small commits): per batch of
+    commits, one UPDATE of the files' parents, one DELETE, one read of their files in commit order and bulk inserts,
+    instead of four queries per commit. Returns the folders written."""
+    ids = sorted(set(commit_ids))
+    written = 0
+    for start in range(0, len(ids), batch):
+        chunk = ids[start:start + batch]
+        with transaction.atomic():
+            CommitFile.objects.filter(commit_id__in=chunk, path__contains="/").update(parent=parent_expression())
+            CommitDir.objects.filter(commit_id__in=chunk).delete()
+            rows: list[CommitDir] = []
+            current: int | None = None
+            files: list[tuple[str, str, int]] = []
+            stream = (CommitFile.objects.filter(commit_id__in=chunk).order_by("commit_id")
+                      .values_list("commit_id", "path", "git_oid", "size").iterator(chunk_size=READ_CHUNK))
+            for commit_id, path, oid, size in [*stream, (None, "", "", 0)]:
+                if commit_id != current:
+                    if current is not None:
+                        rows += [CommitDir(commit_id=current, path=f.path, parent=f.parent, oid=f.oid, files=f.files,
+                                           size=f.size) for f in folders_of(files)]
+                    current, files = commit_id, []
+                files.append((path, oid, size))
+            CommitDir.objects.bulk_create(rows, batch_size=DIR_BATCH)
+            written += len(rows)
+    return written
