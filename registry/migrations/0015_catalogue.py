@@ -11,6 +11,16 @@ from django.db import migrations, models
 USERNAME_INDEX = "registry_user_username_ci"
 
 
+class PostgresTrigramExtension(TrigramExtension):
+    """pg_trgm on PostgreSQL, nothing elsewhere, in both directions: Django's CreateExtension skips other databases
+    going forwards but queries pg_extension going backwards, which fails on SQLite (a migration test that migrates
+    back past this one)."""
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
 def add_postgres_indexes(apps, schema_editor):
     """GIN indexes (trigrams, full text, JSON containment): PostgreSQL only; see registry.models.catalogue."""
     if schema_editor.connection.vendor != "postgresql":
@@ -130,7 +140,7 @@ class Migration(migrations.Migration):
             model_name='cataloguefacet',
             constraint=models.UniqueConstraint(fields=('kind', 'value'), name='uniq_catalogue_facet'),
         ),
-        TrigramExtension(),  # a no-op on SQLite
+        PostgresTrigramExtension(),  # a no-op on SQLite
         migrations.RunPython(add_postgres_indexes, remove_postgres_indexes),
         migrations.RunPython(add_username_index, remove_username_index),
         migrations.RunPython(fill_catalogue, migrations.RunPython.noop),
