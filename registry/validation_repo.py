@@ -8,16 +8,21 @@ model card, safetensors beside pickled weights, sharded indexes that match their
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from registry.validation import CheckResult, validate_safetensors_index
+from registry.validation.anatomy import config_weights, gguf_anatomy
 from registry.validation.sharded import resolve_shard_path
 from registry.validation.strict_json import JsonInvalid, loads_strict
-from registry.validation.types import FAILED, PASSED, WARNING, worst
+from registry.validation.types import FAILED, PASSED, WARNING, TensorInfo, worst
+
+TensorTables = Callable[[str], Iterable[TensorInfo] | None]
 
 CONFIG = "config.json"
+ROOT_WEIGHTS = "model.safetensors"
+ROOT_INDEX = "model.safetensors.index.json"
 README = "README.md"
 GITATTRIBUTES = ".gitattributes"
 INDEX_SUFFIX = ".safetensors.index.json"
@@ -132,12 +137,24 @@ def _has_twin(path: str, safetensors_by_dir: Mapping[str, set[str]]) -> bool:
     return stem.startswith("pytorch_model") and any(s.startswith("model") for s in siblings)
 
 
+def root_index(paths: Iterable[str]) -> str | None:
+    """The root sharded-safetensors index: `model.safetensors.index.json`, else the first root one by name."""
+    roots = sorted(p for p in paths if "/" not in p and p.endswith(INDEX_SUFFIX))
+    if ROOT_INDEX in roots:
+        return ROOT_INDEX
+    return roots[0] if roots else None
+
+
 def _safetensors_weights(files: Sequence[TreeFile], index_shards: Mapping[str, set[str]]) -> list[TreeFile]:
-    """The files that hold the model's weights: the root index's shards, else root files, else any."""
+    """The files that hold the model's weights, as HF_COMMUNITY.md §3 counts them: the root `model.safetensors`,
+    else the shards the root index names; failing both, the root safetensors files, else any (adapters and
+    pipelines, which the Hub leaves uncounted but whose size people still want to see)."""
     by_path = {f.path: f for f in files}
-    root_indexes = sorted(p for p in index_shards if "/" not in p)
-    if root_indexes:
-        paths = sorted(index_shards[root_indexes[0]])
+    index = root_index(index_shards)
+    if ROOT_WEIGHTS in by_path:
+        paths = [ROOT_WEIGHTS]
+    elif index is not None:
+        paths = sorted(index_shards[index])
     else:
         paths = [f.path for f in files if f.path.endswith(".safetensors") and "/" not in f.path]
         if not paths:
@@ -182,8 +199,14 @@ def _index_shards(index: bytes, index_path: str) -> set[str]:
     return {resolve_shard_path(index_path, v) for v in weight_map.values() if isinstance(v, str) and v}
 
 
-def check_repo(files: Sequence[TreeFile], *, read: Callable[[str], bytes | None]) -> RepoReport:
-    """Checks on the whole tree. `read(path)` returns a small file's bytes (config, indexes), or None."""
+def _no_tables(path: str) -> None:
+    return None
+
+
+def check_repo(files: Sequence[TreeFile], *, read: Callable[[str], bytes | None],
+               tensors: TensorTables = _no_tables) -> RepoReport:
+    """Checks on the whole tree. `read(path)` returns a small file's bytes (config, indexes), or None;
+    `tensors(path)` a weight file's tensor table (iterated once, lazily), or None when it is not known."""
     checks: list[CheckResult] = []
     summary: dict[str, Any] = {}
     paths = {f.path for f in files}
@@ -225,7 +248,7 @@ def check_repo(files: Sequence[TreeFile], *, read: Callable[[str], bytes | None]
             checks.append(CheckResult("safetensors_index", WARNING, f"{index_path}: too large to read"))
             continue
         index_shards[index_path] = _index_shards(data, index_path)
-        report = validate_safetensors_index(data, index_path=index_path, shards=shard_tensors)
+        report = validate_safetensors_index(data, index_path=index_path, shards=shard_tensors, present=paths)
         for check in report.checks:
             checks.append(CheckResult(check.name, check.status, f"{index_path}: {check.message}"))
 
@@ -251,6 +274,19 @@ def check_repo(files: Sequence[TreeFile], *, read: Callable[[str], bytes | None]
             else:
                 checks.append(CheckResult("parameters", PASSED,
                                           f"{parameters:,} parameters, as config.json implies"))
+
+    # config.json against the weights' tensor tables (headers only), and each GGUF file against itself
+    if config is not None:
+        weight_files = [f.path for f in _safetensors_weights(files, index_shards)]
+        tables = [(path, tensors(path)) for path in weight_files]
+        if tables and all(table is not None for _path, table in tables):
+            model_type = str(config.get("model_type") or "")
+            tied_default = False if model_type in UNTIED_BY_DEFAULT else \
+                True if ("n_embd" in config or model_type in {"gpt2", "gpt_bigcode"}) else None
+            checks.extend(config_weights(config, tables, tied_by_default=tied_default))  # type: ignore[arg-type]
+    for file in files:
+        if file.path.endswith(".gguf") and file.summary and "anatomy" in file.summary:
+            checks.extend(gguf_anatomy(file.path, file.summary, tensors(file.path)))
 
     # tokenizer: only a model needs one (a repo's first commit, or one of adapters or data, does not)
     if (weights or config is not None) and not gguf_only:  # GGUF files carry their tokenizer

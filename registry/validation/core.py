@@ -31,6 +31,7 @@ from registry.validation.types import (
     Limits,
     StreamReadError,
     StreamTooLarge,
+    TensorInfo,
     worst,
 )
 
@@ -136,6 +137,7 @@ def validate_stream(
     src = Source(chunks, max_size=max_size)
     checks: list[CheckResult] = []
     summary: dict[str, Any] = {}
+    tensors: list[TensorInfo] | None = None
     try:
         fmt = detect.detect_format(src.peek(limits.sniff_size), path, limits=limits)
         summary["format"] = fmt
@@ -146,6 +148,7 @@ def validate_stream(
             result = _CHECKERS[fmt](src, path=path, limits=limits)
             checks.extend(result.checks)
             summary.update(result.summary)
+            tensors = result.tensors
         except Invalid as exc:
             checks.append(CheckResult(exc.check, FAILED, exc.message))
         except (StreamTooLarge, StreamReadError):
@@ -172,6 +175,7 @@ def validate_stream(
         status=worst([check.status for check in checks]),
         checks=checks,
         summary=summary,
+        tensors=tensors,
     )
 
 

@@ -10,7 +10,7 @@ import struct
 from typing import Any
 
 from registry.validation.stream import Source
-from registry.validation.types import PASSED, FormatResult, Invalid, Limits
+from registry.validation.types import PASSED, FormatResult, Invalid, Limits, TensorInfo
 
 CHECK = "gguf"
 DEFAULT_ALIGNMENT = 32
@@ -76,6 +76,9 @@ GGML_TYPES: dict[int, tuple[str, int, int]] = {
 }
 
 _SUMMARY_KEYS = ("general.architecture", "general.name", "general.file_type", "general.quantization_version")
+# Per-architecture keys (`{arch}.block_count`…) the repo checks compare with the tensor table.
+_ANATOMY_SUFFIXES = (".block_count", ".embedding_length", ".vocab_size")
+TOKENS_KEY = "tokenizer.ggml.tokens"
 
 
 class _Reader:
@@ -163,6 +166,7 @@ def check_gguf(src: Source, *, path: str, limits: Limits) -> FormatResult:
             CHECK, f"{kv_count} metadata entries and {tensor_count} tensors cannot fit in the header"
         )
     alignment = DEFAULT_ALIGNMENT
+    anatomy: dict[str, int] = {}
     seen: set[str] = set()
     for _ in range(kv_count):
         key = reader.string("metadata key", 65_535)
@@ -179,8 +183,13 @@ def check_gguf(src: Source, *, path: str, limits: Limits) -> FormatResult:
             alignment = value
         elif key in _SUMMARY_KEYS and not isinstance(value, tuple):
             result.summary[key] = value if not isinstance(value, str) else value[:200]
+        if key.endswith(_ANATOMY_SUFFIXES) and isinstance(value, int) and not isinstance(value, bool):
+            anatomy[key] = value
+        elif key == TOKENS_KEY and isinstance(value, tuple):
+            anatomy[key] = value[1]  # the array's length: the tokenizer's vocabulary
 
     tensors: list[tuple[int, int, str]] = []
+    table: list[TensorInfo] = []
     names: set[str] = set()
     parameters = 0
     types: dict[str, int] = {}
@@ -212,6 +221,7 @@ def check_gguf(src: Source, *, path: str, limits: Limits) -> FormatResult:
             )
         offset = reader.unpack("<Q", f"offset of {name!r}")
         tensors.append((offset, offset + elements // block * block_bytes, name))
+        table.append(TensorInfo(name, type_name, tuple(dims), elements // block * block_bytes))
         parameters += elements
         types[type_name] = types.get(type_name, 0) + elements
 
@@ -244,5 +254,11 @@ def check_gguf(src: Source, *, path: str, limits: Limits) -> FormatResult:
         parameter_count=parameters,
         types=dict(sorted(types.items())),
     )
+    architecture = result.summary.get("general.architecture")
+    kept = {k: v for k, v in anatomy.items()
+            if k == TOKENS_KEY or (isinstance(architecture, str) and k.startswith(architecture + "."))}
+    if kept:
+        result.summary["anatomy"] = dict(sorted(kept.items()))
+    result.tensors = sorted(table, key=lambda t: t.name)
     result.add(CHECK, PASSED, f"GGUF v{version}, {tensor_count} tensors, {kv_count} metadata keys")
     return result

@@ -14,7 +14,7 @@ from typing import Any
 
 from registry.validation.stream import Source
 from registry.validation.strict_json import JsonInvalid, loads_strict
-from registry.validation.types import PASSED, FormatResult, Invalid, Limits
+from registry.validation.types import PASSED, FormatResult, Invalid, Limits, TensorInfo
 
 CHECK = "safetensors"
 
@@ -249,6 +249,8 @@ def check_safetensors(src: Source, *, path: str, limits: Limits) -> FormatResult
             f"tensors cover {header.data_size})",
         )
     result.summary.update(summarize(header, length))
+    result.tensors = [TensorInfo(e.name, e.dtype, e.shape, e.nbytes)
+                      for e in sorted(header.tensors.values(), key=lambda e: e.name)]
     result.add(
         CHECK,
         PASSED,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Mapping
 
 from registry.validation.strict_json import JsonInvalid, loads_strict
 from registry.validation.types import (
@@ -48,18 +49,42 @@ def resolve_shard_path(index_path: str, shard: str) -> str:
     return posixpath.normpath(posixpath.join(posixpath.dirname(index_path), shard))
 
 
+_SHARD_NAME = re.compile(r"^(?P<stem>.+)-\d+-of-(?P<count>\d+)\.safetensors$")
+
+
+def _forgotten_shards(by_shard: Mapping[str, object], paths: Collection[str]) -> list[str]:
+    """Files named like the indexed shards (same folder, `<stem>-NNNNN-of-<count>`) that the map never names."""
+    sets = set()
+    for path in by_shard:
+        folder, name = posixpath.split(path)
+        match = _SHARD_NAME.match(name)
+        if match:
+            sets.add((folder, match["stem"], match["count"]))
+    forgotten = []
+    for path in paths:
+        if path in by_shard:
+            continue
+        folder, name = posixpath.split(path)
+        match = _SHARD_NAME.match(name)
+        if match and (folder, match["stem"], match["count"]) in sets:
+            forgotten.append(path)
+    return sorted(forgotten)
+
+
 def validate_safetensors_index(
     index: bytes,
     *,
     index_path: str,
     shards: Mapping[str, Mapping[str, int]],
+    present: Collection[str] | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> FileReport:
     """Check an index against its shards.
 
     `shards` maps repository paths of shard files to their tensors (name -> byte size), i.e. each shard's
     `FileReport.summary["tensors"]`. Shards the index does not reference are ignored: a repository may hold
-    other safetensors files (a consolidated copy, say) beside a sharded set.
+    other safetensors files (a consolidated copy, say) beside a sharded set. `present` (the commit's paths, when
+    known) tells a shard that is not in the commit from one whose header is unknown.
     """
     checks: list[CheckResult] = []
     summary: dict[str, object] = {}
@@ -111,30 +136,64 @@ def validate_safetensors_index(
         return report()
 
     missing = sorted(path for path in by_shard if path not in shards)
-    if missing:
-        fail(f"missing shards: {_listing(missing)}")
+    for path in missing:
+        named = _listing(sorted(by_shard[path]))
+        if present is not None and path in present:
+            fail(f"missing shards: the header of {path!r} could not be read (the file failed validation or was "
+                 f"never checked), so the weight_map's tensors there are unverified: {named}")
+        else:
+            fail(f"missing shards: {path!r} is not in this commit, but the weight_map puts tensors there: {named}")
 
+    mapped = {tensor: resolve_shard_path(index_path, shard) for tensor, shard in weight_map.items()}
     located: dict[str, list[str]] = {}
     total = 0
+    unlisted: dict[str, list[str]] = {}
     for path in sorted(by_shard):
         if path not in shards:
             continue
-        actual = shards[path]
-        for tensor, nbytes in actual.items():
+        for tensor, nbytes in shards[path].items():
             located.setdefault(tensor, []).append(path)
             total += nbytes
-        unnamed = sorted(set(actual) - by_shard[path])
-        if unnamed:
-            fail(
-                f"shard {path!r} holds tensors the weight_map assigns elsewhere or not at all: "
-                f"{_listing(unnamed)}"
-            )
-        absent = sorted(by_shard[path] - set(actual))
-        if absent:
-            fail(f"weight_map assigns tensors to {path!r} that it does not hold: {_listing(absent)}")
+            if tensor not in mapped:
+                unlisted.setdefault(path, []).append(tensor)
+    for path, names in unlisted.items():
+        fail(f"shard {path!r} holds tensors the weight_map does not list: {_listing(sorted(names))}")
+    misplaced = sorted((tensor, paths, mapped[tensor]) for tensor, paths in located.items()
+                       if tensor in mapped and mapped[tensor] not in paths and mapped[tensor] in shards)
+    if misplaced:
+        shown = "; ".join(f"{tensor!r} is in {', '.join(map(repr, paths))}, not {want!r}"
+                          for tensor, paths, want in misplaced[:_SHOWN])
+        more = f" and {len(misplaced) - _SHOWN} more" if len(misplaced) > _SHOWN else ""
+        fail(f"the weight_map names the wrong shard for {len(misplaced)} tensor(s): {shown}{more}")
+    absent: dict[str, list[str]] = {}
+    for tensor, path in mapped.items():
+        if path in shards and tensor not in located:
+            absent.setdefault(path, []).append(tensor)
+    if absent:  # the tensors may sit in a file the index does not reference (the wrong shard named, say)
+        wanted = {tensor for names in absent.values() for tensor in names}
+        elsewhere: dict[str, list[str]] = {}
+        for path in sorted(set(shards) - set(by_shard)):
+            for tensor in wanted.intersection(shards[path]):
+                elsewhere.setdefault(tensor, []).append(path)
+        moved = sorted(tensor for tensor in wanted if tensor in elsewhere)
+        if moved:
+            shown = "; ".join(f"{tensor!r} is in {', '.join(map(repr, elsewhere[tensor]))}, not {mapped[tensor]!r}"
+                              for tensor in moved[:_SHOWN])
+            more = f" and {len(moved) - _SHOWN} more" if len(moved) > _SHOWN else ""
+            fail(f"the weight_map names the wrong shard for {len(moved)} tensor(s): {shown}{more}")
+        for path, names in sorted(absent.items()):
+            nowhere = sorted(name for name in names if name not in elsewhere)
+            if nowhere:
+                fail(f"weight_map assigns tensors to {path!r} that no shard holds: {_listing(nowhere)}")
+    for path in _forgotten_shards(by_shard, shards if present is None else set(shards) | set(present)):
+        held = _listing(sorted(shards[path])) if path in shards else "(header unknown)"
+        fail(f"shard {path!r} belongs to the same set as the indexed shards but the weight_map lists none of "
+             f"its tensors: {held}")
     doubled = sorted(name for name, paths in located.items() if len(paths) > 1)
     if doubled:
-        fail(f"tensors stored in more than one shard: {_listing(doubled)}")
+        shown = "; ".join(f"{name!r} in {', '.join(map(repr, located[name]))}" for name in doubled[:_SHOWN])
+        more = f" and {len(doubled) - _SHOWN} more" if len(doubled) > _SHOWN else ""
+        fail(f"tensors stored in more than one shard: {shown}{more}")
 
     summary.update(shard_count=len(by_shard), tensor_count=len(weight_map), total_size=total)
     declared = metadata.get("total_size")
@@ -143,5 +202,6 @@ def validate_safetensors_index(
     elif not isinstance(declared, int) or isinstance(declared, bool):
         fail(f"metadata total_size must be an integer, got {declared!r}")
     elif not missing and declared != total:
-        fail(f"metadata total_size is {declared} but the shards' tensors add up to {total} bytes")
+        fail(f"metadata total_size is {declared} but the shards' tensors add up to {total} bytes "
+             f"({declared - total:+,} bytes)")
     return report()

@@ -29,6 +29,27 @@ def worst(statuses: list[str] | tuple[str, ...]) -> Verdict:
 
 
 @dataclass(frozen=True)
+class TensorInfo:
+    """One tensor as a header describes it: what the repo checks and the tensor viewer need, never its bytes.
+
+    `dtype` is the safetensors dtype (F32, BF16…) or the ggml type name (Q4_K…); `shape` is in the order the
+    format stores it (GGUF's is innermost first: a token embedding is [hidden, vocab]).
+    """
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    nbytes: int
+
+    @property
+    def elements(self) -> int:
+        count = 1
+        for dim in self.shape:
+            count *= dim
+        return count
+
+
+@dataclass(frozen=True)
 class CheckResult:
     name: str
     status: Verdict
@@ -49,6 +70,9 @@ class FileReport:
     status: Verdict
     checks: list[CheckResult]
     summary: dict[str, Any] = field(default_factory=dict)
+    # The tensor table of a safetensors or GGUF file (sorted by name), or None: kept out of `as_dict` (a 10k-tensor
+    # file's table is stored as rows, registry.models.ContentTensor, not in the JSON summary).
+    tensors: list[TensorInfo] | None = None
 
     @property
     def failures(self) -> list[CheckResult]:
@@ -114,6 +138,7 @@ class StreamReadError(Exception):
 class FormatResult:
     checks: list[CheckResult] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    tensors: list[TensorInfo] | None = None
 
     def add(self, name: str, status: Verdict, message: str) -> None:
         self.checks.append(CheckResult(name, status, message))

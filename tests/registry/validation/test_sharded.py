@@ -72,13 +72,13 @@ BAD = [
         "tensor not in the map",
         _index(weight_map={k: v for k, v in WEIGHT_MAP.items() if k != "b"}, total_size=40),
         {},
-        "assigns elsewhere or not at all: 'b'",
+        "does not list: 'b'",
     ),  # fmt: skip
     (
         "mapped tensor absent from its shard",
         _index(weight_map={**WEIGHT_MAP, "d": WEIGHT_MAP["c"]}),
         {},
-        "does not hold: 'd'",
+        "that no shard holds: 'd'",
     ),  # fmt: skip
     (
         "tensor in two shards",
