@@ -447,6 +447,10 @@ class ValidationRun(models.Model):
     error = models.TextField(blank=True,
                              help_text="Why the last attempt stopped (storage errors, time limits).")
     summary = models.JSONField(default=dict, blank=True, help_text="Repo-level checks on the commit's tree.")
+    # The commit's safetensors parameters (HF_COMMUNITY.md §3): set once every counted file's header is read,
+    # which may be before the run finishes; model_info at this commit reports them.
+    parameter_count = models.BigIntegerField(null=True, blank=True)
+    parameter_dtypes = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -516,6 +520,30 @@ class ContentVerdict(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sha256[:12]}…: {self.status}"
+
+
+class ContentTensor(models.Model):
+    """One tensor of a safetensors or GGUF content (by sha256, like ContentVerdict), as its header describes it.
+
+    Written once per content when validation reads the header (idempotent: a content's table never changes), read
+    by the repo checks (config.json against the weights) and the tensor viewer, a keyset page at a time by
+    (sha256, ordinal). `ordinal` is the tensor's rank by name; `dtype` a safetensors dtype or a ggml type name;
+    `shape` as the format stores it.
+    """
+
+    sha256 = models.CharField(max_length=64)
+    ordinal = models.PositiveIntegerField()
+    name = models.TextField()
+    dtype = models.CharField(max_length=16)
+    shape = models.JSONField(default=list)
+    nbytes = models.PositiveBigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["sha256", "ordinal"], name="uniq_contenttensor_ordinal")]
+        ordering = ["sha256", "ordinal"]
+
+    def __str__(self) -> str:
+        return f"{self.sha256[:12]}…#{self.ordinal} {self.name}"
 
 
 # --- Inference checks ---

@@ -40,7 +40,7 @@ import math
 import random
 import struct
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -60,6 +60,7 @@ from registry.models import (
     Branch,
     Commit,
     CommitFile,
+    ContentTensor,
     ContentVerdict,
     DownloadDay,
     FileCheck,
@@ -71,11 +72,13 @@ from registry.models import (
     Organization,
     ValidationRun,
 )
+from registry.selectors.tensors import shas_with_tables, tensor_table
 from registry.services.audit import AUDIT_ACTIONS
 from registry.services.repos import DEFAULT_GITATTRIBUTES
+from registry.services.tensors import content_tensor_rows
 from registry.storage import get_store
 from registry.validation import validate_stream
-from registry.validation.types import FAILED, worst
+from registry.validation.types import FAILED, TensorInfo, worst
 from registry.validation_repo import TreeFile, check_repo
 
 SEEDER = "scale-admin"
@@ -450,6 +453,8 @@ class _Judge:
         self.by_sha: dict[str, ContentVerdict] = {}
         self.by_oid: dict[str, ContentVerdict] = {}
         self.new: list[ContentVerdict] = []
+        self.tables: dict[str, list[TensorInfo]] = {}  # tensor tables: read from headers, or loaded
+        self.stored: set[str] = set()  # contents whose table is in the database
 
     def load(self, shas: Sequence[str], oids: Sequence[str]) -> None:
         """Verdicts already in the database for these contents (before judging a batch)."""
@@ -459,12 +464,21 @@ class _Judge:
         for part in _chunks(sorted(set(oids) - set(self.by_oid))):
             for v in ContentVerdict.objects.filter(git_oid__in=part):
                 self.by_oid.setdefault(v.git_oid, v)
+        self.stored |= shas_with_tables(list(shas))
 
     def forget(self) -> None:
         """Between batches: verdicts were written; keep memory bounded."""
         self.by_sha.clear()
         self.by_oid.clear()
         self.new.clear()
+        self.tables.clear()
+        self.stored.clear()
+
+    def tensor_rows(self) -> list[ContentTensor]:
+        """The new contents' tensor tables as rows (`content_tensors_store` of the worker, in bulk)."""
+        stored = self.stored | shas_with_tables([sha for sha in self.tables if sha not in self.stored])
+        return [row for sha, table in sorted(self.tables.items()) if sha not in stored
+                for row in content_tensor_rows(sha256=sha, tensors=table)]
 
     def _keep(self, verdict: ContentVerdict) -> None:
         self.by_sha[verdict.sha256] = verdict
@@ -490,6 +504,8 @@ class _Judge:
                 reason=_failure_reason(result["checks"]), stale=False, created_at=at)
             self._keep(made)
             self.new.append(made)
+        if not integrity_failed and report.sha256 is not None and report.tensors:
+            self.tables.setdefault(entry.sha256, report.tensors)
         return Judged(result["status"], result["checks"], result["summary"])
 
     def run(self, tree: Sequence[TreeEntry], own: dict[str, Judged]) -> tuple[str, dict[str, Any], int | None,
@@ -516,7 +532,15 @@ class _Judge:
                 return entry.content
             return b"".join(get_store().iter_bytes(entry.storage_key))
 
-        report = check_repo(files, read=read)
+        def tensors(path: str) -> Iterable[TensorInfo] | None:
+            entry = by_path.get(path)
+            if entry is None:
+                return None
+            if entry.sha256 not in self.tables and entry.sha256 in self.stored:  # read once per batch
+                self.tables[entry.sha256] = list(tensor_table(entry.sha256))
+            return self.tables.get(entry.sha256)
+
+        report = check_repo(files, read=read, tensors=tensors)
         summary = report.as_dict()
         if inherited_failures:
             shown = ", ".join(inherited_failures[:5]) + (" …" if len(inherited_failures) > 5 else "")
@@ -773,12 +797,13 @@ def _write_repos(specs: list[RepoSpec], users: dict[int, int], orgs: dict[int, O
         repo, spec = by_repo[commit.repo_id]
         at = commit.created_at + timedelta(seconds=5)
         own = {e.path: judge.file(e, at) for e in sorted(tree, key=lambda e: e.path) if e.changed}
-        status, summary, _params, _dtypes = judge.run(tree, own)
+        status, summary, params, dtypes = judge.run(tree, own)
         changed = [e for e in tree if e.changed]
         total = sum(e.size for e in changed)
         run = ValidationRun(repo=repo, commit=commit, status=status, bytes_total=total, bytes_checked=total,
                             attempts=1, summary=summary, created_at=commit.created_at, started_at=at,
-                            finished_at=at, heartbeat_at=at)
+                            finished_at=at, heartbeat_at=at, parameter_count=params,
+                            parameter_dtypes=dtypes if params is not None else {})
         runs.append(run)
         checks.append([(e, own[e.path]) for e in sorted(changed, key=lambda e: e.path)])
         # In the order the services write them: the change's own event, then the worker's.
@@ -796,6 +821,7 @@ def _write_repos(specs: list[RepoSpec], users: dict[int, int], orgs: dict[int, O
                              summary=j.summary) for run, pairs in zip(runs, checks, strict=True) for e, j in pairs]
     _insert(FileCheck, file_checks)
     _insert(ContentVerdict, judge.new)
+    _insert(ContentTensor, judge.tensor_rows())
     report.add("validation runs", len(runs))
     report.add("file checks", len(file_checks))
     report.add("content verdicts", len(judge.new))
@@ -960,9 +986,11 @@ def _finish_run(run: ValidationRun, report: ScaleSeedReport) -> None:
     with transaction.atomic():
         FileCheck.objects.bulk_update(list(pending.values()), ["status", "checks", "summary"], batch_size=1000)
         _insert(ContentVerdict, judge.new)
+        _insert(ContentTensor, judge.tensor_rows())
         ValidationRun.objects.filter(pk=run.pk).update(
             status=status, summary=summary, attempts=1, started_at=now, finished_at=now, heartbeat_at=now,
-            bytes_checked=run.bytes_total, error="")
+            bytes_checked=run.bytes_total, error="", parameter_count=parameters,
+            parameter_dtypes=dtypes if parameters is not None else {})
         if parameters and Branch.objects.filter(repo_id=run.repo_id, name="main", head_id=run.commit_id).exists():
             ModelRepo.objects.filter(pk=run.repo_id).update(parameter_count=parameters, parameter_dtypes=dtypes)
         AuditEvent.objects.create(actor=None, actor_label="system", action="validation.finish",

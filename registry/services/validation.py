@@ -42,9 +42,11 @@ from registry.models import (
     ValidationStatus,
 )
 from registry.selectors.blobs import file_granted, granted_annotation, uploading_annotation
+from registry.selectors.tensors import tensor_tables
 from registry.services.audit import audit_record
 from registry.services.blobs import blob_reject
 from registry.services.jobs import job_dispatch, job_enqueue, lease_held
+from registry.services.tensors import content_tensors_store
 from registry.storage import ObjectMissing, StorageError, get_store
 from registry.validation import StreamReadError, detect_format, validate_stream
 from registry.validation.types import FAILED, worst
@@ -57,6 +59,7 @@ PROGRESS_EVERY = 8 * 1024 * 1024  # bytes between progress saves (and heartbeats
 REPO_FILE_MAX_READ = 16 * 1024 * 1024  # config.json / index files read for repo checks
 IN_CHUNK = 500  # ids per IN (…) clause: SQLite's variable limit
 INTERRUPTED = "validator error: SoftTimeLimitExceeded"
+AWAITING_VERDICTS = "waiting for another run to check "
 
 
 def stale_after() -> timedelta:
@@ -185,6 +188,7 @@ def _finalize_failed(run: ValidationRun, error: str) -> None:
     run.save(update_fields=["status", "error", "finished_at", "heartbeat_at"])
     audit_record(actor=None, action="validation.finish", target=run.repo,
                  metadata={"commit": run.commit.oid, "status": run.status, "error": error[:500]})
+    _resume_waiting(run.repo_id)
 
 
 def _release(run: ValidationRun, error: str) -> None:
@@ -195,6 +199,33 @@ def _release(run: ValidationRun, error: str) -> None:
 
 class AwaitingBytes(Exception):
     """A file's whole-file object is still being written (Xet materialisation): not an attempt, not a failure."""
+
+
+class AwaitingVerdicts(AwaitingBytes):
+    """Files the commit carries over are being checked by another run (an earlier commit's, still streaming): the
+    tree checks wait for their verdicts rather than judge an index without its shards. The other run queues this
+    one again when it finishes (`_resume_waiting`)."""
+
+    def __init__(self, message: str, shas: list[str]) -> None:
+        super().__init__(message)
+        self.shas = shas
+
+
+def _being_checked(shas: Sequence[str], run_id: int) -> list[str]:
+    """The paths, in other unfinished runs, of these contents' FileChecks that have no verdict yet."""
+    busy: list[str] = []
+    for part in _chunks(list(dict.fromkeys(shas))):
+        busy += list(FileCheck.objects.filter(sha256__in=part).exclude(run_id=run_id)
+                     .exclude(status__in=VALIDATION_FINISHED).values_list("path", flat=True)[:5])
+    return busy
+
+
+def _resume_waiting(repo_id: int) -> None:
+    """Queue again the repo's runs handed back to wait for verdicts (after this transaction commits). Runs of other
+    repos waiting on the same content are picked up by the stale sweep."""
+    for run_id in ValidationRun.objects.filter(repo_id=repo_id, status=ValidationStatus.PENDING,
+                                               error__startswith=AWAITING_VERDICTS).values_list("pk", flat=True):
+        _queue_on_commit(run_id)
 
 
 def _wait(run: ValidationRun, reason: str) -> None:
@@ -222,6 +253,10 @@ def validation_run_execute(*, run_id: int) -> ValidationRun | None:
     try:
         _check_files(run)
         _finish(run)
+    except AwaitingVerdicts as exc:
+        _wait(run, str(exc))
+        if not _being_checked(exc.shas, run.pk):  # they finished while we handed the run back: go on now
+            _queue_on_commit(run.pk)
     except AwaitingBytes as exc:
         _wait(run, str(exc))
     except SoftTimeLimitExceeded:
@@ -358,6 +393,8 @@ def _check_one(run: ValidationRun, fc: FileCheck, entry: CommitFile | None, verd
         _save_file(run, fc, status=FAILED, checks=result["checks"], summary=result["summary"], progress=done)
         return
     _store_verdict(fc, entry, hint, result, existing=verdict)
+    if report.tensors:
+        content_tensors_store(sha256=fc.sha256, tensors=report.tensors)
     if blob is not None and blob.state == Blob.State.PENDING:
         now = timezone.now()
         Blob.objects.filter(pk=blob.pk, state=Blob.State.PENDING).update(
@@ -422,11 +459,19 @@ def _finish(run: ValidationRun) -> None:
     for part in _chunks(list(dict.fromkeys(inline_oids))):
         by_oid.update({v.git_oid: v for v in ContentVerdict.objects.filter(git_oid__in=part)})
 
+    unjudged = [e.blob.sha256 for p, e in entries.items()
+                if p not in own and e.blob_id and e.blob.sha256 not in by_sha and e.blob.state != Blob.State.REJECTED]
+    busy = _being_checked(unjudged, run.pk) if unjudged else []
+    if busy:
+        raise AwaitingVerdicts(AWAITING_VERDICTS + ", ".join(busy), unjudged)
+
     tree: list[TreeFile] = []
+    sha_by_path: dict[str, str] = {}
     inherited_failures: list[str] = []
     for path, entry in sorted(entries.items()):
         if path in own:
             tree.append(TreeFile(path, entry.size, own[path].status, own[path].summary))
+            sha_by_path[path] = own[path].sha256
             continue
         verdict = by_sha.get(entry.blob.sha256) if entry.blob_id else by_oid.get(entry.git_oid)
         rejected = entry.blob_id is not None and entry.blob.state == Blob.State.REJECTED
@@ -434,8 +479,11 @@ def _finish(run: ValidationRun) -> None:
             inherited_failures.append(path)
         tree.append(TreeFile(path, entry.size, verdict.status if verdict else None,
                              verdict.summary if verdict else None))
+        if entry.blob_id or verdict is not None:
+            sha_by_path[path] = entry.blob.sha256 if entry.blob_id else verdict.sha256  # type: ignore[union-attr]
 
-    report = check_repo(tree, read=lambda path: _read_small(entries[path]) if path in entries else None)
+    report = check_repo(tree, read=lambda path: _read_small(entries[path]) if path in entries else None,
+                        tensors=tensor_tables(sha_by_path))
     summary = report.as_dict()
     if inherited_failures:
         shown = ", ".join(inherited_failures[:5]) + (" …" if len(inherited_failures) > 5 else "")
@@ -444,19 +492,20 @@ def _finish(run: ValidationRun) -> None:
     statuses = [fc.status for fc in own.values()] + [c["status"] for c in summary["checks"]]
     status = worst([s if s in (FAILED, "warning", "passed") else FAILED for s in statuses])
     summary["status"] = worst([c["status"] for c in summary["checks"]])
+    parameters = report.summary.get("parameter_count")
+    dtypes = report.summary.get("parameter_dtypes") or {}
     now = timezone.now()
     with transaction.atomic():
         ValidationRun.objects.filter(pk=run.pk).update(
             status=status, summary=summary, finished_at=now, heartbeat_at=now, bytes_checked=run.bytes_total,
-            error="")
-        parameters = report.summary.get("parameter_count")
+            error="", parameter_count=parameters, parameter_dtypes=dtypes if parameters is not None else {})
         on_main = Branch.objects.filter(repo_id=run.repo_id, name="main", head_id=run.commit_id).exists()
         if parameters and on_main:
-            ModelRepo.objects.filter(pk=run.repo_id).update(
-                parameter_count=parameters, parameter_dtypes=report.summary.get("parameter_dtypes") or {})
+            ModelRepo.objects.filter(pk=run.repo_id).update(parameter_count=parameters, parameter_dtypes=dtypes)
         audit_record(actor=None, action="validation.finish", target=run.repo,
                      metadata={"commit": run.commit.oid, "status": status})
         hooks.validation_finished(run.pk, status)
+        _resume_waiting(run.repo_id)
 
 
 # --- sweeping and re-running ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from registry.models import (
     Branch,
     Commit,
     CommitFile,
+    ContentTensor,
     ContentVerdict,
     FileCheck,
     Job,
@@ -74,7 +75,11 @@ def snapshot(repo: ModelRepo) -> dict[str, Any]:
         "files": [[(f.path, f.size, f.git_oid, f.blob_id, bytes(f.content) if f.content is not None else None)
                    for f in CommitFile.objects.filter(commit=c).order_by("path")] for c in commits],
         "runs": [(runs[c.pk].status, runs[c.pk].summary, runs[c.pk].bytes_total, runs[c.pk].bytes_checked,
-                  runs[c.pk].attempts, runs[c.pk].error) for c in commits],
+                  runs[c.pk].attempts, runs[c.pk].error, runs[c.pk].parameter_count, runs[c.pk].parameter_dtypes)
+                 for c in commits],
+        "tensor tables": [[list(ContentTensor.objects.filter(sha256=fc.sha256).order_by("ordinal").values_list(
+            "ordinal", "name", "dtype", "shape", "nbytes")) for fc in runs[c.pk].files.order_by("path")]
+            for c in commits],
         "file checks": [[(fc.path, fc.sha256, fc.size, fc.status, fc.checks, _strip(fc.summary))
                          for fc in runs[c.pk].files.order_by("path")] for c in commits],
         "events": events(),

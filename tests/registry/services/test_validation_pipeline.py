@@ -290,7 +290,7 @@ def test_a_later_commit_keeps_failing_while_a_failed_file_stays(validator, make_
 
 def test_repo_level_checks_warn_about_missing_pieces_and_parameter_mismatch(validator, make_repo):
     repo = make_repo()
-    config = {**LLAMA, "hidden_size": 64}  # implies far more parameters than the weights hold
+    config = {**LLAMA, "intermediate_size": 160}  # implies far more parameters than the weights hold
     run = validator.commit_and_run(repo, inline={"config.json": json.dumps(config).encode()},
                                    blobs={"model.safetensors": safetensors_bytes(llama_tensors())})
     checks = repo_checks(run)
