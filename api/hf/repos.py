@@ -39,6 +39,7 @@ from registry.selectors import hf as hf_selectors
 from registry.selectors.catalogue import RepoQuery, parameters_range, repo_page
 from registry.selectors.history import history_page
 from registry.selectors.repos import commit_files, repo_refs, revision_resolve
+from registry.selectors.tensors import commit_parameters
 from registry.selectors.validation import file_quarantine, with_quarantine
 from registry.services.refs import branch_create, branch_delete, tag_create, tag_delete
 from registry.services.repos import repo_create, repo_delete, repo_move, repo_update_settings
@@ -281,6 +282,13 @@ def model_info(request: HttpRequest, principal: Principal, namespace: str, name:
     commit = revision_resolve(repo=repo, revision=rest or DEFAULT_REVISION)
     blobs = _bool(request.GET.get("blobs"))
     data = _repo_summary(repo, card_data=True)
+    # The revision's own counts (its run's), not main's: model_info at an old commit describes that commit. Until
+    # main's newest commit is counted, main shows the last counts it had (the repo's cache).
+    known, safetensors = commit_parameters(commit_id=commit.pk)
+    if known or rest is not None:
+        data.pop("safetensors", None)
+        if safetensors is not None:
+            data["safetensors"] = safetensors
     data["sha"] = commit.oid
     data["siblings"] = [_sibling(f, blobs) for f in with_quarantine(commit_files(commit=commit))]
     data["usedStorage"] = hf_selectors.repo_used_storage(repo=repo)

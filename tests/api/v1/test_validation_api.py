@@ -57,7 +57,7 @@ def test_validation_of_main_has_the_documented_shape(client, models):
     assert any("os.system" in c["message"] for c in file["checks"])
     # pytorch_model.bin has its safetensors twin (model.safetensors): no twin warning
     names = {c["name"] for c in body["summary"]["checks"]}
-    assert names == {"config", "tokenizer", "model_card", "parameters"}
+    assert names == {"config", "tokenizer", "model_card", "parameters", "layers", "shapes", "tied_embeddings"}
     assert body["summary"]["parameter_count"] > 0
 
 
