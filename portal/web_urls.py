@@ -47,6 +47,7 @@ urlpatterns = [
     re_path(rf"^{NS}/{NAME}/upload/(?P<rest>.+)$", repo_manage.upload, name="upload"),
     re_path(rf"^{NS}/{NAME}/tree/(?P<rest>.+)$", models.model_tree, name="model-tree"),
     re_path(rf"^{NS}/{NAME}/blob/(?P<rest>.+)$", models.model_blob, name="model-blob"),
+    re_path(rf"^{NS}/{NAME}/tensors/(?P<rest>.+)$", models.model_tensors, name="model-tensors"),
     re_path(rf"^{NS}/{NAME}/commits/(?P<rest>.+)$", models.model_commits, name="model-commits"),
     re_path(rf"^{NS}/{NAME}/accept$", models.model_accept, name="model-accept"),
     re_path(rf"^{NS}/{NAME}/checks(?:/(?P<rest>.+))?$", models.model_checks, name="model-checks"),

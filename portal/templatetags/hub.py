@@ -32,6 +32,20 @@ def params(value: int | None) -> str:
 
 
 @register.filter
+def main_dtype(dtypes: dict[str, int] | None) -> str:
+    """The dtype holding most parameters ({"BF16": 7e9, "F32": 1e5} → "BF16"); "" when unknown."""
+    if not isinstance(dtypes, dict) or not dtypes:
+        return ""
+    return max(dtypes.items(), key=lambda item: (item[1], item[0]))[0]
+
+
+@register.filter
+def shape(value: list[int] | None) -> str:
+    """A tensor shape as people write it: [4096, 11008]; a scalar is []."""
+    return "[" + ", ".join(str(d) for d in (value or [])) + "]"
+
+
+@register.filter
 def shortoid(value: str | None) -> str:
     return (value or "")[:7]
 

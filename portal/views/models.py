@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 from urllib.parse import quote
 
@@ -42,6 +43,7 @@ from registry.selectors.portal import (
 )
 from registry.selectors.releases import follow_state, withdrawn_release_for_commit
 from registry.selectors.repos import repo_get
+from registry.selectors.tensors import content_tensor_stats, tensor_page
 from registry.selectors.validation import commit_validation_status, file_quarantine, validation_for_commit
 from registry.services.licenses import license_accept
 
@@ -210,8 +212,35 @@ def model_blob(request: HttpRequest, namespace: str, name: str, rest: str) -> Ht
             text = None
     context = _repo_context(request, repo, revision=revision, tab="files", commit=commit, access=access)
     context.update({"path": path, "crumbs": breadcrumbs(path), "entry": entry, "text": text,
-                    "locked": locked, "quarantine": file_quarantine(commit_file=entry)})
+                    "locked": locked, "quarantine": file_quarantine(commit_file=entry),
+                    "has_tensors": path.endswith((".safetensors", ".gguf"))})
     return render(request, "portal/model_blob.html", context)
+
+
+TENSOR_PAGE_SIZE = 100
+
+
+@portal_view
+def model_tensors(request: HttpRequest, namespace: str, name: str, rest: str) -> HttpResponse:
+    """The tensor table of a safetensors or GGUF file (name, shape, dtype, size), a keyset page at a time, read from
+    the rows validation stored when it read the header. Shown to whoever may download the file: a gated model's
+    tables wait for the accepted license, as the header bytes themselves would (HEAD + Range on /resolve)."""
+    repo = repo_get(viewer=request.user, namespace=namespace, name=name)
+    revision, path, commit = _resolve(repo, rest)
+    entry = tree_file(commit=commit, path=path)
+    access = access_status(viewer=request.user, repo=repo)
+    after = request.GET.get("after", "")
+    after_ordinal = int(after) if after.isdigit() and len(after) < 10 else -1
+    rows, following, stats = [], None, None
+    if access.can_download:
+        sha = entry.blob.sha256 if entry.blob_id else hashlib.sha256(bytes(entry.content or b"")).hexdigest()
+        rows, following = tensor_page(sha256=sha, after=after_ordinal, size=TENSOR_PAGE_SIZE)
+        stats = content_tensor_stats(sha256=sha)
+    context = _repo_context(request, repo, revision=revision, tab="files", commit=commit, access=access)
+    context.update({"path": path, "crumbs": breadcrumbs(path), "entry": entry, "tensors": rows,
+                    "locked": not access.can_download, "next_after": following, "paged": after_ordinal >= 0,
+                    "stats": stats, "first_number": after_ordinal + 2})
+    return render(request, "portal/model_tensors.html", context)
 
 
 @portal_view

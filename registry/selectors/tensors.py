@@ -73,3 +73,16 @@ def commit_parameters(*, commit_id: int) -> tuple[bool, dict[str, object] | None
     if not isinstance(total, int) or isinstance(total, bool):
         return status in VALIDATION_FINISHED, None
     return True, {"parameters": dict(dtypes) if isinstance(dtypes, dict) else {}, "total": total}
+
+
+def content_tensor_stats(*, sha256: str) -> dict[str, object] | None:
+    """What validation counted in a content's header (tensors, parameters, per dtype), from its verdict; None if
+    it was never read."""
+    from registry.models import ContentVerdict
+
+    summary = ContentVerdict.objects.filter(sha256=sha256).values_list("summary", flat=True).first()
+    if not isinstance(summary, dict) or "tensor_count" not in summary:
+        return None
+    dtypes = summary.get("dtypes") or summary.get("types") or {}
+    return {"tensor_count": summary.get("tensor_count"), "parameter_count": summary.get("parameter_count"),
+            "dtypes": sorted(dtypes.items(), key=lambda item: -item[1]) if isinstance(dtypes, dict) else []}
