@@ -87,12 +87,19 @@ def _validation_item(commit: Commit) -> ChecklistItem:
     run = ValidationRun.objects.filter(commit=commit).first()
     if run is None:
         return ChecklistItem("validation", label, False, "this commit was never validated")
+    repo_checks = [c for c in (run.summary or {}).get("checks", []) if isinstance(c, dict)]
     if run.status not in (ValidationStatus.PASSED, ValidationStatus.WARNING):
-        return ChecklistItem("validation", label, False, f"validation is {run.status}")
+        # Name the repo-level checks that failed (config.json against the weights, a sharded index…): the
+        # reviewer sees why without opening the Checks tab.
+        failing = [f"{c.get('name')}: {c.get('message')}" for c in repo_checks if c.get("status") == "failed"]
+        detail = f"validation is {run.status}" + (" — " + "; ".join(failing[:3]) if failing else "")
+        return ChecklistItem("validation", label, False, detail[:1000])
     failed = list(run.files.filter(status=ValidationStatus.FAILED).values_list("path", flat=True)[:5])
     if failed:
         return ChecklistItem("validation", label, False, "failed files: " + ", ".join(failed))
-    return ChecklistItem("validation", label, True, f"validation {run.status}")
+    warned = [str(c.get("name")) for c in repo_checks if c.get("status") == "warning"]
+    detail = f"validation {run.status}" + (f" (warnings: {', '.join(warned[:6])})" if warned else "")
+    return ChecklistItem("validation", label, True, detail)
 
 
 def _inference_item(commit: Commit, release: Release | None) -> ChecklistItem:

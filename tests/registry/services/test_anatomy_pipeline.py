@@ -113,3 +113,34 @@ def test_a_commit_waits_for_the_shards_an_earlier_run_is_still_reading(validator
     assert (second.parameter_count, second.parameter_dtypes) == (6, {"F16": 2, "F32": 4})
     repo.refresh_from_db()
     assert (repo.parameter_count, repo.parameter_dtypes) == (6, {"F16": 2, "F32": 4})
+
+
+def test_the_verdicts_reach_the_checks_tab_and_the_release_checklist(validator, make_repo, personas, client,
+                                                                    signing_key):
+    from tests.fixtures.releases import CARD, request
+
+    repo = make_repo("rel")
+    repo.license = personas.license
+    repo.save()
+    tensors = {k: v for k, v in llama_tensors().items() if ".layers.1." not in k}
+    validator.commit_and_run(repo, inline={"README.md": CARD, "tokenizer.json": TOKENIZER,
+                                           "config.json": json.dumps(LLAMA).encode()},
+                             blobs={"model.safetensors": safetensors_bytes(tensors)})
+    html = client.get("/acme/rel/checks").content.decode()
+    assert "config.json says num_hidden_layers=2 but the weights hold model.layers.0 (1 layer)" in html
+    release = request(personas, repo)
+    [item] = [i for i in release.checklist if i["key"] == "validation"]
+    assert not item["ok"]
+    assert "layers: config.json says num_hidden_layers=2" in item["detail"]
+
+
+def test_gguf_metadata_disagreeing_with_its_tensors_fails_the_run_not_the_download(validator, make_repo, client):
+    from tests.registry.validation.test_anatomy import _gguf
+
+    run = validator.commit_and_run(make_repo("gg"), inline={"README.md": README},
+                                   blobs={"model.Q8_0.gguf": _gguf(block_count=3, blocks=2)})
+    assert run.status == "failed"
+    [message] = failures(run, "gguf_metadata")
+    assert message == "model.Q8_0.gguf: llama.block_count is 3 but the tensors hold blk.0–1"
+    assert {f.status for f in run.files.all()} == {"passed"}  # the file itself is sound: not quarantined
+    assert ContentTensor.objects.filter(name="token_embd.weight", dtype="F32", shape=[4, 8]).exists()
