@@ -484,6 +484,12 @@ class FileCheck(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "path"], name="uniq_filecheck_run_path")]
+        indexes = [
+            # "Is this content being read by a run right now?" (a run waiting for verdicts of carried-over files,
+            # registry.services.validation): unfinished checks only, a small index.
+            models.Index(fields=["sha256"], condition=Q(status__in=["pending", "running"]),
+                         name="filecheck_unfinished_sha256"),
+        ]
         ordering = ["path"]
 
     def __str__(self) -> str:

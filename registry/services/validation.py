@@ -60,6 +60,7 @@ REPO_FILE_MAX_READ = 16 * 1024 * 1024  # config.json / index files read for repo
 IN_CHUNK = 500  # ids per IN (…) clause: SQLite's variable limit
 INTERRUPTED = "validator error: SoftTimeLimitExceeded"
 AWAITING_VERDICTS = "waiting for another run to check "
+UNFINISHED = (ValidationStatus.PENDING, ValidationStatus.RUNNING)  # FileCheck index filecheck_unfinished_sha256
 
 
 def stale_after() -> timedelta:
@@ -215,8 +216,8 @@ def _being_checked(shas: Sequence[str], run_id: int) -> list[str]:
     """The paths, in other unfinished runs, of these contents' FileChecks that have no verdict yet."""
     busy: list[str] = []
     for part in _chunks(list(dict.fromkeys(shas))):
-        busy += list(FileCheck.objects.filter(sha256__in=part).exclude(run_id=run_id)
-                     .exclude(status__in=VALIDATION_FINISHED).values_list("path", flat=True)[:5])
+        busy += list(FileCheck.objects.filter(sha256__in=part, status__in=UNFINISHED).exclude(run_id=run_id)
+                     .values_list("path", flat=True)[:5])
     return busy
 
 

@@ -6,6 +6,7 @@ shard headers are known and needs only their `summary["tensors"]` (tensor name -
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import posixpath
 import re
@@ -44,6 +45,7 @@ def _shard_path_problem(name: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)  # an index names a few shards 10k times over
 def resolve_shard_path(index_path: str, shard: str) -> str:
     """The repository path of `shard`, which the index names relative to its own folder."""
     return posixpath.normpath(posixpath.join(posixpath.dirname(index_path), shard))
