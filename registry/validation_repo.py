@@ -34,9 +34,13 @@ TOKENIZER_FILES = frozenset({
 PICKLED_WEIGHT_EXTENSIONS = (".bin", ".pt", ".pth", ".ckpt")
 # Pickles that hold trainer state, not weights: they have no safetensors twin by nature.
 NOT_WEIGHTS = ("training_args", "optimizer", "scheduler", "scaler", "rng_state", "trainer_state")
-# Families whose configs say nothing of tying: the transformers default for each.
+# Families whose configs say nothing of tying: the transformers default for each (checked with transformers'
+# AutoConfig.for_model). Other families are left alone where tying matters.
 UNTIED_BY_DEFAULT = frozenset({"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe",
-                               "falcon", "olmo", "olmo2", "phi3", "starcoder2", "deepseek_v2", "deepseek_v3"})
+                               "olmo", "olmo2", "phi", "phi3", "deepseek_v2", "deepseek_v3", "gpt_neox", "gptj",
+                               "stablelm"})
+TIED_BY_DEFAULT = frozenset({"gpt2", "gpt_bigcode", "falcon", "starcoder2", "gemma", "gemma2", "bloom", "opt",
+                             "cohere"})
 _SHOWN = 5
 
 
@@ -115,7 +119,7 @@ def estimate_parameters(config: Mapping[str, Any]) -> list[int]:
     base = vocab * hidden + layers * (attention + mlp + 2 * hidden) + hidden
     declared = config.get("tie_word_embeddings")
     if declared is None:
-        declared = None if model_type not in UNTIED_BY_DEFAULT else False
+        declared = False if model_type in UNTIED_BY_DEFAULT else True if model_type in TIED_BY_DEFAULT else None
     if declared is None:
         return [base, base + vocab * hidden]
     return [base] if declared else [base + vocab * hidden]
@@ -282,7 +286,7 @@ def check_repo(files: Sequence[TreeFile], *, read: Callable[[str], bytes | None]
         if tables and all(table is not None for _path, table in tables):
             model_type = str(config.get("model_type") or "")
             tied_default = False if model_type in UNTIED_BY_DEFAULT else \
-                True if ("n_embd" in config or model_type in {"gpt2", "gpt_bigcode"}) else None
+                True if ("n_embd" in config or model_type in TIED_BY_DEFAULT) else None
             checks.extend(config_weights(config, tables, tied_by_default=tied_default))  # type: ignore[arg-type]
     for file in files:
         if file.path.endswith(".gguf") and file.summary and "anatomy" in file.summary:

@@ -119,8 +119,8 @@ def _layers(config: Mapping[str, Any], seen: _Seen) -> list[CheckResult]:
     accepted = {layers} | ({layers + extra[1]} if extra else set())
     for prefix, indices in seen.layers.items():
         if max(indices) + 1 in accepted and len(indices) == max(indices) + 1:
-            return [CheckResult(LAYERS, PASSED, f"config.json {key}={layers} matches the weights' {prefix}.0–"
-                                                f"{max(indices)}")]
+            return [CheckResult(LAYERS, PASSED, f"config.json {key}={layers} matches the weights' "
+                                                f"{prefix}.{_ranges(indices)}")]
     problems = []
     for prefix, indices in sorted(seen.layers.items(), key=lambda item: -len(item[1]))[:_SHOWN]:
         count = max(indices) + 1

@@ -241,3 +241,17 @@ def test_gguf_metadata_disagreeing_with_its_tensors_fails(data, message):
     report = gguf_repo(data)
     [check] = checks(report, "gguf_metadata")
     assert check.status == "failed" and message in check.message and check.message.startswith("model.Q8_0.gguf")
+
+
+@pytest.mark.parametrize(("model_type", "status"), [("falcon", "passed"), ("gemma", "passed"), ("mistral", "failed"),
+                                                    ("some-new-family", None)])
+def test_tying_defaults_follow_each_family(model_type, status):
+    config = {k: v for k, v in LLAMA.items() if k != "tie_word_embeddings"} | {"model_type": model_type}
+    found = checks(model(config, llama(head=False)).check(), "tied_embeddings")
+    assert [c.status for c in found] == ([status] if status else [])
+
+
+def test_a_single_layer_is_named_plainly():
+    config = {**LLAMA, "num_hidden_layers": 1}
+    [layers] = checks(model(config, llama(config)).check(), "layers")
+    assert layers.message == "config.json num_hidden_layers=1 matches the weights' model.layers.0"
