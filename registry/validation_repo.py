@@ -192,6 +192,23 @@ def _safetensors_dtypes(files: Sequence[TreeFile], index_shards: Mapping[str, se
     return dict(sorted(totals.items()))
 
 
+def parameter_counts(files: Sequence[TreeFile], *, read: Callable[[str], bytes | None]
+                     ) -> tuple[int | None, dict[str, int]] | None:
+    """(parameters, per dtype) of the weights the Hub counts, as `check_repo` reports them; None while one of those
+    files has not been read yet (its count would be short)."""
+    paths = {f.path for f in files}
+    index_shards: dict[str, set[str]] = {}
+    index = root_index(paths)
+    if ROOT_WEIGHTS not in paths and index is not None:
+        data = read(index)
+        index_shards[index] = _index_shards(data, index) if data is not None else set()
+    weights = _safetensors_weights(files, index_shards)
+    if any(f.summary is None for f in weights):
+        return None
+    parameters = _safetensors_parameters(files, index_shards)
+    return parameters, (_safetensors_dtypes(files, index_shards) if parameters is not None else {})
+
+
 def _index_shards(index: bytes, index_path: str) -> set[str]:
     try:
         root = loads_strict(index, max_depth=16)

@@ -58,8 +58,8 @@ def tensor_page(*, sha256: str, after: int = -1, size: int = 100) -> tuple[list[
 
 def commit_parameters(*, commit_id: int) -> tuple[bool, dict[str, object] | None]:
     """(known, field): the commit's `safetensors` field (HF_COMMUNITY.md §3), `{"parameters": {DTYPE: n}, "total":
-    n}` from its validation run, None when it holds no counted safetensors weights; known is False while the run
-    has not finished (or never ran). Runs finished before the counts had columns keep them in their summary."""
+    n}` from its validation run, None when it holds no counted safetensors weights; known is False until the
+    headers are counted or the run finishes. Runs finished before the counts had columns keep them in their summary."""
     from registry.models import VALIDATION_FINISHED, ValidationRun
 
     row = (ValidationRun.objects.filter(commit_id=commit_id)
@@ -68,8 +68,9 @@ def commit_parameters(*, commit_id: int) -> tuple[bool, dict[str, object] | None
     if row is None:
         return False, None
     status, total, dtypes, old_total, old_dtypes = row
-    if total is None:
-        total, dtypes = old_total, old_dtypes
+    if total is not None:  # counted as soon as the headers were read, maybe before the run finished
+        return True, {"parameters": dict(dtypes) if isinstance(dtypes, dict) else {}, "total": total}
+    total, dtypes = old_total, old_dtypes
     if not isinstance(total, int) or isinstance(total, bool):
         return status in VALIDATION_FINISHED, None
     return True, {"parameters": dict(dtypes) if isinstance(dtypes, dict) else {}, "total": total}

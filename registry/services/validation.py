@@ -50,7 +50,7 @@ from registry.services.tensors import content_tensors_store
 from registry.storage import ObjectMissing, StorageError, get_store
 from registry.validation import StreamReadError, detect_format, validate_stream
 from registry.validation.types import FAILED, worst
-from registry.validation_repo import TreeFile, check_repo
+from registry.validation_repo import INDEX_SUFFIX, TreeFile, check_repo, parameter_counts
 
 logger = logging.getLogger(__name__)
 
@@ -301,6 +301,10 @@ def _verdicts_by_sha(shas: Sequence[str]) -> dict[str, ContentVerdict]:
     return found
 
 
+def _gives_counts(path: str) -> bool:
+    return path.endswith((".safetensors", INDEX_SUFFIX))
+
+
 def _check_files(run: ValidationRun) -> None:
     pending = list(run.files.exclude(status__in=VALIDATION_FINISHED).order_by("path"))
     if not pending:
@@ -311,7 +315,13 @@ def _check_files(run: ValidationRun) -> None:
                          blob_uploading=uploading_annotation(run.repo_id))}
     verdicts = _verdicts_by_sha([fc.sha256 for fc in pending])
     progress = run.bytes_checked
+    # Safetensors files and indexes first: their headers give the parameter counts, shown before the rest is read.
+    pending.sort(key=lambda fc: (not _gives_counts(fc.path), fc.path))
+    counted = not _gives_counts(pending[0].path)
     for fc in pending:
+        if not counted and not _gives_counts(fc.path):
+            counted = True
+            _count_early(run, entries)
         entry = entries.get(fc.path)
         _check_one(run, fc, entry, verdicts.get(fc.sha256), progress)
         progress += fc.size
@@ -449,22 +459,18 @@ def _read_small(entry: CommitFile) -> bytes | None:
         return None
 
 
-def _finish(run: ValidationRun) -> None:
-    entries = {f.path: f for f in CommitFile.objects.filter(commit_id=run.commit_id)
-               .select_related("blob").defer("content")}
-    own = {fc.path: fc for fc in run.files.all()}
+def _tree(entries: dict[str, CommitFile], own: dict[str, FileCheck]
+          ) -> tuple[list[TreeFile], dict[str, str], list[str], list[str]]:
+    """The commit's tree as the repo checks see it: (files with their verdicts, path -> content sha256, carried-over
+    paths that failed, sha256s of carried-over blobs with no verdict yet)."""
     blob_shas = [e.blob.sha256 for p, e in entries.items() if p not in own and e.blob_id]
     inline_oids = [e.git_oid for p, e in entries.items() if p not in own and not e.blob_id]
     by_sha = _verdicts_by_sha(blob_shas)
     by_oid: dict[str, ContentVerdict] = {}
     for part in _chunks(list(dict.fromkeys(inline_oids))):
         by_oid.update({v.git_oid: v for v in ContentVerdict.objects.filter(git_oid__in=part)})
-
     unjudged = [e.blob.sha256 for p, e in entries.items()
                 if p not in own and e.blob_id and e.blob.sha256 not in by_sha and e.blob.state != Blob.State.REJECTED]
-    busy = _being_checked(unjudged, run.pk) if unjudged else []
-    if busy:
-        raise AwaitingVerdicts(AWAITING_VERDICTS + ", ".join(busy), unjudged)
 
     tree: list[TreeFile] = []
     sha_by_path: dict[str, str] = {}
@@ -482,6 +488,37 @@ def _finish(run: ValidationRun) -> None:
                              verdict.summary if verdict else None))
         if entry.blob_id or verdict is not None:
             sha_by_path[path] = entry.blob.sha256 if entry.blob_id else verdict.sha256  # type: ignore[union-attr]
+    return tree, sha_by_path, inherited_failures, unjudged
+
+
+def _store_counts(run: ValidationRun, parameters: int | None, dtypes: dict[str, int]) -> None:
+    """The commit's parameter counts on its run, and on the repo when the commit is main's head."""
+    ValidationRun.objects.filter(pk=run.pk).update(parameter_count=parameters,
+                                                   parameter_dtypes=dtypes if parameters is not None else {})
+    on_main = Branch.objects.filter(repo_id=run.repo_id, name="main", head_id=run.commit_id).exists()
+    if parameters and on_main:
+        ModelRepo.objects.filter(pk=run.repo_id).update(parameter_count=parameters, parameter_dtypes=dtypes)
+
+
+def _count_early(run: ValidationRun, entries: dict[str, CommitFile]) -> None:
+    """Once the commit's safetensors headers are read, and before its slower files (pickles, GGUF, other large
+    files) are: its parameter counts, so that model_info and the lists show them while the run goes on."""
+    own = {fc.path: fc for fc in run.files.all()}
+    tree, _shas, _failures, _unjudged = _tree(entries, own)
+    counts = parameter_counts(tree, read=lambda path: _read_small(entries[path]) if path in entries else None)
+    if counts is not None:
+        with transaction.atomic():
+            _store_counts(run, *counts)
+
+
+def _finish(run: ValidationRun) -> None:
+    entries = {f.path: f for f in CommitFile.objects.filter(commit_id=run.commit_id)
+               .select_related("blob").defer("content")}
+    own = {fc.path: fc for fc in run.files.all()}
+    tree, sha_by_path, inherited_failures, unjudged = _tree(entries, own)
+    busy = _being_checked(unjudged, run.pk) if unjudged else []
+    if busy:
+        raise AwaitingVerdicts(AWAITING_VERDICTS + ", ".join(busy), unjudged)
 
     report = check_repo(tree, read=lambda path: _read_small(entries[path]) if path in entries else None,
                         tensors=tensor_tables(sha_by_path))
@@ -499,10 +536,8 @@ def _finish(run: ValidationRun) -> None:
     with transaction.atomic():
         ValidationRun.objects.filter(pk=run.pk).update(
             status=status, summary=summary, finished_at=now, heartbeat_at=now, bytes_checked=run.bytes_total,
-            error="", parameter_count=parameters, parameter_dtypes=dtypes if parameters is not None else {})
-        on_main = Branch.objects.filter(repo_id=run.repo_id, name="main", head_id=run.commit_id).exists()
-        if parameters and on_main:
-            ModelRepo.objects.filter(pk=run.repo_id).update(parameter_count=parameters, parameter_dtypes=dtypes)
+            error="")
+        _store_counts(run, parameters, dtypes)
         audit_record(actor=None, action="validation.finish", target=run.repo,
                      metadata={"commit": run.commit.oid, "status": status})
         hooks.validation_finished(run.pk, status)

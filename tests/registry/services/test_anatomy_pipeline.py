@@ -144,3 +144,35 @@ def test_gguf_metadata_disagreeing_with_its_tensors_fails_the_run_not_the_downlo
     assert message == "model.Q8_0.gguf: llama.block_count is 3 but the tensors hold blk.0–1"
     assert {f.status for f in run.files.all()} == {"passed"}  # the file itself is sound: not quarantined
     assert ContentTensor.objects.filter(name="token_embd.weight", dtype="F32", shape=[4, 8]).exists()
+
+
+def test_counts_appear_once_the_headers_are_read_before_the_slow_files(validator, make_repo, monkeypatch, client):
+    """A checkpoint with a large pickle beside its safetensors: the counts don't wait for the pickle scan."""
+    from registry.services.validation import validation_run_execute
+    from registry.storage import StorageError, get_store
+
+    repo = make_repo("early")
+    tensors = llama_tensors()
+    big = b"\x80\x02}q\x00." + bytes(64)  # stands for a 10 GB pytorch_model.bin that is still being scanned
+    run = validator.commit(repo, inline=BASE, blobs={"model.safetensors": safetensors_bytes(tensors),
+                                                     "pytorch_model.bin": big})
+    store = get_store()
+    original = store.iter_bytes
+    slow_key = next(f.blob.storage_key for f in run.commit.files.select_related("blob") if f.path.endswith(".bin"))
+
+    def stuck(key: str, **kwargs):  # noqa: ANN202 - the pickle's read fails: the run is handed back for a retry
+        if key == slow_key:
+            raise StorageError("still reading")
+        return original(key, **kwargs)
+
+    monkeypatch.setattr(store, "iter_bytes", stuck)
+    with pytest.raises(StorageError):
+        validation_run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    total = sum(t.size for t in tensors.values())
+    assert run.status == "pending" and (run.parameter_count, run.parameter_dtypes) == (total, {"F32": total})
+    assert ModelRepo.objects.get(pk=repo.pk).parameter_count == total
+    assert client.get("/api/models/acme/early").json()["safetensors"] == {"parameters": {"F32": total},
+                                                                          "total": total}
+    monkeypatch.setattr(store, "iter_bytes", original)
+    assert validator.run(run).parameter_count == total

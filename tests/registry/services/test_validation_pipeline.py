@@ -376,11 +376,16 @@ def test_executing_a_finished_run_again_changes_nothing(validator, make_repo, mo
 
 
 def test_storage_error_hands_the_run_back_for_a_retry(validator, make_repo, monkeypatch):
-    run = validator.commit(make_repo(), **good_model())
+    model = good_model()
+    model["blobs"]["training_args.bin"] = PROTO2 + b"}" + STOP  # read after the safetensors headers
+    run = validator.commit(make_repo(), **model)
     store = get_store()
     original = store.iter_bytes
+    unreachable = Blob.objects.get(sha256=sha(model["blobs"]["training_args.bin"])).storage_key
 
     def broken(key: str, **kwargs: Any):  # noqa: ANN202
+        if key != unreachable:
+            return original(key, **kwargs)
         raise StorageError("store unreachable")
 
     monkeypatch.setattr(store, "iter_bytes", broken)
@@ -389,6 +394,7 @@ def test_storage_error_hands_the_run_back_for_a_retry(validator, make_repo, monk
     run.refresh_from_db()
     assert (run.status, run.attempts) == ("pending", 1) and "unreachable" in run.error
     assert files_of(run)["config.json"].status == "passed"  # finished files are kept
+    assert files_of(run)["model.safetensors"].status == "passed"
     monkeypatch.setattr(store, "iter_bytes", original)
     run = validator.run(run)
     assert (run.status, run.attempts, run.error) == ("passed", 2, "")
