@@ -39,7 +39,7 @@ from registry.selectors import hf as hf_selectors
 from registry.selectors.catalogue import RepoQuery, parameters_range, repo_page
 from registry.selectors.history import history_page
 from registry.selectors.repos import commit_files, repo_refs, revision_resolve
-from registry.selectors.tensors import commit_parameters
+from registry.selectors.tensors import commit_parameters, sharded_safetensors_metadata
 from registry.selectors.validation import file_quarantine, with_quarantine
 from registry.services.refs import branch_create, branch_delete, tag_create, tag_delete
 from registry.services.repos import repo_create, repo_delete, repo_move, repo_update_settings
@@ -293,6 +293,21 @@ def model_info(request: HttpRequest, principal: Principal, namespace: str, name:
     data["siblings"] = [_sibling(f, blobs) for f in with_quarantine(commit_files(commit=commit))]
     data["usedStorage"] = hf_selectors.repo_used_storage(repo=repo)
     return JsonResponse(data)
+
+
+@hf_view
+@require_http_methods(["GET"])
+def safetensors_metadata(request: HttpRequest, principal: Principal, namespace: str, name: str,
+                         rest: str) -> HttpResponse:
+    """`get_sharded_safetensors_metadata`: main's index `rest` and every shard's header, with download rights."""
+    from api.hf.files import check_downloadable
+
+    repo = get_repo(principal, namespace, name)
+    check_downloadable(request, principal, repo)
+    commit = revision_resolve(repo=repo, revision=DEFAULT_REVISION)
+    found = sharded_safetensors_metadata(repo=repo, commit=commit, index_path=rest)
+    index = {"metadata": found.index_metadata} if found.index_metadata is not None else {}
+    return JsonResponse({"index": index, "headers": found.headers}, headers={"X-Repo-Commit": commit.oid})
 
 
 # HF sort names (the client maps last_modified → lastModified …) → the catalogue's orders. Likes and trending

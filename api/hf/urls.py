@@ -23,6 +23,8 @@ urlpatterns = [
     path("api/models", repos.list_models, name="hf-model-list"),
     re_path(rf"^api/models/{NS}/{NAME}$", repos.model_info, name="hf-model-info"),
     re_path(rf"^api/models/{NS}/{NAME}/revision/{REST}$", repos.model_info, name="hf-model-info-rev"),
+    re_path(rf"^api/models/{NS}/{NAME}/safetensors-metadata/{REST}$", repos.safetensors_metadata,
+            name="hf-safetensors-metadata"),
     re_path(rf"^api/models/{NS}/{NAME}/settings$", repos.update_settings, name="hf-settings"),
     re_path(rf"^api/models/{NS}/{NAME}/auth-check(?P<write>/write)?$", repos.auth_check, name="hf-auth-check"),
     re_path(rf"^api/models/{NS}/{NAME}/refs$", repos.refs, name="hf-refs"),

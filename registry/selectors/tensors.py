@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from registry.models import ContentTensor
+from registry.exceptions import Conflict, EntryNotFound, InvalidInput, PermissionDenied
+from registry.models import Blob, Commit, CommitFile, ContentTensor, ModelRepo
+from registry.selectors.blobs import file_granted
+from registry.selectors.validation import file_quarantine, with_quarantine
+from registry.storage import get_store
 from registry.validation.types import TensorInfo
 
 BATCH = 2000  # rows per query when a table is read whole (10k-tensor files: five queries, bounded memory)
@@ -87,3 +95,83 @@ def content_tensor_stats(*, sha256: str) -> dict[str, object] | None:
     dtypes = summary.get("dtypes") or summary.get("types") or {}
     return {"tensor_count": summary.get("tensor_count"), "parameter_count": summary.get("parameter_count"),
             "dtypes": sorted(dtypes.items(), key=lambda item: -item[1]) if isinstance(dtypes, dict) else []}
+
+
+MAX_HEADER = 25_000_000  # what huggingface_hub accepts (SAFETENSORS_MAX_HEADER_LENGTH)
+MAX_INDEX = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ShardedMetadata:
+    index_metadata: dict[str, Any] | None
+    headers: dict[str, dict[str, Any]]  # shard name, as the weight_map writes it -> its parsed header
+
+
+def _file_bytes(entry: CommitFile, *, start: int, end: int) -> bytes:
+    """Bytes [start, end) of a committed file: inline content, or a ranged read of its blob."""
+    if entry.blob_id is None:
+        return bytes(entry.content or b"")[start:end]
+    if end <= start:
+        return b""
+    return b"".join(get_store().iter_bytes(entry.blob.storage_key, start=start, end=end - 1))
+
+
+def _servable(repo: ModelRepo, entry: CommitFile, path: str) -> None:
+    """The same refusals as /resolve: bytes the repo does not hold, quarantined or rejected content, bytes still
+    being checked (those are a 503 there; here a 409 the caller may retry)."""
+    if not file_granted(repo=repo, commit_file=entry):
+        raise PermissionDenied(f"{path} is not verified for this repository", code="BlobNotVerified")
+    reason = file_quarantine(commit_file=entry)
+    if reason is not None:
+        raise PermissionDenied(f"{path} failed validation and is quarantined: {reason}", code="FileQuarantined")
+    if entry.blob_id is not None and entry.blob.state != Blob.State.VERIFIED:
+        raise Conflict(f"{path} was just uploaded and is still being checked; retry in a few seconds")
+
+
+def safetensors_header(*, repo: ModelRepo, entry: CommitFile) -> dict[str, Any]:
+    """A safetensors file's parsed header (`__metadata__` and every tensor's dtype, shape, data_offsets), read with
+    two ranged reads as `get_safetensors_metadata` does on the client."""
+    _servable(repo, entry, entry.path)
+    prefix = _file_bytes(entry, start=0, end=8)
+    if len(prefix) < 8:
+        raise InvalidInput(f"{entry.path} is not a safetensors file (too short)")
+    (length,) = struct.unpack("<Q", prefix)
+    if length > MAX_HEADER or length + 8 > entry.size:
+        raise InvalidInput(f"{entry.path}: safetensors header length {length} is not plausible")
+    try:
+        header = json.loads(_file_bytes(entry, start=8, end=8 + length))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"{entry.path}: the safetensors header is not JSON") from exc
+    if not isinstance(header, dict):
+        raise InvalidInput(f"{entry.path}: the safetensors header is not an object")
+    return header
+
+
+def sharded_safetensors_metadata(*, repo: ModelRepo, commit: Commit, index_path: str) -> ShardedMetadata:
+    """What `get_sharded_safetensors_metadata` asks for in one request: the index's metadata and each shard's
+    header. The caller has checked download access; each file is refused as /resolve would refuse it."""
+    from registry.validation.sharded import resolve_shard_path
+
+    files = with_quarantine(CommitFile.objects.select_related("blob").filter(commit=commit))
+    index = files.filter(path=index_path).first()
+    if index is None:
+        raise EntryNotFound(f"{index_path} does not exist in revision {commit.oid}")
+    _servable(repo, index, index_path)
+    if index.size > MAX_INDEX:
+        raise InvalidInput(f"{index_path} is larger than {MAX_INDEX} bytes")
+    try:
+        root = json.loads(_file_bytes(index, start=0, end=index.size))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"{index_path} is not JSON") from exc
+    weight_map = root.get("weight_map") if isinstance(root, dict) else None
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) and v for v in weight_map.values()):
+        raise InvalidInput(f"{index_path} has no weight_map of shard names")
+    shards = {name: resolve_shard_path(index_path, name) for name in sorted(set(weight_map.values()))}
+    entries = {e.path: e for e in files.filter(path__in=list(shards.values()))}
+    headers = {}
+    for name, path in shards.items():
+        if path not in entries:
+            raise EntryNotFound(f"{path}, named by {index_path}, does not exist in revision {commit.oid}")
+        headers[name] = safetensors_header(repo=repo, entry=entries[path])
+    metadata = root.get("metadata")
+    return ShardedMetadata(index_metadata=metadata if isinstance(metadata, dict) else None, headers=headers)

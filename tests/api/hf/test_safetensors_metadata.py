@@ -108,3 +108,47 @@ def test_model_info_expand_safetensors_after_upload_at_main_and_at_a_revision(hu
     assert (info.safetensors.parameters, info.safetensors.total) == ({"F16": 100}, 100)
     old = api.model_info("acme/up", revision=first)
     assert (old.safetensors.parameters, old.safetensors.total) == ({"F32": 65, "F16": 4}, 69)
+
+
+def test_get_sharded_safetensors_metadata_in_one_request(hub, make_repo, blob_store):
+    hub.seed(make_repo("st"), inline={"model.safetensors.index.json": index_bytes()},
+             blobs={S1: st_save(FIRST, metadata={"format": "pt"}), S2: st_save(SECOND)})
+    meta = hub.api("anonymous").get_sharded_safetensors_metadata("acme/st")
+    assert meta.sharded and meta.metadata == {"total_size": 15 * 4 + 7 * 2 + 4 * 4}
+    assert meta.weight_map == {"a": S1, "b": S2, "c": S2}
+    assert meta.parameter_count == {"F32": 19, "F16": 7}
+    assert meta.files_metadata[S1].metadata == {"format": "pt"}
+    start, end = meta.files_metadata[S2].tensors["c"].data_offsets  # as stored in the header
+    assert end - start == 16
+    same = hub.api("anonymous").get_safetensors_metadata("acme/st")
+    assert {s: f.tensors for s, f in same.files_metadata.items()} == {s: f.tensors for s, f in
+                                                                      meta.files_metadata.items()}
+
+
+def test_sharded_metadata_follows_download_rules(hub, make_repo, blob_store):
+    from huggingface_hub.errors import EntryNotFoundError
+
+    repo = make_repo("gated", gating="auto")
+    hub.seed(repo, inline={"model.safetensors.index.json": index_bytes()}, blobs={S1: st_save(FIRST)})
+    with pytest.raises(GatedRepoError):
+        hub.api("outsider").get_sharded_safetensors_metadata("acme/gated")
+    with pytest.raises(EntryNotFoundError):  # S2 is named by the index but not in the commit
+        hub.api("member").get_sharded_safetensors_metadata("acme/gated")
+    with pytest.raises(EntryNotFoundError):
+        hub.api("member").get_sharded_safetensors_metadata("acme/gated", filename="other.safetensors.index.json")
+    hidden = make_repo("hidden", private=True)
+    hub.seed(hidden, inline={"model.safetensors.index.json": index_bytes()})
+    with pytest.raises(RepositoryNotFoundError):
+        hub.api("outsider").get_sharded_safetensors_metadata("acme/hidden")
+
+
+@pytest.mark.parametrize(("index", "status"), [
+    (b"{not json", 400),
+    (json.dumps({"weight_map": {"a": 3}}).encode(), 400),
+    (json.dumps({"weight_map": {"a": "../../etc/passwd"}}).encode(), 404),
+])
+def test_a_bad_index_is_a_clear_client_error(hub, make_repo, client, index, status):
+    hub.seed(make_repo("bad"), inline={"model.safetensors.index.json": index})
+    response = client.get("/api/models/acme/bad/safetensors-metadata/model.safetensors.index.json")
+    assert response.status_code == status
+    assert response.headers["X-Error-Message"]
