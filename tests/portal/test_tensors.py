@@ -101,3 +101,9 @@ def test_a_file_without_a_table_says_so(client, validator, make_repo):
     assert client.get("/acme/anat/tensors/main/missing.safetensors").status_code == 404
     html = client.get("/acme/anat/tensors/main/config.json").content.decode()
     assert "No tensor table for this file" in html
+
+
+def test_the_viewer_speaks_korean(client, validator, make_repo):
+    validated_model(validator, make_repo("anat"))
+    html = client.get("/acme/anat/tensors/main/model.safetensors", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert f"텐서 {len(llama_tensors())}개" in html and "형태" in html
