@@ -176,3 +176,16 @@ def test_counts_appear_once_the_headers_are_read_before_the_slow_files(validator
                                                                           "total": total}
     monkeypatch.setattr(store, "iter_bytes", original)
     assert validator.run(run).parameter_count == total
+
+
+def test_the_anatomy_checks_read_no_weight_bytes(validator, make_repo, monkeypatch):
+    from tests.registry.services.test_validation_pipeline import ReadSpy
+
+    repo = make_repo()
+    weights = safetensors_bytes(llama_tensors())
+    validator.commit_and_run(repo, inline={**BASE, "config.json": json.dumps(LLAMA).encode()},
+                             blobs={"model.safetensors": weights})
+    spy = ReadSpy(monkeypatch)
+    run = validator.commit_and_run(repo, inline={"config.json": json.dumps({**LLAMA, "vocab_size": 64}).encode()})
+    assert spy.keys == []  # the new config against the stored table: not one byte of the weights read again
+    assert any("vocab_size=64 but model.embed_tokens.weight has 32 rows" in m for m in failures(run, "shapes"))
