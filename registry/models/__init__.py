@@ -32,6 +32,7 @@ from registry.models.core import (
 )
 from registry.models.downloads import DownloadDay, UserDownload
 from registry.models.jobs import Job
+from registry.models.lineage import RepoBaseModel
 from registry.models.orgs import OrgInvitation
 from registry.models.releases import (
     MirrorTarget,
@@ -58,6 +59,7 @@ __all__ = [
     "BlobUpload",
     "CatalogueFacet",
     "RepoBlob",
+    "RepoBaseModel",
     "MirrorTarget",
     "Release",
     "ReleaseAdvisory",
