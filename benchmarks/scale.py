@@ -300,7 +300,8 @@ def run(args: argparse.Namespace) -> int:
         for side in (small, large):
             side.base = start_gunicorn(procs, side.env, "portal.wsgi", 1, work / f"{side.label}.log")
         print(f"setup: {time.perf_counter() - started:.0f}s; hubs: small {small.base}, large {large.base}; "
-              f"author {large.facts['author']}, repo {large.facts['repo']}, big repo {large.facts['big']} "
+              f"author {large.facts['author']}, repo {large.facts['repo']}, base model {large.facts['base']}, "
+              f"big repo {large.facts['big']} "
               f"({small.facts['big_files']:,} / {large.facts['big_files']:,} files)")
         results = []
         for row in rows():
