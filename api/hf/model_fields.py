@@ -80,8 +80,6 @@ def _shown(value: str) -> str:
 EXPAND_UNAVAILABLE = {
     "evalResults": "evaluation results are not collected here (the card's `model-index` is: expand=model-index)",
     "gguf": "GGUF metadata is not extracted here",
-    "inference": "no model of this hub is served by inference providers",
-    "inferenceProviderMapping": "no model of this hub is served by inference providers",
     "mask_token": "mask tokens are not read from configs here",
     "resourceGroup": "this hub has no resource groups",
     "transformersInfo": "transformers auto classes are not derived here (expand=config gives config.json)",
@@ -236,6 +234,10 @@ PRODUCERS: dict[str, Callable[[ModelRepo, ModelBatch], Any]] = {
     "downloads": lambda r, _b: r.downloads,
     "downloadsAllTime": lambda r, _b: r.downloads,  # the hub's counter is all-time already
     "gated": lambda r, _b: GATED_WIRE.get(r.gating, False),
+    # No model here is served by inference providers: never "warm" (left out, as the Hub leaves out cold models),
+    # and no provider mapping (the InferenceClient asks for it, and then says no provider serves the model).
+    "inference": lambda r, _b: OMIT,
+    "inferenceProviderMapping": lambda r, _b: [],
     "lastModified": lambda r, _b: iso(r.updated_at),
     "library_name": lambda r, _b: r.library_name or None,
     "likes": lambda r, _b: 0,  # liking is not a feature of this hub: every model has none

@@ -106,8 +106,14 @@ def test_every_expand_property_the_hub_computes_reads_back(hub, family):
     assert info.card_data.license == "mit" and info.base_models["relation"] == "finetune"
 
 
+def test_no_inference_provider_serves_a_model_here(hub, family):
+    """What InferenceClient asks before a call: an empty mapping, and never "warm"."""
+    info = hub.api("anonymous").model_info("acme/ft-a", expand=["inferenceProviderMapping", "inference"])
+    assert info.inference_provider_mapping == [] and info.inference is None
+
+
 @pytest.mark.parametrize(("expand", "named"), [
-    (["trendingScore"], "trendingScore"), (["gguf"], "gguf"), (["inferenceProviderMapping"], "inference"),
+    (["trendingScore"], "trendingScore"), (["gguf"], "gguf"), (["mask_token"], "mask_token"),
     (["nonsense"], "nonsense"),
 ])
 def test_an_expand_property_the_hub_does_not_compute_is_a_400_naming_it(hub, family, expand, named):
