@@ -94,3 +94,9 @@ def test_the_list_combines_other_filters_with_the_form_and_drops_malformed_ones(
     assert 'value="base_model:bogus' not in html and 'data-filter="base_model:bogus' not in html
     dataset = client.get("/models", {"filter": "llm", "other": "license:mit"}).content.decode()
     assert len(re.findall(r'class="model-id"', dataset)) == 4  # the public cards (the base has none)
+
+
+def test_the_tree_speaks_korean(client, tree):
+    html = client.get("/acme/base", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "모델 트리" in html and "파인튜닝 모델" in html and "파생 모델 4개 모두 보기" in html
+    assert "파인튜닝 원본:" in client.get("/acme/ft", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
