@@ -136,9 +136,10 @@ def facts() -> None:
     django.setup()
     from django.conf import settings
     from django.contrib.auth import get_user_model
+    from django.db.models import Count
     from django.test import Client
 
-    from registry.models import CommitFile, ModelRepo
+    from registry.models import CommitFile, ModelRepo, RepoBaseModel
     from registry.services.scale_seed import BIG_REPO_NAME, SEEDER, org_slug
 
     client = Client()
@@ -147,8 +148,13 @@ def facts() -> None:
     repo = ModelRepo.objects.filter(namespace=owner, private=False).exclude(name=BIG_REPO_NAME).order_by("pk").first()
     big = ModelRepo.objects.get(namespace=owner, name=BIG_REPO_NAME)
     files = CommitFile.objects.filter(commit=big.branches.get(name="main").head).count()
+    # The base model with the most fine-tunes among the owner's public repos: its model tree and its children's list.
+    bases = (RepoBaseModel.objects.filter(base_key__startswith=f"{owner}/", relation="finetune")
+             .values("base_key").annotate(n=Count("id")).order_by("-n").values_list("base_key", flat=True)[:20])
+    base = next((found.repo_id for key in bases for found in ModelRepo.objects.filter(
+        private=False, namespace=owner, name=key.split("/", 1)[1])[:1]), repo.repo_id)
     print(json.dumps({"cookie": f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}",
-                      "author": owner, "repo": repo.repo_id, "big": big.repo_id, "big_files": files}))
+                      "author": owner, "repo": repo.repo_id, "big": big.repo_id, "big_files": files, "base": base}))
 
 
 # --- requests ----------------------------------------------------------------------------------------------------
@@ -180,6 +186,11 @@ def rows() -> list[Row]:
     def list_author(side: Side) -> int:
         return len(list(hf(side).list_models(author=side.facts["author"], limit=50))) or 1
 
+    def list_finetunes(side: Side) -> int:
+        found = hf(side).list_models(filter=f"base_model:finetune:{side.facts['base']}", limit=50,
+                                     expand=["baseModels", "childrenModelCount"])
+        return len(list(found)) or 1
+
     def tree(side: Side) -> int:
         from huggingface_hub.hf_api import RepoFile
 
@@ -197,6 +208,8 @@ def rows() -> list[Row]:
         Row("api-v1", "/api/v1/models", lambda s: get(s, "/api/v1/models")),
         Row("repo-page", "repo page /{namespace}/{name}", lambda s: get(s, repo_path(s))),
         Row("model-info", "HF model_info", lambda s: hf(s).model_info(s.facts["repo"]) and 1),
+        Row("hf-lineage", "HF list_models(filter=base_model:finetune:…, limit=50, expand=lineage)", list_finetunes),
+        Row("base-page", "repo page of a base model (its model tree)", lambda s: get(s, "/" + quote(s.facts["base"]))),
         Row("admin-audit", "admin audit events changelist (superuser)",
             lambda s: get(s, "/admin/registry/auditevent/", cookie=True)),
         Row("tree", "list_repo_tree(recursive=True), per file", tree, per_item=True, absolute=False),
@@ -287,7 +300,8 @@ def run(args: argparse.Namespace) -> int:
         for side in (small, large):
             side.base = start_gunicorn(procs, side.env, "portal.wsgi", 1, work / f"{side.label}.log")
         print(f"setup: {time.perf_counter() - started:.0f}s; hubs: small {small.base}, large {large.base}; "
-              f"author {large.facts['author']}, repo {large.facts['repo']}, big repo {large.facts['big']} "
+              f"author {large.facts['author']}, repo {large.facts['repo']}, base model {large.facts['base']}, "
+              f"big repo {large.facts['big']} "
               f"({small.facts['big_files']:,} / {large.facts['big_files']:,} files)")
         results = []
         for row in rows():

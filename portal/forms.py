@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from registry.lineage import parse_base_model_filter
 from registry.models import ApiKey, Organization
 from registry.selectors.catalogue import RepoQuery
 
@@ -18,6 +19,8 @@ SORT_CHOICES = [
 ]
 GATED_CHOICES = [("", _("Any access")), ("open", _("Open")), ("gated", _("Gated"))]
 QUESTION_PREFIX = "q_"
+MAX_OTHER_FILTERS = 10
+MAX_FILTER_LENGTH = 300
 
 
 class ModelSearchForm(forms.Form):
@@ -40,12 +43,30 @@ class ModelSearchForm(forms.Form):
             values["sort"] = "relevance" if values["q"] else "downloads"
         return values
 
+    def other_filters(self) -> list[str]:
+        """HF's `other=` (and `filter=`) values, repeated: tags in HF's filter syntax, as list_models takes them —
+        `base_model:finetune:org/name` (the fine-tunes of a model), `dataset:x`, `license:x`, a tag. A malformed
+        base-model filter is dropped (like every unknown value here)."""
+        getlist = getattr(self.data, "getlist", None)
+        if getlist is None:
+            return []
+        kept: list[str] = []
+        for value in [*getlist("other"), *getlist("filter")]:
+            value = value.strip()[:MAX_FILTER_LENGTH]
+            try:
+                parse_base_model_filter(value)
+            except ValueError:
+                continue
+            if value and value not in kept and len(kept) < MAX_OTHER_FILTERS:
+                kept.append(value)
+        return kept
+
     def query(self) -> RepoQuery:
         values = self.filters()
         return RepoQuery(text=values["q"], fuzzy=True, namespace=values["organization"],
                          task=values["pipeline_tag"], license=values["license"], language=values["language"],
                          tag=values["tag"], gated={"gated": True, "open": False}.get(values["gated"]),
-                         sort=values["sort"])
+                         filters=tuple(self.other_filters()), sort=values["sort"])
 
 
 class ApiKeyCreateForm(forms.Form):

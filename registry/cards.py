@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from registry.lineage import card_lineage, derived_tags, is_derived_tag
 
 FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*\r?$\n?", re.S | re.M)
 
@@ -145,12 +148,15 @@ def _as_list(value: Any) -> list[str]:
     return [str(value)]
 
 
-def card_fields(data: dict[str, Any]) -> dict[str, Any]:
-    """The repo fields cached from card metadata."""
+def card_fields(data: dict[str, Any], *, paths: Iterable[str] = ()) -> dict[str, Any]:
+    """The repo fields cached from card metadata; `paths`: the files of the default branch, from which a missing
+    base_model_relation is inferred (registry.lineage). The tags are the card's own, then the derived ones
+    (`dataset:…`, `base_model:…`), as the Hub lists them."""
     license_value = data.get("license")
+    own_tags = [t for t in _as_list(data.get("tags")) if not is_derived_tag(t)]
     return {
         "card_data": data,
-        "tags": _as_list(data.get("tags")),
+        "tags": own_tags + [t for t in derived_tags(data, card_lineage(data, paths)) if t not in own_tags],
         "pipeline_tag": str(data.get("pipeline_tag") or "")[:64],
         "library_name": str(data.get("library_name") or "")[:64],
         "languages": _as_list(data.get("language")),

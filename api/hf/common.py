@@ -184,10 +184,13 @@ def _link_with_cursor(request: HttpRequest, token: str) -> str:
     return page_link(request, base64.urlsafe_b64encode(token.encode()).decode().rstrip("="))
 
 
-def page_link(request: HttpRequest, cursor: str) -> str:
-    """`Link: <absolute URL>; rel="next"` for a keyset cursor: the request's whole query string, `cursor` replaced."""
+def page_link(request: HttpRequest, cursor: str, **replaced: str) -> str:
+    """`Link: <absolute URL>; rel="next"` for a keyset cursor: the request's whole query string, `cursor` (and any
+    parameter in `replaced`) replaced."""
     query = request.GET.copy()
     query["cursor"] = cursor
+    for key, value in replaced.items():
+        query[key] = value
     return f'<{absolute(request, request.path + "?" + query.urlencode())}>; rel="next"'
 
 

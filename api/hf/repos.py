@@ -24,6 +24,16 @@ from api.hf.common import (
     next_key_link,
     page_link,
 )
+from api.hf.model_fields import (
+    GATED_WIRE,
+    INFO_PARAMETERS,
+    LIST_PARAMETERS,
+    ModelBatch,
+    check_parameters,
+    expand_properties,
+    flag,
+    optional_flag,
+)
 from registry import permissions
 from registry.cards import CardError, parse_card
 from registry.exceptions import (
@@ -35,12 +45,11 @@ from registry.exceptions import (
     RepoNotFound,
 )
 from registry.models import Membership, ModelRepo
-from registry.selectors import hf as hf_selectors
 from registry.selectors.catalogue import RepoQuery, parameters_range, repo_page
 from registry.selectors.history import history_page
-from registry.selectors.repos import commit_files, repo_refs, revision_resolve
-from registry.selectors.tensors import commit_parameters, sharded_safetensors_metadata
-from registry.selectors.validation import file_quarantine, with_quarantine
+from registry.selectors.repos import repo_refs, revision_resolve
+from registry.selectors.security import security_status
+from registry.selectors.tensors import sharded_safetensors_metadata
 from registry.services.refs import branch_create, branch_delete, tag_create, tag_delete
 from registry.services.repos import repo_create, repo_delete, repo_move, repo_update_settings
 
@@ -49,7 +58,6 @@ MODELS_PAGE_SIZE = 100
 MODELS_MAX_LIMIT = 1000
 COMMITS_PAGE_SIZE = 50
 DEFAULT_REVISION = "main"
-GATED_WIRE = {ModelRepo.Gating.NONE: False, ModelRepo.Gating.AUTO: "auto", ModelRepo.Gating.MANUAL: "manual"}
 
 
 def repo_url(request: HttpRequest, repo_id: str) -> str:
@@ -235,21 +243,6 @@ def validate_yaml(request: HttpRequest, principal: Principal) -> HttpResponse:
 # --- info and listings -------------------------------------------------------------------------
 
 
-def _sibling(entry: Any, blobs: bool) -> dict[str, Any]:
-    data: dict[str, Any] = {"rfilename": entry.path}
-    if hasattr(entry, "quarantine_reason"):  # annotated by `with_quarantine`: no query here
-        reason = file_quarantine(commit_file=entry)
-        if reason is not None:
-            data["securityFileStatus"] = {"status": "unsafe", "message": reason}
-    if blobs:
-        data["size"] = entry.size
-        data["blobId"] = entry.git_oid
-        if entry.blob_id:
-            data["lfs"] = {"sha256": entry.blob.sha256, "size": entry.size,
-                           "pointerSize": hf_selectors.pointer_size(entry.blob.sha256, entry.size)}
-    return data
-
-
 def _repo_summary(repo: ModelRepo, *, card_data: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {
         "_id": f"{repo.pk:024x}",
@@ -274,24 +267,33 @@ def _repo_summary(repo: ModelRepo, *, card_data: bool = False) -> dict[str, Any]
     return data
 
 
+# What model_info adds to the summary without `expand` (each computed as `expand` would).
+INFO_EXTRAS = ("sha", "siblings", "usedStorage", "config", "baseModels", "childrenModelCount", "spaces")
+
+
 @hf_view
 @require_http_methods(["GET"])
 def model_info(request: HttpRequest, principal: Principal, namespace: str, name: str,
                rest: str | None = None) -> HttpResponse:
+    """`expand=<property>` (repeated): only those properties, plus `id`; `securityStatus=true`: the revision's
+    `securityRepoStatus` (registry.selectors.security); `blobs=true`: sizes and ids of the siblings."""
+    params = request.GET
+    check_parameters(params, INFO_PARAMETERS, what="model_info")
     repo = get_repo(principal, namespace, name)
     commit = revision_resolve(repo=repo, revision=rest or DEFAULT_REVISION)
-    blobs = _bool(request.GET.get("blobs"))
+    blobs, security = flag(params, "blobs"), flag(params, "securityStatus")
+    expand = expand_properties(params, listing=False)
+    if expand and (blobs or security):
+        raise InvalidInput("expand cannot be combined with blobs or securityStatus (as in huggingface_hub)")
+    batch = ModelBatch(viewer=principal.user, repos=[repo], heads={repo.pk: commit}, single=True, blobs=blobs,
+                       pinned=rest is not None)
+    if expand:
+        return JsonResponse({"id": repo.repo_id, **batch.fields(repo, expand)})
     data = _repo_summary(repo, card_data=True)
-    # The revision's own counts (its run's), not main's: model_info at an old commit describes that commit. Until
-    # main's newest commit is counted, main shows the last counts it had (the repo's cache).
-    known, safetensors = commit_parameters(commit_id=commit.pk)
-    if known or rest is not None:
-        data.pop("safetensors", None)
-        if safetensors is not None:
-            data["safetensors"] = safetensors
-    data["sha"] = commit.oid
-    data["siblings"] = [_sibling(f, blobs) for f in with_quarantine(commit_files(commit=commit))]
-    data["usedStorage"] = hf_selectors.repo_used_storage(repo=repo)
+    data.pop("safetensors", None)  # the revision's own counts, not main's copy on the repo
+    data.update(batch.fields(repo, (*INFO_EXTRAS, "safetensors")))
+    if security:
+        data["securityRepoStatus"] = security_status(commit=commit)
     return JsonResponse(data)
 
 
@@ -310,53 +312,75 @@ def safetensors_metadata(request: HttpRequest, principal: Principal, namespace: 
     return JsonResponse({"index": index, "headers": found.headers}, headers={"X-Repo-Commit": commit.oid})
 
 
-# HF sort names (the client maps last_modified → lastModified …) → the catalogue's orders. Likes and trending
-# aren't counted here: those sorts fall back to downloads.
-HF_SORTS = {"downloads": "downloads", "lastModified": "updated", "createdAt": "created", "likes": "downloads",
-            "trendingScore": "downloads"}
+# HF sort names (the client maps last_modified → lastModified …) → the catalogue's orders. Every model has 0 likes
+# here (liking is not a feature of this hub), so sort=likes is a tie broken by downloads.
+HF_SORTS = {"downloads": "downloads", "lastModified": "updated", "createdAt": "created", "likes": "downloads"}
+HF_DIRECTIONS = {"-1": False, "desc": False, "1": True, "asc": True}
 
 
 def _models_query(params: Any) -> RepoQuery:
-    """The list_models parameters the client sends (HF_PROTOCOL.md §4), as a catalogue query."""
-    gated = params.get("gated")
+    """The list_models parameters the client sends (docs/HF_MODELS_API.md), as a catalogue query; a 400 for a value
+    that can't be honoured."""
     minimum, maximum = parameters_range(params["num_parameters"]) if params.get("num_parameters") else (None, None)
+    sort = params.get("sort") or "downloads"
+    if sort == "trendingScore":
+        raise InvalidInput("sort=trendingScore is not available: this hub computes no trending score "
+                           f"(sort by one of {', '.join(HF_SORTS)})")
+    if sort not in HF_SORTS:
+        raise InvalidInput(f"unknown sort {sort!r}: sort by one of {', '.join(HF_SORTS)}")
+    direction = params.get("direction") or "-1"
+    if direction not in HF_DIRECTIONS:
+        raise InvalidInput(f"direction must be -1 (descending) or 1 (ascending), not {direction!r}")
     return RepoQuery(
         text=params.get("search", ""), in_card=False,  # HF: "contained in the returned model ids"
         namespace=params.get("author", "").strip(), filters=tuple(v for v in params.getlist("filter") if v),
         task=params.get("pipeline_tag", ""), language=params.get("language", ""),
         library=params.get("library", ""), license=params.get("license", ""),
-        gated=None if gated in (None, "") else _bool(gated), min_parameters=minimum, max_parameters=maximum,
-        sort=HF_SORTS.get(params.get("sort") or "downloads", "downloads"),
-        ascending=params.get("direction") in ("1", "asc"),
+        gated=optional_flag(params, "gated"), min_parameters=minimum, max_parameters=maximum,
+        sort=HF_SORTS[sort], ascending=HF_DIRECTIONS[direction],
     )
+
+
+def _limit(params: Any) -> int | None:
+    value = params.get("limit")
+    if value in (None, ""):
+        return None
+    try:
+        limit = int(value)
+    except ValueError:
+        raise InvalidInput("limit must be a number") from None
+    if limit < 1:
+        raise InvalidInput("limit must be at least 1")
+    return limit
 
 
 @hf_view
 @require_http_methods(["GET"])
 def list_models(request: HttpRequest, principal: Principal) -> HttpResponse:
     """A keyset page of the models the caller may see; `Link: <absolute URL>; rel="next"` carries the whole query
-    and the cursor, and the client follows it (it sends no parameters of its own on the next request)."""
+    and the cursor, and the client follows it (it sends no parameters of its own on the next request). `limit` is
+    the number of models in all: the next page's link asks for what is left, and there is none once it is 0."""
     params = request.GET
-    try:
-        limit = int(params.get("limit") or MODELS_PAGE_SIZE)
-    except ValueError:
-        raise InvalidInput("limit must be a number") from None
-    page_size = max(1, min(limit, MODELS_PAGE_SIZE, MODELS_MAX_LIMIT))
-    page = repo_page(viewer=principal.user, query=_models_query(params), cursor=params.get("cursor"),
-                     size=page_size)
+    check_parameters(params, LIST_PARAMETERS, what="list_models")
+    limit = _limit(params)
+    expand = expand_properties(params, listing=True)
+    full, card_data, config = flag(params, "full"), flag(params, "cardData"), flag(params, "config")
+    if expand and (full or card_data or config):
+        raise InvalidInput("expand cannot be combined with full, cardData or config (as in huggingface_hub)")
+    query = _models_query(params)
+    page_size = max(1, min(limit or MODELS_PAGE_SIZE, MODELS_PAGE_SIZE, MODELS_MAX_LIMIT))
+    page = repo_page(viewer=principal.user, query=query, cursor=params.get("cursor"), size=page_size)
     repos = page.rows
-    full = _bool(params.get("full"))
-    items = [_repo_summary(r, card_data=_bool(params.get("cardData"))) for r in repos]
-    if full and repos:
-        heads = hf_selectors.repo_heads(repos=repos)
-        files = hf_selectors.files_by_commit(commits=list(heads.values()))
-        for repo, item in zip(repos, items, strict=True):
-            head = heads.get(repo.pk)
-            item["sha"] = head.oid if head else None
-            item["siblings"] = [_sibling(f, False) for f in files.get(head.pk, [])] if head else []
+    batch = ModelBatch(viewer=principal.user, repos=repos)
+    if expand:
+        items = [{"id": r.repo_id, **batch.fields(r, expand)} for r in repos]
+    else:
+        extras = [name for name, wanted in (("config", config), ("sha", full), ("siblings", full)) if wanted]
+        items = [{**_repo_summary(r, card_data=card_data), **batch.fields(r, extras)} for r in repos]
     response = JsonResponse(items, safe=False)
-    if page.next:
-        response["Link"] = page_link(request, page.next)
+    left = None if limit is None else limit - len(repos)
+    if page.next and (left is None or left > 0):
+        response["Link"] = page_link(request, page.next, **({"limit": str(left)} if left is not None else {}))
     return response
 
 

@@ -55,3 +55,11 @@ def lang_name(code: str) -> str:
     """A language code from a card, with a readable name where we know it."""
     names = {"ko": _("Korean"), "en": _("English"), "ja": _("Japanese"), "zh": _("Chinese")}
     return f"{names[code]} ({code})" if code in names else code
+
+
+@register.filter
+def own_tags(tags: object) -> list[str]:
+    """A repo's tags without the ones the hub derives from the card (base_model:…, dataset:…)."""
+    from registry.lineage import display_tags
+
+    return display_tags(tags if isinstance(tags, list) else [])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from portal.download_chart import download_chart
@@ -21,11 +22,13 @@ from portal.markdown import render_card, render_markdown
 from portal.views.common import client_ip, portal_view, quote_rev
 from registry import permissions
 from registry.exceptions import InvalidInput, RevisionNotFound
+from registry.lineage import ADAPTER, FINETUNE, MERGE, QUANTIZED, parse_base_model_filter
 from registry.models import Commit, ModelRepo
 from registry.names import lookup_ok
 from registry.selectors.catalogue import FacetOption, catalogue_facets, namespace_suggestions, repo_page
 from registry.selectors.history import history_page
 from registry.selectors.inference import commit_inference_status, inference_latest_for_commit, inference_speed_history
+from registry.selectors.lineage import model_tree as lineage_tree
 from registry.selectors.portal import (
     DEFAULT_BRANCH,
     AccessStatus,
@@ -68,12 +71,30 @@ def model_list(request: HttpRequest) -> HttpResponse:
     facets = catalogue_facets(limit=FACET_OPTIONS, kinds=("namespaces", "tasks", "licenses", "languages", "tags"))
     options = {field: _with_selected(getattr(facets, kind), values[field]) for field, kind in (
         ("pipeline_tag", "tasks"), ("license", "licenses"), ("language", "languages"), ("tag", "tags"))}
-    unfiltered = not any(values[name] for name in ("q", "organization", "pipeline_tag", "license", "language",
-                                                   "tag", "gated"))
+    others = form.other_filters()
+    unfiltered = not others and not any(values[name] for name in ("q", "organization", "pipeline_tag", "license",
+                                                                  "language", "tag", "gated"))
     return render(request, "portal/model_list.html", {
         "form": form, "filters": values, "page": page, "facets": facets, "options": options,
         "public_total": facets.total if unfiltered else None,
+        "others": [_other_chip(request, value, others) for value in others],
     })
+
+
+def _other_chip(request: HttpRequest, value: str, others: list[str]) -> dict[str, str]:
+    """An applied `other=` filter: how the page words it, and the link that removes it."""
+    query = request.GET.copy()
+    query.setlist("other", [v for v in others if v != value])
+    query.pop("filter", None)
+    query.pop("cursor", None)
+    lineage = parse_base_model_filter(value)
+    if lineage is None:
+        label = value
+    elif lineage[0] is None:
+        label = _("Models derived from %(model)s") % {"model": lineage[1]}
+    else:
+        label = CHILDREN_HEADINGS[lineage[0]] % {"model": lineage[1]}
+    return {"value": value, "label": label, "remove": f"?{query.urlencode()}"}
 
 
 def _with_selected(options: list[FacetOption], value: str) -> list[FacetOption]:
@@ -156,6 +177,34 @@ def _repo_context(request: HttpRequest, repo: ModelRepo, *, revision: str, tab: 
     }
 
 
+# How a model page words a relation: "<phrase> <base models>", and the heading of a list of children.
+RELATION_PHRASES = {FINETUNE: gettext_lazy("Fine-tuned from"), ADAPTER: gettext_lazy("Adapter of"),
+                    QUANTIZED: gettext_lazy("Quantized from"), MERGE: gettext_lazy("Merge of")}
+CHILDREN_LABELS = {FINETUNE: gettext_lazy("Fine-tunes"), ADAPTER: gettext_lazy("Adapters"),
+                   QUANTIZED: gettext_lazy("Quantizations"), MERGE: gettext_lazy("Merges")}
+CHILDREN_HEADINGS = {FINETUNE: gettext_lazy("Fine-tunes of %(model)s"), ADAPTER: gettext_lazy("Adapters of %(model)s"),
+                     QUANTIZED: gettext_lazy("Quantizations of %(model)s"),
+                     MERGE: gettext_lazy("Merges using %(model)s")}
+
+
+def _lineage_context(request: HttpRequest, repo: ModelRepo) -> dict[str, Any]:
+    """The model tree: this model's bases (linked when the viewer may see them here) and its children per relation,
+    each with the list that shows them (`/models?other=base_model:<relation>:<id>`)."""
+    tree = lineage_tree(viewer=request.user, repo=repo)
+    models_url = reverse("models")
+    return {
+        "lineage": tree,
+        "lineage_phrase": RELATION_PHRASES.get(tree.relation or "", ""),
+        "lineage_bases": [{"id": base, "url": _repo_base(found) if found is not None else None}
+                          for base, found in tree.bases],
+        "lineage_children": [
+            {"relation": relation, "label": CHILDREN_LABELS[relation], "count": count,
+             "url": f"{models_url}?{urlencode({'other': f'base_model:{relation}:{repo.repo_id}'})}"}
+            for relation, count in tree.children],
+        "lineage_all_url": f"{models_url}?{urlencode({'other': f'base_model:{repo.repo_id}'})}",
+    }
+
+
 @portal_view
 def model_detail(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
     repo = repo_get(viewer=request.user, namespace=namespace, name=name)
@@ -163,6 +212,7 @@ def model_detail(request: HttpRequest, namespace: str, name: str) -> HttpRespons
     base = _repo_base(repo)
     readme = repo_readme(repo=repo, commit=head)
     context = _repo_context(request, repo, revision=DEFAULT_BRANCH, tab="card", commit=head)
+    context.update(_lineage_context(request, repo))
     context["following"], context["follow_count"] = follow_state(user=request.user, repo=repo)
     context["download_chart"] = download_chart(download_days(repo=repo))
     context.update({

@@ -33,6 +33,7 @@ from registry.models.core import (
 )
 from registry.models.downloads import DownloadDay, UserDownload
 from registry.models.jobs import Job
+from registry.models.lineage import RepoBaseModel
 from registry.models.orgs import OrgInvitation
 from registry.models.releases import (
     MirrorTarget,
@@ -59,6 +60,7 @@ __all__ = [
     "BlobUpload",
     "CatalogueFacet",
     "RepoBlob",
+    "RepoBaseModel",
     "MirrorTarget",
     "Release",
     "ReleaseAdvisory",

@@ -13,6 +13,8 @@ from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.db.models.functions import Upper
 
+from registry.lineage import is_derived_tag
+
 FACET_VALUE_MAX = 100  # longer values (a tag that is a sentence) are not offered as filters
 
 
@@ -62,7 +64,9 @@ def facet_values(row: dict[str, object] | None) -> set[tuple[str, str]]:
     singles = [(kind.NAMESPACE, row["namespace"]), (kind.TASK, row["pipeline_tag"]),
                (kind.LIBRARY, row["library_name"]), (kind.LICENSE, row["license__slug"]),
                (kind.LICENSE, row["card_license"])]
-    lists = [(kind.LANGUAGE, row["languages"]), (kind.TAG, row["tags"])]
+    # Derived tags (base_model:…, dataset:…) are filters of their own, not entries of the tag list.
+    tags = [t for t in row["tags"] if not is_derived_tag(t)] if isinstance(row["tags"], list) else []
+    lists = [(kind.LANGUAGE, row["languages"]), (kind.TAG, tags)]
     for facet_kind, value in singles + [(k, v) for k, values in lists if isinstance(values, list) for v in values]:
         kept = _facet_value(value)
         if kept is not None:

@@ -36,9 +36,11 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Upper
 
 from registry.exceptions import InvalidInput
+from registry.lineage import parse_base_model_filter
 from registry.models import CatalogueFacet, ModelRepo
 from registry.names import lookup_ok, name_ok, search_text
 from registry.selectors.keyset import KeysetPage, Ordering, keyset_page
+from registry.selectors.lineage import base_model_filter
 from registry.selectors.repos import lower_is, repo_id_ci, repo_visible_queryset
 
 ORDERINGS = {
@@ -63,7 +65,8 @@ class RepoQuery:
     in_card: bool = True  # search the card text too (description, tags, task), not only the repo id (HF: id only)
     fuzzy: bool = False  # also names within a typo of the text (PostgreSQL)
     namespace: str = ""  # an organisation or user, any case
-    filters: tuple[str, ...] = ()  # HF `filter`: each a tag, task, library or language; "license:x" a license
+    filters: tuple[str, ...] = ()  # HF `filter`: each a tag, task, library or language; "license:x" a license;
+    # "base_model:[<relation>:]<id>" the models derived from <id>
     tag: str = ""
     task: str = ""
     license: str = ""
@@ -204,7 +207,15 @@ def _license_is(value: str) -> Q:
 
 
 def _any_facet(value: str) -> Q:
-    """An HF `filter` value: a tag, a task, a library or a language; `license:x` also the license x."""
+    """An HF `filter` value: a tag, a task, a library or a language; `license:x` also the license x;
+    `base_model:[<relation>:]<id>` the models derived from that one (registry.selectors.lineage, any case).
+    InvalidInput for a malformed base-model filter."""
+    try:
+        lineage = parse_base_model_filter(value)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    if lineage is not None:
+        return base_model_filter(*lineage)
     match = (_json_list_has("tags", value) | Q(pipeline_tag=value) | Q(library_name=value)
              | _json_list_has("languages", value))
     if value.startswith("license:"):

@@ -7,7 +7,7 @@ import json
 import random
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
@@ -28,12 +28,14 @@ from registry.exceptions import (
     StaleParent,
 )
 from registry.hashing import COMMIT_OID_RE, git_blob_sha1, lfs_pointer_sha1
+from registry.lineage import card_lineage, is_relation_hint
 from registry.models import ApiKey, Blob, Branch, Commit, CommitFile, ModelRepo, RepoBlob
 from registry.names import check_path, check_text, folder_collisions
 from registry.selectors.blobs import REUSE, UPLOADING, XET, BlobRef, blob_refs_for
 from registry.services.audit import audit_record
 from registry.services.blobs import repo_blob_grant
 from registry.services.catalogue import catalogue_tracked
+from registry.services.lineage import lineage_replace
 from registry.services.trees import commit_dirs_create
 from registry.tree_index import parent_of
 
@@ -333,13 +335,23 @@ def commit_create(
                             raise StaleParent(f"parent commit {parent_oid} is no longer the head of {branch}")
                         continue
                 repo_fields = {"updated_at": now}
+                lineage_changed = False
                 if any(getattr(op, "path", None) == CARD_PATH or getattr(op, "dest_path", None) == CARD_PATH
                        for op in operations):
                     # A card whose metadata the hub can't store is refused (as the Hub does), on every branch;
                     # on main its fields feed the listings, and a deleted card clears them.
-                    card = _card_cache(tree[CARD_PATH]) if CARD_PATH in tree else _no_card()
-                    if branch == "main":
+                    card = _card_cache(tree[CARD_PATH], paths=tree) if CARD_PATH in tree else _no_card()
+                    if branch == "main" and card:
                         repo_fields.update(card)
+                        lineage_changed = True
+                if branch == "main" and not lineage_changed and _hints(stored) != _hints(tree):
+                    # An adapter or quantised weights came or went: the inferred relation (and its tags) may change.
+                    current = ModelRepo.objects.filter(pk=repo.pk).values_list("card_data", flat=True).first()
+                    repo_fields["tags"] = card_fields(current or {}, paths=tree)["tags"]
+                    repo_fields["card_data"] = current or {}
+                    lineage_changed = True
+                if lineage_changed:
+                    lineage_replace(repo_id=repo.pk, lineage=card_lineage(repo_fields["card_data"], tree))
                 # Card fields are facets (task, license, languages, tags): their counts follow in this transaction.
                 with catalogue_tracked(repo_id=repo.pk) if len(repo_fields) > 1 else nullcontext():
                     ModelRepo.objects.filter(pk=repo.pk).update(**repo_fields)
@@ -368,15 +380,21 @@ def _no_card() -> dict[str, Any]:
     return {**card_fields({}), "description": ""}
 
 
-def _card_cache(entry: _Entry) -> dict[str, Any]:
-    """The repo fields a card gives; InvalidInput when its metadata can't be stored (a 400 with the reason)."""
+def _hints(paths: Iterable[str]) -> set[str]:
+    """The paths a base-model relation is inferred from (registry.lineage)."""
+    return {p for p in paths if is_relation_hint(p)}
+
+
+def _card_cache(entry: _Entry, *, paths: Iterable[str] = ()) -> dict[str, Any]:
+    """The repo fields a card gives; InvalidInput when its metadata can't be stored (a 400 with the reason).
+    `paths`: the branch's files after the commit (a missing base_model_relation is inferred from them)."""
     if entry.content is None:
         return {}
     try:
         card = parse_card(entry.content.decode("utf-8", errors="replace"))
     except CardError as exc:
         raise InvalidInput(f"Invalid metadata in {CARD_PATH}: {exc}", code="InvalidCard") from exc
-    fields = card_fields(card.data)
+    fields = card_fields(card.data, paths=paths)
     fields["description"] = card_summary(card.body)
     return fields
 

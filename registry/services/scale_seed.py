@@ -54,6 +54,7 @@ from django.utils import timezone
 from registry import generation
 from registry.cards import card_fields, card_summary
 from registry.hashing import git_blob_sha1
+from registry.lineage import card_lineage
 from registry.models import (
     ApiKey,
     AuditEvent,
@@ -70,10 +71,12 @@ from registry.models import (
     Membership,
     ModelRepo,
     Organization,
+    RepoBaseModel,
     ValidationRun,
 )
 from registry.selectors.tensors import shas_with_tables, tensor_table
 from registry.services.audit import AUDIT_ACTIONS
+from registry.services.lineage import lineage_rows
 from registry.services.repos import DEFAULT_GITATTRIBUTES
 from registry.services.tensors import content_tensor_rows
 from registry.storage import get_store
@@ -754,7 +757,7 @@ def _write_repos(specs: list[RepoSpec], users: dict[int, int], orgs: dict[int, O
     usernames = dict(User.objects.filter(pk__in={users[s.author] for s in specs}).values_list("pk", "username"))
     repos = []
     for s in specs:
-        fields = card_fields(s.card)
+        fields = card_fields(s.card, paths=(GITATTRIBUTES, README, CONFIG))
         fields["description"] = card_summary(s.readme.decode().split("\n---\n", 1)[1])
         ns = s.namespace
         repos.append(ModelRepo(
@@ -764,6 +767,11 @@ def _write_repos(specs: list[RepoSpec], users: dict[int, int], orgs: dict[int, O
             created_at=s.created_at, updated_at=s.committed_at, **fields))
     _insert(ModelRepo, repos)
     report.add("repos", len(repos))
+    # The lineage rows the commit service writes with the card (registry.services.lineage).
+    lineage = [row for r, s in zip(repos, specs, strict=True)
+               for row in lineage_rows(repo_id=r.pk, lineage=card_lineage(s.card, (GITATTRIBUTES, README, CONFIG)))]
+    _insert(RepoBaseModel, lineage)
+    report.add("base model links", len(lineage))
 
     gitattributes = DEFAULT_GITATTRIBUTES.encode()
     first = [Commit(oid=_oid(plan.seed, "c1", r.namespace, r.name), repo=r, author_id=users[s.author],

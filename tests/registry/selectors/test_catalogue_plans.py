@@ -112,3 +112,20 @@ def test_facets_and_the_organisation_autocomplete_read_index_ranges(catalogue):
     assert all("catalogue_facet_top" in plan or "uniq_catalogue_facet" in plan for plan in plans), plans
     [plan] = plans_of(lambda: namespace_suggestions(text="acm"))
     assert "catalogue_facet_value_trgm" in plan or "catalogue_facet_top" in plan, plan
+
+
+@postgres_only
+def test_lineage_reads_come_from_the_children_index(personas, make_repo):
+    """A base's children (the base_model filter, the per-relation counts) are an index range of
+    (base_key, relation, repo), not a scan of the lineage rows."""
+    from registry.models import RepoBaseModel
+    from registry.selectors.lineage import base_model_filter, children_counts
+
+    base = make_repo("base")
+    for i, relation in enumerate(["finetune", "adapter", "finetune"]):
+        RepoBaseModel.objects.create(repo=make_repo(f"child-{i}"), base_id="acme/base", base_key="acme/base",
+                                     relation=relation)
+    filtered = matching_plan(ModelRepo.objects.filter(base_model_filter("finetune", "ACME/Base")))
+    assert "repo_base_model_children" in filtered
+    [plan] = plans_of(lambda: children_counts(viewer=None, repos=[base]))
+    assert "repo_base_model_children" in plan

@@ -29,6 +29,7 @@ from registry.models import (
     Membership,
     ModelRepo,
     Organization,
+    RepoBaseModel,
     RepoBlob,
     ValidationRun,
 )
@@ -85,6 +86,8 @@ def snapshot(repo: ModelRepo) -> dict[str, Any]:
         "events": events(),
         "acceptances": [(a.user_id, a.license_id, a.license_version, a.status, a.answers, a.ip,
                          a.decided_at is None) for a in LicenseAcceptance.objects.filter(repo=repo).order_by("pk")],
+        "lineage": list(RepoBaseModel.objects.filter(repo=repo).order_by("position")
+                        .values_list("position", "base_id", "base_key", "relation")),
     }
 
 
@@ -151,6 +154,19 @@ def test_a_bulk_repo_is_what_the_services_and_the_worker_make(twin_namespace):
         readme = FileCheck.objects.get(run__commit__repo=made, path="README.md")
         assert readme.summary.get("reused") is True
     assert ContentVerdict.objects.count() == verdicts  # nothing judged twice
+
+
+def test_a_bulk_fine_tune_has_the_lineage_rows_and_tags_the_commit_service_writes(twin_namespace):
+    """A seeded repo whose card names a base model: its lineage rows (and base_model tags) are those a commit of
+    the same card writes through the services."""
+    seed(repos=40)
+    bulk = next(r for r in ModelRepo.objects.filter(namespace=org_slug(0)).order_by("pk")
+                if r.card_data.get("base_model") and r.gating == "none")
+    base = bulk.card_data["base_model"]
+    assert f"base_model:finetune:{base}" in bulk.tags
+    assert list(RepoBaseModel.objects.filter(repo=bulk).values_list("base_id", "relation")) == [(base, "finetune")]
+    made = twin(bulk, twin_namespace())
+    assert snapshot(made) == snapshot(bulk)
 
 
 def test_the_bulk_path_reuses_what_the_worker_judged(twin_namespace):
