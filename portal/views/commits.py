@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from portal.views.common import portal_view
 from portal.views.models import _repo_context
@@ -53,7 +54,7 @@ def model_compare(request: HttpRequest, namespace: str, name: str, rest: str) ->
     repo = repo_get(viewer=request.user, namespace=namespace, name=name)
     left, sep, right = rest.partition("...")
     if not sep or not left or not right:
-        return _not_found(request, "Compare two revisions as compare/<base>...<head> (branches, tags or commits).")
+        return _not_found(request, _("Compare two revisions as compare/<base>...<head> (branches, tags or commits)."))
     try:
         base = commit_or_ref(repo=repo, revision=left)
         head = commit_or_ref(repo=repo, revision=right)

@@ -165,3 +165,11 @@ def test_compare_with_a_bad_ref_is_a_readable_404(client, seed):
         response = client.get(url)
         assert response.status_code == 404
         assert text in response.content.decode()
+
+
+def test_the_commit_page_speaks_korean(client, personas, seed):
+    commit = change(personas, seed.public, [AddInline("a.txt", b"a\n"), Delete("config.json")])
+    html = client.get(f"/acme/tiny/commit/{commit.oid}", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "파일 2개 변경" in html and "추가됨" in html and "삭제됨" in html and "작성자" in html
+    compare = client.get("/acme/tiny/compare/main", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "두 리비전을 compare/" in compare
