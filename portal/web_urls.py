@@ -6,7 +6,7 @@ longest known branch or tag (links quote the revision as one segment, as hugging
 
 from django.urls import include, path, re_path
 
-from portal.views import account, models, orgs, releases, repo_manage, tokens
+from portal.views import account, commits, models, orgs, releases, repo_manage, tokens
 from registry.names import VERSION_PATTERN, url_group
 
 # The one name policy (registry.names): every name repo_create and the sign-up accept routes here, and only those.
@@ -49,6 +49,8 @@ urlpatterns = [
     re_path(rf"^{NS}/{NAME}/blob/(?P<rest>.+)$", models.model_blob, name="model-blob"),
     re_path(rf"^{NS}/{NAME}/tensors/(?P<rest>.+)$", models.model_tensors, name="model-tensors"),
     re_path(rf"^{NS}/{NAME}/commits/(?P<rest>.+)$", models.model_commits, name="model-commits"),
+    re_path(rf"^{NS}/{NAME}/commit/(?P<oid>[^/]+)$", commits.model_commit, name="model-commit"),
+    re_path(rf"^{NS}/{NAME}/compare/(?P<rest>.+)$", commits.model_compare, name="model-compare"),
     re_path(rf"^{NS}/{NAME}/accept$", models.model_accept, name="model-accept"),
     re_path(rf"^{NS}/{NAME}/checks(?:/(?P<rest>.+))?$", models.model_checks, name="model-checks"),
     re_path(rf"^{NS}/{NAME}$", models.model_detail, name="model"),

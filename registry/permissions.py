@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from registry.exceptions import PermissionDenied, RepoNotFound
+from registry.exceptions import NotAuthenticated, PermissionDenied, RepoNotFound
 from registry.models import ApiKey, LicenseAcceptance, Membership, ModelRepo, Organization
 
 if TYPE_CHECKING:
@@ -97,6 +97,17 @@ def can_admin_repo(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = None)
     if repo.owner_user_id is not None:
         return repo.owner_user_id == user.pk
     return org_role(user, repo.owner_org) == Membership.Role.ADMIN
+
+
+def require_admin_repo(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = None) -> None:
+    """Raise as admin routes answer: RepoNotFound to those who can't see the repo, NotAuthenticated to anonymous
+    callers of a public one, PermissionDenied to everyone else who isn't an admin (and to read-scoped keys)."""
+    if not can_admin_repo(user, repo, api_key):
+        if not can_read_repo(user, repo):
+            raise RepoNotFound("Repository not found")
+        if not _authenticated(user):
+            raise NotAuthenticated("Sign in as one of the model's organisation admins")
+        raise PermissionDenied("Only the model's organisation admins can do this")
 
 
 # --- releases: consortium sign-off -------------------------------------------------------------------------

@@ -7,7 +7,7 @@ gets the view's RevisionNotFound/EntryNotFound rather than a route miss.
 
 from django.urls import path, re_path
 
-from api.hf import files, repos, upload
+from api.hf import access, files, repos, upload
 from registry.names import url_group
 
 NS = url_group("namespace")  # the one name policy (registry.names): what repo_create accepts, and nothing else
@@ -27,6 +27,10 @@ urlpatterns = [
             name="hf-safetensors-metadata"),
     re_path(rf"^api/models/{NS}/{NAME}/settings$", repos.update_settings, name="hf-settings"),
     re_path(rf"^api/models/{NS}/{NAME}/auth-check(?P<write>/write)?$", repos.auth_check, name="hf-auth-check"),
+    re_path(rf"^api/models/{NS}/{NAME}/user-access-request/(?P<status>pending|accepted|rejected)$",
+            access.requests_list, name="hf-access-requests"),
+    re_path(rf"^api/models/{NS}/{NAME}/user-access-request/handle$", access.handle, name="hf-access-handle"),
+    re_path(rf"^api/models/{NS}/{NAME}/user-access-request/grant$", access.grant, name="hf-access-grant"),
     re_path(rf"^api/models/{NS}/{NAME}/refs$", repos.refs, name="hf-refs"),
     re_path(rf"^api/models/{NS}/{NAME}/commits/{REST}$", repos.commits, name="hf-commits"),
     re_path(rf"^api/models/{NS}/{NAME}/branch/{REST}$", repos.branch, name="hf-branch"),

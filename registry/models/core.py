@@ -339,6 +339,8 @@ class LicenseAcceptance(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "repo", "license_version"], name="uniq_acceptance_per_version"),
         ]
+        # The HF API's access-request lists: keyset pages of one repo's requests in one status (by id).
+        indexes = [models.Index(fields=["repo", "license_version", "status", "id"], name="acceptance_repo_status")]
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

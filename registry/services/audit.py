@@ -15,7 +15,7 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "branch.create", "branch.delete",
     "commit.create",
     "inference.rerun",
-    "license.accept", "license.approve", "license.reject", "license.update",
+    "license.accept", "license.approve", "license.cancel", "license.grant", "license.reject", "license.update",
     "mirror.set",
     "org.invite", "org.invite_accept", "org.invite_cancel", "org.member_add", "org.member_remove",
     "org.member_role",

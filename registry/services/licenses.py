@@ -62,18 +62,68 @@ def license_accept(*, user: Any, repo: ModelRepo, answers: dict[str, Any] | None
 def license_decide(*, actor: Any, acceptance: LicenseAcceptance, approve: bool,
                    ip: str | None = None) -> LicenseAcceptance:
     """An owning-organisation admin (or staff) approves or rejects a pending request."""
+    status = LicenseAcceptance.Status.ACCEPTED if approve else LicenseAcceptance.Status.REJECTED
+    return access_request_set_status(actor=actor, acceptance=acceptance, status=status, ip=ip)
+
+
+REJECTION_REASON_MAX = 200  # characters, as the Hub allows
+_STATUS_ACTIONS = {LicenseAcceptance.Status.ACCEPTED: "license.approve",
+                   LicenseAcceptance.Status.REJECTED: "license.reject",
+                   LicenseAcceptance.Status.PENDING: "license.cancel"}
+
+
+def access_request_set_status(*, actor: Any, acceptance: LicenseAcceptance, status: str,
+                              rejection_reason: str = "", ip: str | None = None) -> LicenseAcceptance:
+    """Move an access request to `status` (accepted, rejected, or back to pending: a cancelled decision), as the
+    portal's queue and the HF API's `user-access-request/handle` do. The repo's admins (or staff) only; one
+    AuditEvent per change (license.approve / license.reject / license.cancel)."""
     if not permissions.can_admin_repo(actor, acceptance.repo):
         raise PermissionDenied("only the model's organisation admins can decide access requests")
-    status = LicenseAcceptance.Status.ACCEPTED if approve else LicenseAcceptance.Status.REJECTED
+    if status not in _STATUS_ACTIONS:
+        raise InvalidInput("status must be one of: accepted, rejected, pending")
+    reason = " ".join(str(rejection_reason or "").split())
+    if reason and status != LicenseAcceptance.Status.REJECTED:
+        raise InvalidInput("a rejection reason can only be given when rejecting a request")
+    if len(reason) > REJECTION_REASON_MAX:
+        raise InvalidInput(f"the rejection reason is longer than {REJECTION_REASON_MAX} characters")
+    pending = status == LicenseAcceptance.Status.PENDING
     with transaction.atomic():
         acceptance.status = status
-        acceptance.decided_at = timezone.now()
-        acceptance.decided_by = actor
+        acceptance.decided_at = None if pending else timezone.now()
+        acceptance.decided_by = None if pending else actor
         acceptance.save(update_fields=["status", "decided_at", "decided_by"])
-        audit_record(actor=actor, action=f"license.{'approve' if approve else 'reject'}",
-                     target=acceptance.repo, ip=ip,
-                     metadata={"user": acceptance.user.get_username(),
-                               "license_version": acceptance.license_version})
+        metadata: dict[str, Any] = {"user": acceptance.user.get_username(),
+                                    "license_version": acceptance.license_version}
+        if reason:
+            metadata["rejection_reason"] = reason
+        audit_record(actor=actor, action=_STATUS_ACTIONS[status], target=acceptance.repo, ip=ip, metadata=metadata)
+    return acceptance
+
+
+def access_grant(*, actor: Any, repo: ModelRepo, user: Any, ip: str | None = None) -> LicenseAcceptance:
+    """An admin lets `user` download a gated repo without a request of theirs: an accepted record for the current
+    license version (a pending or rejected one turns accepted). InvalidInput when the user already has access."""
+    if not permissions.can_admin_repo(actor, repo):
+        raise PermissionDenied("only the model's organisation admins can grant access")
+    if not repo.is_gated:
+        raise InvalidInput("this model is not gated: everyone who can see it can download it")
+    version = repo.license.version if repo.license_id else 0
+    now = timezone.now()
+    with transaction.atomic():
+        acceptance, created = LicenseAcceptance.objects.select_for_update().get_or_create(
+            user=user, repo=repo, license_version=version,
+            defaults={"license": repo.license, "status": LicenseAcceptance.Status.ACCEPTED, "answers": {},
+                      "decided_at": now, "decided_by": actor},
+        )
+        if not created:
+            if acceptance.status == LicenseAcceptance.Status.ACCEPTED:
+                raise InvalidInput(f"{user.get_username()} already has access to this model")
+            acceptance.status = LicenseAcceptance.Status.ACCEPTED
+            acceptance.decided_at = now
+            acceptance.decided_by = actor
+            acceptance.save(update_fields=["status", "decided_at", "decided_by"])
+        audit_record(actor=actor, action="license.grant", target=repo, ip=ip,
+                     metadata={"user": user.get_username(), "license_version": version})
     return acceptance
 
 

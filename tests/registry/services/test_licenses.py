@@ -237,3 +237,64 @@ def test_acceptance_on_one_repo_does_not_open_another(personas, make_repo):
     b = make_repo("b", gating="auto")
     license_accept(user=personas.outsider, repo=a)
     assert not can_download(personas.outsider, b)
+
+
+# --- the HF API's handling: cancel, reasons, grants -------------------------------------------------------------
+
+
+def test_cancelling_a_decision_puts_the_request_back_in_the_queue(personas, make_repo):
+    from registry.services.licenses import access_request_set_status
+
+    repo = make_repo(gating="manual")
+    acceptance = license_accept(user=personas.outsider, repo=repo)
+    license_decide(actor=personas.owner, acceptance=acceptance, approve=True)
+    assert can_download(personas.outsider, repo)
+    access_request_set_status(actor=personas.owner, acceptance=acceptance, status="pending", ip="10.0.0.9")
+    acceptance.refresh_from_db()
+    assert (acceptance.status, acceptance.decided_at, acceptance.decided_by) == ("pending", None, None)
+    assert not can_download(personas.outsider, repo)
+    event = AuditEvent.objects.get(action="license.cancel")
+    assert event.actor == personas.owner and event.ip == "10.0.0.9" and event.metadata["user"] == "oscar"
+
+
+def test_a_rejection_reason_is_recorded_and_bounded(personas, make_repo):
+    from registry.services.licenses import access_request_set_status
+
+    repo = make_repo(gating="manual")
+    acceptance = license_accept(user=personas.outsider, repo=repo)
+    with pytest.raises(InvalidInput):
+        access_request_set_status(actor=personas.owner, acceptance=acceptance, status="rejected",
+                                  rejection_reason="x" * 201)
+    with pytest.raises(InvalidInput):  # only a rejection carries a reason
+        access_request_set_status(actor=personas.owner, acceptance=acceptance, status="accepted",
+                                  rejection_reason="why")
+    with pytest.raises(InvalidInput):
+        access_request_set_status(actor=personas.owner, acceptance=acceptance, status="maybe")
+    access_request_set_status(actor=personas.owner, acceptance=acceptance, status="rejected",
+                              rejection_reason="Not a\nmember")
+    assert AuditEvent.objects.get(action="license.reject").metadata["rejection_reason"] == "Not a member"
+
+
+@pytest.mark.parametrize("who", ["member", "reader", "outsider"])
+def test_only_admins_grant_access(personas, make_repo, who):
+    from registry.services.licenses import access_grant
+
+    repo = make_repo(gating="manual")
+    with pytest.raises(PermissionDenied):
+        access_grant(actor=getattr(personas, who), repo=repo, user=personas.outsider)
+    assert not LicenseAcceptance.objects.exists()
+
+
+def test_a_grant_turns_a_pending_or_rejected_request_accepted_once(personas, make_repo):
+    from registry.services.licenses import access_grant
+
+    repo = make_repo(gating="manual")
+    acceptance = license_accept(user=personas.outsider, repo=repo)
+    license_decide(actor=personas.owner, acceptance=acceptance, approve=False)
+    access_grant(actor=personas.owner, repo=repo, user=personas.outsider)
+    assert LicenseAcceptance.objects.get().status == "accepted" and can_download(personas.outsider, repo)
+    with pytest.raises(InvalidInput, match="already has access"):
+        access_grant(actor=personas.owner, repo=repo, user=personas.outsider)
+    with pytest.raises(InvalidInput, match="not gated"):
+        access_grant(actor=personas.owner, repo=make_repo("open"), user=personas.outsider)
+    assert AuditEvent.objects.filter(action="license.grant").count() == 1
