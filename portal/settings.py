@@ -28,7 +28,13 @@ if len(SECRET_KEY) < 32:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # The public address of the hub, used in absolute URLs built outside a request (emails, feeds).
+# SITE_URL_CONFIGURED: set explicitly, it is also the `hub` of signed release manifests; unset, a manifest names the
+# address the approving request reached (scheme, host and port), which SITE_URL's default can't know.
+SITE_URL_CONFIGURED = bool(env_str("SITE_URL"))
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+_site = urlparse(SITE_URL)
+if _site.scheme not in ("http", "https") or not _site.netloc or _site.query or _site.fragment:
+    raise ConfigError(f"SITE_URL={SITE_URL!r} must be an absolute http:// or https:// URL, e.g. https://hub.example.org")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

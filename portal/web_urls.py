@@ -37,7 +37,7 @@ urlpatterns = [
     re_path(rf"^{NS}/{NAME}/releases/new$", releases.release_new, name="release-new"),
     re_path(rf"^{NS}/{NAME}/releases/feed\.atom$", releases.repo_releases_feed, name="repo-releases-feed"),
     re_path(rf"^{NS}/{NAME}/releases/{VERSION}$", releases.release_detail, name="release"),
-    re_path(rf"^{NS}/{NAME}/releases/{VERSION}/(?P<action>approve|reject|withdraw|waive-inference)$",
+    re_path(rf"^{NS}/{NAME}/releases/{VERSION}/(?P<action>approve|reject|withdraw|waive-inference|recheck)$",
             releases.release_action, name="release-action"),
     re_path(rf"^{NS}/{NAME}/follow$", releases.model_follow, name="model-follow"),
     re_path(rf"^{NS}/{NAME}/settings$", repo_manage.repo_settings, name="repo-settings"),

@@ -13,3 +13,13 @@ class RegistryConfig(AppConfig):
 
         # Memoised download-path reads (registry.generation) are invalidated by watching every write.
         generation.install()
+
+
+class VerifyToolConfig(RegistryConfig):
+    """The registry app for the offline tools (portal.settings_verify): its commands, without the hooks that
+    react to commits (they need the hub's database and queues)."""
+
+    default = False
+
+    def ready(self) -> None:
+        pass

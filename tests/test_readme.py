@@ -107,8 +107,8 @@ def test_release_verification_walk_through_works_as_written(live_server, persona
     env = {
         "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}", "HOME": str(tmp_path), "LANG": "C.UTF-8",
         "HF_ENDPOINT": live_server.url, "HF_HOME": str(tmp_path / "hf-home"), "HF_HUB_DISABLE_TELEMETRY": "1",
-        # a shell where manage.py runs as in the embedded mode (README: "with DEBUG=true in the environment")
-        "DEBUG": "true", "VAR_DIR": str(tmp_path / "var"), "DJANGO_SETTINGS_MODULE": "portal.settings",
+        # a verifier's shell: DEBUG off, no SECRET_KEY, no hub configuration (verify_release needs none of them)
+        "VAR_DIR": str(tmp_path / "var"),
         "PYTHONPATH": str(ROOT),
     }
     work = tmp_path / "work"

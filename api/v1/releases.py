@@ -141,7 +141,8 @@ class ReleaseListView(APIView):
         data = ReleaseRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         release = release_services.release_request(
-            actor=request.user, repo=repo, api_key=request.auth, ip=client_ip(request), **data.validated_data)
+            actor=request.user, repo=repo, api_key=request.auth, ip=client_ip(request),
+            base_url=request.build_absolute_uri("/"), **data.validated_data)
         return Response(ReleaseSerializer(release_body(request, release)).data, status=status.HTTP_201_CREATED)
 
 
@@ -164,15 +165,19 @@ class ReleaseActionView(APIView):
         "reject": release_services.release_reject,
         "withdraw": release_services.release_withdraw,
         "waive-inference": release_services.release_waive_inference,
+        # The member who requested the release (a write key) or a consortium admin re-runs a stale checklist.
+        "recheck": release_services.release_rerun_checklist,
     }
+    scopes = {"recheck": "write"}
 
     def post(self, request: Request, namespace: str, name: str, version: str) -> Response:
-        _need_scope(request, "admin")
+        _need_scope(request, self.scopes.get(self.action, "admin"))
         release = _visible_release(request, namespace, name, version)
         data = ReasonSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        extra = {"base_url": request.build_absolute_uri("/")} if self.action == "approve" else {}
         release = self.actions[self.action](actor=request.user, release=release, reason=data.validated_data["reason"],
-                                            ip=client_ip(request))
+                                            ip=client_ip(request), **extra)
         release.refresh_from_db()
         return Response(ReleaseSerializer(release_body(request, release)).data)
 

@@ -38,6 +38,7 @@ ACTIONS = {
     "reject": (release_services.release_reject, gettext_lazy("Release rejected.")),
     "withdraw": (release_services.release_withdraw, gettext_lazy("Release withdrawn; downloaders are being told.")),
     "waive-inference": (release_services.release_waive_inference, gettext_lazy("Inference check waived.")),
+    "recheck": (release_services.release_rerun_checklist, gettext_lazy("Checklist re-run.")),
 }
 
 
@@ -86,6 +87,8 @@ def release_detail(request: HttpRequest, namespace: str, name: str, version: str
         "open": release.state in (Release.State.DRAFT, Release.State.PENDING),
         "mirrors": release.mirrors.select_related("target").order_by("id"),
         "public_key_pem": _public_key_pem() if release.manifest else "",
+        "can_recheck": request.user.is_authenticated and (
+            release.requested_by_id == request.user.pk or permissions.is_consortium_admin(request.user)),
     })
     return render(request, "portal/release_detail.html", context)
 
@@ -110,7 +113,7 @@ def release_new(request: HttpRequest, namespace: str, name: str) -> HttpResponse
     if request.method == "POST" and form.is_valid():
         try:
             release = release_services.release_request(actor=request.user, repo=repo, ip=client_ip(request),
-                                                       **form.cleaned_data)
+                                                       base_url=request.build_absolute_uri("/"), **form.cleaned_data)
         except HubError as exc:
             form.add_error(None, exc.message)
         else:
@@ -131,8 +134,10 @@ def release_action(request: HttpRequest, namespace: str, name: str, version: str
     repo = repo_get(viewer=request.user, namespace=namespace, name=name)
     release = release_visible_get(viewer=request.user, repo=repo, version=version)
     call, done = ACTIONS[action]
+    extra = {"base_url": request.build_absolute_uri("/")} if action == "approve" else {}
     try:
-        call(actor=request.user, release=release, reason=request.POST.get("reason", ""), ip=client_ip(request))
+        call(actor=request.user, release=release, reason=request.POST.get("reason", ""), ip=client_ip(request),
+             **extra)
     except HubError as exc:
         messages.error(request, exc.message)
     else:

@@ -29,6 +29,7 @@ from portal.views.models import _repo_context
 from registry import permissions
 from registry.exceptions import Conflict, InvalidInput, RevisionNotFound, StaleParent, TooLarge
 from registry.models import Branch, ModelRepo
+from registry.selectors.licenses import license_disagreement
 from registry.selectors.portal import (
     repo_for_admin,
     repo_for_writer,
@@ -57,7 +58,8 @@ def _settings_page(request: HttpRequest, repo: ModelRepo, form: RepoSettingsForm
     context = _repo_context(request, repo, revision="main", tab="settings", commit=None,
                             validation_status=None, inference_status=None)
     context.update({"form": form, "delete_form": delete_form,
-                    "can_admin": permissions.can_admin_repo(request.user, repo)})
+                    "can_admin": permissions.can_admin_repo(request.user, repo),
+                    "license_disagreement": license_disagreement(repo)})
     return render(request, "portal/repo_settings.html", context, status=status)
 
 

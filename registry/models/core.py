@@ -117,6 +117,9 @@ class ModelRepo(models.Model):
         help_text='Extra questions asked on license acceptance: [{"name", "label", "type", "required"}]',
     )
     license = models.ForeignKey(License, null=True, blank=True, on_delete=models.PROTECT, related_name="repos")
+    license_from_card = models.BooleanField(
+        default=False, help_text="The license was set from main's model card (`license:`) and follows it; an "
+                                 "owner's explicit choice clears this and is never overridden.")
     disabled = models.BooleanField(default=False, help_text="Taken down: nothing can be downloaded.")
     disabled_reason = models.TextField(blank=True)
     # Cached from the model card (README.md front matter) of the default branch.

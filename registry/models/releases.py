@@ -38,6 +38,9 @@ class Release(models.Model):
     inference_waived_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                             on_delete=models.SET_NULL, related_name="+")
     inference_waiver_reason = models.TextField(blank=True)
+    hub_url = models.CharField(max_length=255, blank=True,
+                               help_text="The address the release was requested/approved through (the manifest's "
+                                         "`hub` when SITE_URL is not configured).")
 
     manifest = models.BinaryField(null=True, blank=True, help_text="The exact signed bytes (canonical JSON).")
     signature = models.TextField(blank=True, help_text="Ed25519 signature of the manifest, base64.")

@@ -35,6 +35,7 @@ from registry.selectors.blobs import REUSE, UPLOADING, XET, BlobRef, blob_refs_f
 from registry.services.audit import audit_record
 from registry.services.blobs import repo_blob_grant
 from registry.services.catalogue import catalogue_tracked
+from registry.services.licenses import repo_license_follow_card
 from registry.services.lineage import lineage_replace
 from registry.services.trees import commit_dirs_create
 from registry.tree_index import parent_of
@@ -357,6 +358,9 @@ def commit_create(
                     ModelRepo.objects.filter(pk=repo.pk).update(**repo_fields)
                 for key, value in repo_fields.items():
                     setattr(repo, key, value)
+                if "card_license" in repo_fields:
+                    # A known `license:` on main sets the repo's license (never over an owner's explicit choice).
+                    repo_license_follow_card(repo=repo, card_license=repo_fields["card_license"], actor=actor, ip=ip)
                 if audit:
                     audit_record(
                         actor=actor, action="commit.create", target=repo, ip=ip,

@@ -141,3 +141,23 @@ def license_update_text(*, actor: Any, license: License, text: str, ip: str | No
         audit_record(actor=actor, action="license.update", target=license, ip=ip,
                      metadata={"version": license.version})
     return license
+
+
+def repo_license_follow_card(*, repo: ModelRepo, card_license: str, actor: Any = None,
+                             ip: str | None = None) -> bool:
+    """main's card names `license: <id>`: when the hub knows that license and the repo has none, or has the one an
+    earlier card set, the repo's license follows it (call inside the card change's transaction). An owner's explicit
+    choice (license_from_card false) is never overridden: the disagreement is shown instead
+    (registry.selectors.licenses.license_disagreement). Returns whether the license changed (audited)."""
+    slug = (card_license or "").strip().lower()
+    if not slug or (repo.license_id is not None and not repo.license_from_card):
+        return False
+    row = License.objects.filter(slug=slug).first()
+    if row is None or row.pk == repo.license_id:
+        return False
+    before = repo.license.slug if repo.license_id else None
+    repo.license, repo.license_from_card = row, True
+    ModelRepo.objects.filter(pk=repo.pk).update(license=row, license_from_card=True)
+    audit_record(actor=actor, action="repo.license_from_card", target=repo, ip=ip,
+                 metadata={"license": row.slug, "before": before})
+    return True

@@ -37,6 +37,7 @@ from registry.models import (
     ValidationRun,
     ValidationStatus,
 )
+from registry.selectors.licenses import license_disagreement
 from registry.selectors.repos import revision_resolve
 from registry.services.audit import audit_record
 from registry.services.catalogue import catalogue_tracked
@@ -102,6 +103,10 @@ def _validation_item(commit: Commit) -> ChecklistItem:
     return ChecklistItem("validation", label, True, detail)
 
 
+WAIVER_HINT = ("a consortium admin who may approve releases can waive it with a reason (Waive inference check on "
+               "the release page, or POST …/waive-inference); the waiver is audited and written into the manifest")
+
+
 def _inference_item(commit: Commit, release: Release | None) -> ChecklistItem:
     label = gettext_noop("Inference check passed (or waived by an admin)")
     if not commit_is_checkable(commit=commit):
@@ -110,10 +115,17 @@ def _inference_item(commit: Commit, release: Release | None) -> ChecklistItem:
     if check is not None and check.status == InferenceStatus.PASSED:
         return ChecklistItem("inference", label, True, "inference check passed")
     if release is not None and release.inference_waiver_reason:
-        return ChecklistItem("inference", label, True, f"waived: {release.inference_waiver_reason}")
+        by = release.inference_waived_by.get_username() if release.inference_waived_by else ""
+        return ChecklistItem("inference", label, True,
+                             f"waived{f' by {by}' if by else ''}: {release.inference_waiver_reason}")
     if check is None:
-        return ChecklistItem("inference", label, False, "no inference check has run for this commit")
+        # No GPU worker (or no inference extra) on this hub: the check never runs, so say how to get past it.
+        return ChecklistItem("inference", label, False,
+                             f"no inference check has run for this commit (not run: this hub may have no GPU "
+                             f"worker); {WAIVER_HINT}")
     detail = f"inference check {check.status}" + (f": {check.reason}" if check.reason else "")
+    if check.status != InferenceStatus.FAILED:
+        detail += f"; {WAIVER_HINT}"
     return ChecklistItem("inference", label, False, detail)
 
 
@@ -137,8 +149,15 @@ def _card_item(commit: Commit) -> ChecklistItem:
 def _license_item(repo: ModelRepo) -> ChecklistItem:
     label = gettext_noop("License set on the repository")
     if repo.license_id is None:
-        return ChecklistItem("license", label, False, "no license is set in the repository settings")
-    return ChecklistItem("license", label, True, f"{repo.license.name} v{repo.license.version}")
+        hint = (f"the card's license {repo.card_license!r} is not one the hub knows: a hub admin adds it, or the "
+                f"owner picks one" if repo.card_license else
+                "put `license: <id>` (e.g. apache-2.0) in the model card, or pick one")
+        return ChecklistItem("license", label, False, f"no license is set in the repository settings; {hint}")
+    detail = f"{repo.license.name} v{repo.license.version}"
+    disagreement = license_disagreement(repo)
+    if disagreement:
+        detail += f" — warning: {disagreement}"
+    return ChecklistItem("license", label, True, detail)
 
 
 def release_checklist(*, repo: ModelRepo, commit: Commit, release: Release | None = None) -> list[ChecklistItem]:
@@ -154,13 +173,22 @@ def _store_checklist(release: Release) -> None:
     release.checklist = [item.as_dict() for item in items]
     if release.state in (Release.State.DRAFT, Release.State.PENDING):
         release.state = Release.State.PENDING if checklist_ok(items) else Release.State.DRAFT
+        release.license = release.repo.license  # an open request carries the repo's license as it is now
+
+
+def release_hub_url(base_url: str | None = None) -> str:
+    """The manifest's `hub`: SITE_URL when configured, else the address the request reached (`base_url`, e.g.
+    request.build_absolute_uri("/")), else SITE_URL's default."""
+    if settings.SITE_URL_CONFIGURED or not base_url:
+        return settings.SITE_URL
+    return base_url.rstrip("/")
 
 
 # --- request -------------------------------------------------------------------------------------------------
 
 
 def release_request(*, actor: Any, repo: ModelRepo, version: str, revision: str, title: str, notes: str = "",
-                    api_key: Any = None, ip: str | None = None) -> Release:
+                    api_key: Any = None, ip: str | None = None, base_url: str | None = None) -> Release:
     """A writer proposes a commit as a release. Blocked (draft) while the checklist has unmet items."""
     permissions.require_write_repo(actor, repo, api_key)  # not found to non-readers, refused to readers
     version = (version or "").strip().removeprefix("v")
@@ -179,7 +207,8 @@ def release_request(*, actor: Any, repo: ModelRepo, version: str, revision: str,
         with transaction.atomic():
             release = Release(repo=repo, version=version, commit=commit, title=title, notes=notes or "",
                               license=repo.license, state=Release.State.DRAFT, requested_by=actor,
-                              requested_at=now, created_at=now, updated_at=now)
+                              requested_at=now, created_at=now, updated_at=now,
+                              hub_url=release_hub_url(base_url))
             _store_checklist(release)
             release.save()
             audit_record(actor=actor, action="release.request", target=repo, ip=ip,
@@ -189,18 +218,34 @@ def release_request(*, actor: Any, repo: ModelRepo, version: str, revision: str,
     return release
 
 
-def release_recheck(*, release: Release) -> Release:
-    """Recompute the checklist (a blocked request becomes pending once every item is met)."""
+def release_recheck(*, release: Release, actor: Any = None, ip: str | None = None) -> Release:
+    """Recompute the checklist (a blocked request becomes pending once every item is met). With an actor (the
+    member who requested the release, or a consortium admin: release_rerun_checklist) it is always audited."""
     with transaction.atomic():
         release = Release.objects.select_for_update(of=("self",)).select_related("repo", "commit").get(pk=release.pk)
+        if actor is not None and release.state not in (Release.State.DRAFT, Release.State.PENDING):
+            raise Conflict(f"release {release.version} is {release.state}; only open requests are re-checked")
         before = release.state
         _store_checklist(release)
         release.updated_at = timezone.now()
-        release.save(update_fields=["checklist", "state", "updated_at"])
-        if release.state != before:
-            audit_record(actor=None, action="release.recheck", target=release.repo,
-                         metadata={"version": release.version, "state": release.state})
+        release.save(update_fields=["checklist", "state", "license", "updated_at"])
+        if release.state != before or actor is not None:
+            audit_record(actor=actor, action="release.recheck", target=release.repo, ip=ip,
+                         metadata={"version": release.version, "state": release.state, "before": before,
+                                   "unmet": [i["key"] for i in release.checklist if not i["ok"]]})
     return release
+
+
+def release_rerun_checklist(*, actor: Any, release: Release, reason: str = "", ip: str | None = None) -> Release:
+    """Re-run a stale checklist (e.g. after the license was set or the inference check ran): the member who
+    requested the release, or a consortium admin; others who can read the repo are refused."""
+    if not permissions.can_read_repo(actor, release.repo):
+        raise RepoNotFound("Repository not found")
+    requester = release.requested_by_id is not None and release.requested_by_id == getattr(actor, "pk", None)
+    if not requester and not permissions.is_consortium_admin(actor):
+        raise PermissionDenied("only the member who requested this release, or a consortium admin, can re-run "
+                               "its checklist")
+    return release_recheck(release=release, actor=actor, ip=ip)
 
 
 def release_waive_inference(*, actor: Any, release: Release, reason: str, ip: str | None = None) -> Release:
@@ -245,7 +290,8 @@ def quorum_reached(release: Release) -> bool:
     return True
 
 
-def _decide(actor: Any, release: Release, decision: str, reason: str, ip: str | None) -> Release:
+def _decide(actor: Any, release: Release, decision: str, reason: str, ip: str | None,
+            base_url: str | None = None) -> Release:
     _require_reviewer(actor, release.repo)
     with transaction.atomic():
         release = Release.objects.select_for_update(of=("self",)).select_related("repo", "commit").get(pk=release.pk)
@@ -271,6 +317,8 @@ def _decide(actor: Any, release: Release, decision: str, reason: str, ip: str | 
         elif quorum_reached(release):
             release.state = Release.State.APPROVED
             release.approved_at = now
+            if base_url:
+                release.hub_url = release_hub_url(base_url)
             release_id = release.pk
             job_enqueue(task="registry.publish_release", key=release_id, send=lambda key: _queue_publish(key))
         release.updated_at = now
@@ -280,8 +328,9 @@ def _decide(actor: Any, release: Release, decision: str, reason: str, ip: str | 
     return release
 
 
-def release_approve(*, actor: Any, release: Release, reason: str = "", ip: str | None = None) -> Release:
-    return _decide(actor, release, ReleaseDecision.Decision.APPROVE, (reason or "").strip(), ip)
+def release_approve(*, actor: Any, release: Release, reason: str = "", ip: str | None = None,
+                    base_url: str | None = None) -> Release:
+    return _decide(actor, release, ReleaseDecision.Decision.APPROVE, (reason or "").strip(), ip, base_url)
 
 
 def release_reject(*, actor: Any, release: Release, reason: str, ip: str | None = None) -> Release:
@@ -359,15 +408,15 @@ def release_manifest(*, release: Release, published_at: Any, key_id: str) -> dic
     ]
     return {
         "format": MANIFEST_FORMAT,
-        "hub": settings.SITE_URL,
+        "hub": settings.SITE_URL if settings.SITE_URL_CONFIGURED else (release.hub_url or settings.SITE_URL),
         "repo": repo.repo_id,
         "version": release.version,
         "tag": release.tag_name,
         "commit": release.commit.oid,
         "title": release.title,
         "files": _manifest_files(release.commit),
-        "license": ({"slug": license_row.slug, "name": license_row.name, "version": license_row.version}
-                    if license_row else None),
+        "license": ({"slug": license_row.slug, "name": license_row.name, "version": license_row.version,
+                     **({"url": license_row.url} if license_row.url else {})} if license_row else None),
         "validation": _validation_summary(release.commit),
         "inference": _inference_summary(release),
         "approvals": approvals,
@@ -387,6 +436,8 @@ def release_publish(*, release_id: int) -> Release:
         if release.state != Release.State.APPROVED:
             return release
         repo = release.repo
+        if release.license_id is None and repo.license_id is not None:
+            release.license = repo.license  # approved before the license was set: sign what the repo has now
         tag = Tag.objects.filter(repo=repo, name=release.tag_name).first()
         if tag is not None and tag.commit_id != release.commit_id:
             release.publish_error = (f"the tag {release.tag_name} already points at another commit "

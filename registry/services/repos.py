@@ -164,6 +164,7 @@ def repo_update_settings(
             changes["gating"] = gating
     if license is not False and license != repo.license:
         changes["license"] = license
+        changes["license_from_card"] = False  # the owner's choice: a card's `license:` no longer overrides it
     if gating_fields is not None:
         _check_gating_fields(gating_fields)
         changes["gating_fields"] = gating_fields
