@@ -124,8 +124,9 @@ def _inference_item(commit: Commit, release: Release | None) -> ChecklistItem:
                              f"no inference check has run for this commit (not run: this hub may have no GPU "
                              f"worker); {WAIVER_HINT}")
     detail = f"inference check {check.status}" + (f": {check.reason}" if check.reason else "")
-    if check.status != InferenceStatus.FAILED:
-        detail += f"; {WAIVER_HINT}"
+    if check.status in (InferenceStatus.PENDING, InferenceStatus.RUNNING, InferenceStatus.SKIPPED):
+        # Queued with no GPU worker to take it, or skipped (no inference extra): it has not run.
+        detail += f" (not run: a hub without GPU workers never runs it); {WAIVER_HINT}"
     return ChecklistItem("inference", label, False, detail)
 
 
