@@ -199,6 +199,8 @@ class ModelRepoAdmin(ScaledAdmin):
             super().save_model(request, obj, form, change)
             catalogue_update(repo_id=obj.pk, before=set())
             return
+        if form is not None and "license" in form.changed_data and "license_from_card" not in form.changed_data:
+            obj.license_from_card = False  # an admin's choice: a card's `license:` no longer overrides it
         with catalogue_tracked(repo_id=obj.pk):
             super().save_model(request, obj, form, change)
 

@@ -356,11 +356,12 @@ def commit_create(
                 # Card fields are facets (task, license, languages, tags): their counts follow in this transaction.
                 with catalogue_tracked(repo_id=repo.pk) if len(repo_fields) > 1 else nullcontext():
                     ModelRepo.objects.filter(pk=repo.pk).update(**repo_fields)
-                for key, value in repo_fields.items():
-                    setattr(repo, key, value)
-                if "card_license" in repo_fields:
-                    # A known `license:` on main sets the repo's license (never over an owner's explicit choice).
-                    repo_license_follow_card(repo=repo, card_license=repo_fields["card_license"], actor=actor, ip=ip)
+                    for key, value in repo_fields.items():
+                        setattr(repo, key, value)
+                    if "card_license" in repo_fields:
+                        # A known `license:` on main sets the repo's license (never over an owner's choice).
+                        repo_license_follow_card(repo=repo, card_license=repo_fields["card_license"], actor=actor,
+                                                 ip=ip)
                 if audit:
                     audit_record(
                         actor=actor, action="commit.create", target=repo, ip=ip,

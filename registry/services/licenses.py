@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from registry import permissions
 from registry.exceptions import InvalidInput, NotAuthenticated, PermissionDenied, RepoNotFound
+from registry.licenses_common import COMMON_LICENSES, license_text
 from registry.models import License, LicenseAcceptance, ModelRepo
 from registry.services.audit import audit_record
 
@@ -143,6 +144,20 @@ def license_update_text(*, actor: Any, license: License, text: str, ip: str | No
     return license
 
 
+def known_license(slug: str) -> License | None:
+    """The License row for an SPDX id the hub knows: an admin's row, or one of the shipped common open licenses
+    (registry.licenses_common; made when missing, as migration 0022 does)."""
+    row = License.objects.filter(slug=slug).first()
+    if row is None:
+        shipped = {s: (name, url) for s, name, url in COMMON_LICENSES}
+        if slug not in shipped:
+            return None
+        name, url = shipped[slug]
+        row, _ = License.objects.get_or_create(slug=slug, defaults={"name": name, "url": url,
+                                                                     "text": license_text(name, url)})
+    return row
+
+
 def repo_license_follow_card(*, repo: ModelRepo, card_license: str, actor: Any = None,
                              ip: str | None = None) -> bool:
     """main's card names `license: <id>`: when the hub knows that license and the repo has none, or has the one an
@@ -150,10 +165,20 @@ def repo_license_follow_card(*, repo: ModelRepo, card_license: str, actor: Any =
     choice (license_from_card false) is never overridden: the disagreement is shown instead
     (registry.selectors.licenses.license_disagreement). Returns whether the license changed (audited)."""
     slug = (card_license or "").strip().lower()
-    if not slug or (repo.license_id is not None and not repo.license_from_card):
+    if repo.license_id is not None and not repo.license_from_card:
         return False
-    row = License.objects.filter(slug=slug).first()
-    if row is None or row.pk == repo.license_id:
+    row = known_license(slug) if slug else None
+    if row is None:
+        if repo.license_id is None or repo.is_gated:  # a gated repo keeps the license its users accepted
+            return False
+        # The card no longer names a license the hub knows: the one an earlier card set goes with it.
+        before = repo.license.slug
+        repo.license, repo.license_from_card = None, False
+        ModelRepo.objects.filter(pk=repo.pk).update(license=None, license_from_card=False)
+        audit_record(actor=actor, action="repo.license_from_card", target=repo, ip=ip,
+                     metadata={"license": None, "before": before})
+        return True
+    if row.pk == repo.license_id:
         return False
     before = repo.license.slug if repo.license_id else None
     repo.license, repo.license_from_card = row, True

@@ -177,7 +177,8 @@ def repo_update_settings(
         repo.save(update_fields=[*changes.keys(), "updated_at"])
         audit_record(
             actor=actor, action="repo.update_settings", target=repo, ip=ip,
-            metadata={k: (v.slug if isinstance(v, License) else v) for k, v in changes.items()},
+            metadata={k: (v.slug if isinstance(v, License) else v) for k, v in changes.items()
+                      if k != "license_from_card"},
         )
     return repo
 

@@ -54,6 +54,7 @@ from django.utils import timezone
 from registry import generation
 from registry.cards import card_fields, card_summary
 from registry.hashing import git_blob_sha1
+from registry.licenses_common import COMMON_LICENSES, license_text
 from registry.lineage import card_lineage
 from registry.models import (
     ApiKey,
@@ -683,6 +684,9 @@ def _people(plan: Plan, now: datetime, report: ScaleSeedReport) -> tuple[dict[in
             licenses[slug], made = License.objects.get_or_create(
                 slug=slug, defaults={"name": name, "text": LICENSE_TEXT.format(name=name)})
             report.add("licenses", int(made))
+        for slug, name, url in COMMON_LICENSES:  # shipped by migration 0022; what a card's `license:` names
+            licenses[slug], _ = License.objects.get_or_create(
+                slug=slug, defaults={"name": name, "url": url, "text": license_text(name, url)})
 
     names = {k: username(k) for k in range(plan.users)}
     have = {}
@@ -760,10 +764,14 @@ def _write_repos(specs: list[RepoSpec], users: dict[int, int], orgs: dict[int, O
         fields = card_fields(s.card, paths=(GITATTRIBUTES, README, CONFIG))
         fields["description"] = card_summary(s.readme.decode().split("\n---\n", 1)[1])
         ns = s.namespace
+        # The commit service sets a known card license on a repo that has none (registry.services.licenses).
+        from_card = not s.license_slug and fields["card_license"].lower() in licenses
         repos.append(ModelRepo(
+            license_from_card=from_card,
             namespace=ns.slug, name=s.name, owner_org=orgs[ns.org] if ns.org is not None else None,
             owner_user_id=users[ns.user] if ns.user is not None else None, private=s.private, gating=s.gating,
-            license=licenses[s.license_slug] if s.license_slug else None, downloads=s.downloads,
+            license=(licenses[s.license_slug] if s.license_slug else licenses[fields["card_license"].lower()]
+                     if from_card else None), downloads=s.downloads,
             created_at=s.created_at, updated_at=s.committed_at, **fields))
     _insert(ModelRepo, repos)
     report.add("repos", len(repos))
@@ -820,6 +828,9 @@ def _write_repos(specs: list[RepoSpec], users: dict[int, int], orgs: dict[int, O
             events.append(_event("repo.create", repo, commit.created_at,
                                  {"private": spec.private, "gating": spec.gating}, **actor))
         else:
+            if repo.license_from_card:  # the card's commit sets the license first, then records itself
+                events.append(_event("repo.license_from_card", repo, commit.created_at,
+                                     {"license": repo.license.slug, "before": None}, **actor))
             events.append(_event("commit.create", repo, commit.created_at, {
                 "commit": commit.oid, "branch": "main", "title": commit.title[:200], "added": 2, "deleted": 0,
                 "copied": 0}, **actor))

@@ -26,7 +26,7 @@ def test_sidebar_shows_org_license_languages_tags_params_downloads(client, seed)
     ModelRepo.objects.filter(pk=seed.public.pk).update(parameter_count=1_300_000_000, downloads=4321)
     html = client.get("/acme/tiny").content.decode()
     assert "Acme AI" in html
-    assert "apache-2.0" in html
+    assert "Apache License 2.0" in html  # the card says license: apache-2.0, which the repo now follows
     assert "Korean (ko)" in html and "English (en)" in html
     assert ">llama<" in html
     assert "1.3B" in html

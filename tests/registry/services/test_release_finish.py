@@ -47,11 +47,22 @@ def card_commit(personas, repo, card: bytes):
 # --- licenses ------------------------------------------------------------------------------------------------
 
 
-def test_the_common_open_licenses_ship_with_the_hub():
+def test_the_common_open_licenses_ship_with_the_hub_and_an_admins_edit_is_kept():
+    import importlib
+
+    from django.apps import apps
+
+    load = importlib.import_module("registry.migrations.0022_common_licenses").load
+    License.objects.filter(slug="mit").delete()  # (a transactional test's flush may have removed them all)
+    License.objects.update_or_create(slug="apache-2.0", defaults={"name": "Apache, as our lawyers put it",
+                                                                  "text": "edited"})
+    load(apps, None)
+    load(apps, None)  # idempotent
     slugs = set(License.objects.values_list("slug", flat=True))
     assert {"apache-2.0", "mit", "bsd-2-clause", "bsd-3-clause", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0",
             "openrail"} <= slugs
-    assert License.objects.get(slug="apache-2.0").url.startswith("https://")
+    assert License.objects.get(slug="apache-2.0").name == "Apache, as our lawyers put it"
+    assert License.objects.get(slug="mit").url.startswith("https://")
 
 
 def test_the_card_license_sets_the_repo_license_and_follows_the_card(personas, make_repo):
@@ -66,6 +77,10 @@ def test_the_card_license_sets_the_repo_license_and_follows_the_card(personas, m
     card_commit(personas, repo, MIT_CARD)  # set from the card before: it follows the card
     repo.refresh_from_db()
     assert repo.license.slug == "mit"
+
+    card_commit(personas, repo, b"# no metadata\n")  # the card no longer names one: the card's license goes
+    repo.refresh_from_db()
+    assert (repo.license_id, repo.license_from_card) == (None, False)
 
 
 def test_an_owners_explicit_license_is_never_overridden_and_the_disagreement_is_shown(client, personas, make_repo):

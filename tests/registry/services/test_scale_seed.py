@@ -112,7 +112,8 @@ def twin(source: ModelRepo, namespace: str) -> ModelRepo:
         path=".gitattributes")}
     created = AuditEvent.objects.get(action="repo.create", target_id=str(source.pk))
     repo = through_services(actor=actor, namespace=namespace, name=source.name, files=files, title=second.title,
-                            private=source.private, gating=source.gating, license=source.license, ip=created.ip)
+                            private=source.private, gating=source.gating, ip=created.ip,
+                            license=None if source.license_from_card else source.license)  # the card sets it
     for acceptance in LicenseAcceptance.objects.filter(repo=source).order_by("pk"):
         license_accept(user=acceptance.user, repo=repo, ip=acceptance.ip)
     return repo
