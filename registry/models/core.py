@@ -295,6 +295,7 @@ class Branch(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["repo", "name"], name="uniq_branch")]
         ordering = ["name"]
+        verbose_name_plural = "branches"
 
     def __str__(self) -> str:
         return self.name

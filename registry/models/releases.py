@@ -150,6 +150,7 @@ class ReleaseAdvisory(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["release", "user"], name="releaseadvisory_uniq")]
+        verbose_name_plural = "release advisories"
 
     def __str__(self) -> str:
         return f"{self.release_id} -> {self.email}"
