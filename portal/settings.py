@@ -29,6 +29,9 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "t
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # The public address of the hub, used in absolute URLs built outside a request (emails, feeds).
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The hub's name in page titles, the header and e-mails; empty: "Consortium Model Hub", translated (registry/site.py).
+# Django's sites row (SITE_ID) is set from SITE_NAME and SITE_URL's host after every migrate.
+SITE_NAME = env_str("SITE_NAME", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -86,6 +89,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "portal.context_processors.site",
             ],
         },
     },

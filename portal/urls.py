@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from api.cas.views import telemetry as cas_telemetry
 from portal.views.health import healthz, readyz
 from portal.views.home import home
+from portal.views.icons import favicon, webmanifest
 from portal.views.signing import release_signing_key, security_txt
 
 admin.site.site_header = "Consortium Model Hub administration"
@@ -14,6 +15,8 @@ urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("favicon.ico", favicon, name="favicon"),
+    path("site.webmanifest", webmanifest, name="webmanifest"),
     path(".well-known/release-signing-key", release_signing_key, name="release-signing-key"),
     path(".well-known/security.txt", security_txt, name="security-txt"),
     path("admin/", admin.site.urls),
