@@ -211,3 +211,16 @@ def test_relative_times_are_korean(as_user, personas, seed):
     assert "3 minutes ago" in en
     listing = client.get("/models", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert "업데이트 지금" in listing and " ago" not in listing and "now" not in listing
+
+
+def test_role_and_release_state_badges_are_korean(as_user, personas, ready):
+    from tests.fixtures.releases import request
+
+    request(personas, ready[0])
+    client = as_user(personas.owner)
+    org = client.get("/acme", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert 'class="badge role-admin">관리자</span>' in org and ">Admin<" not in org
+    for url in ("/acme/tiny/releases", "/acme/tiny/releases/1.0.0"):
+        html = client.get(url, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+        assert 'class="badge state-pending">승인 대기</span>' in html, url
+        assert "Pending approval" not in html
