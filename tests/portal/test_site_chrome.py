@@ -127,3 +127,16 @@ def test_every_page_links_a_favicon_and_app_icons_that_are_served(client, seed):
     static_files.append(favicon["Location"])
     for href in static_files:  # (the test server serves no static files: they are found where collectstatic looks)
         assert finders.find(href.removeprefix(settings.STATIC_URL)), href
+
+
+def test_role_change_message_names_the_role_in_the_page_language(as_user, personas):
+    """The flash message after a role change reads "mina 님의 역할이 이제 관리자입니다.", not "...이제 admin입니다."."""
+    from registry.models import Membership
+
+    client = as_user(personas.owner)
+    membership = Membership.objects.get(user=personas.member, organization=personas.org)
+    response = client.post(f"/organizations/acme/members/{membership.pk}/role", {"role": "admin"},
+                           HTTP_ACCEPT_LANGUAGE="ko", follow=True)
+    assert "mina 님의 역할이 이제 관리자입니다." in response.content.decode()
+    response = client.post(f"/organizations/acme/members/{membership.pk}/role", {"role": "read"}, follow=True)
+    assert "mina is now Read." in response.content.decode()
