@@ -273,3 +273,10 @@ def test_every_model_has_an_english_plural(admin_client):
     html = admin_client.get(reverse("admin:index")).content.decode()
     assert "Branches" in html and "Release advisories" in html
     assert "Branchs" not in html and "advisorys" not in html
+
+
+def test_admin_titles_follow_site_name(admin_client, settings):
+    settings.SITE_NAME = "Lab Models"
+    html = admin_client.get(reverse("admin:index")).content.decode()
+    assert "Lab Models administration" in html and "| Lab Models admin</title>" in html
+    assert "Consortium Model Hub" not in html
