@@ -137,6 +137,7 @@ def test_role_change_message_names_the_role_in_the_page_language(as_user, person
     membership = Membership.objects.get(user=personas.member, organization=personas.org)
     response = client.post(f"/organizations/acme/members/{membership.pk}/role", {"role": "admin"},
                            HTTP_ACCEPT_LANGUAGE="ko", follow=True)
-    assert "mina 님의 역할이 이제 관리자입니다." in response.content.decode()
+    html = response.content.decode()
+    assert "mina 님의 역할이 이제 관리자입니다." in html, re.findall(r"<li class=\"message[^>]*>(.*?)</li>", html)
     response = client.post(f"/organizations/acme/members/{membership.pk}/role", {"role": "read"}, follow=True)
     assert "mina is now Read." in response.content.decode()
