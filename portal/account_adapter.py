@@ -14,6 +14,7 @@ from registry.exceptions import InvalidInput
 from registry.models import Organization
 from registry.names import check_namespace, name_suggestion
 from registry.services.orgs import org_invitations_apply
+from registry.site import SettingsSite, site_name
 
 
 class HubAccountAdapter(DefaultAccountAdapter):
@@ -30,6 +31,14 @@ class HubAccountAdapter(DefaultAccountAdapter):
     def generate_unique_username(self, txts: list[Any], regex: str | None = None) -> str:
         """Usernames made up for single sign-on accounts: the same rule, from the name or email given."""
         return super().generate_unique_username([name_suggestion(t) for t in txts], regex=regex)
+
+    def format_email_subject(self, subject: str) -> str:
+        """"[<SITE_NAME>] subject": the name from settings, not Django's sites row (registry/site.py)."""
+        return f"[{site_name()}] {subject}"
+
+    def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        # allauth's templates say "Hello from {{ current_site.name }}" and sign with its domain.
+        super().send_mail(template_prefix, email, {**context, "current_site": SettingsSite()})
 
     def confirm_email(self, request: HttpRequest, email_address: EmailAddress) -> bool:
         confirmed = super().confirm_email(request, email_address)

@@ -35,6 +35,13 @@ class ModelSearchForm(forms.Form):
     gated = forms.ChoiceField(required=False, choices=GATED_CHOICES, label=_("Access"))
     sort = forms.ChoiceField(required=False, choices=SORT_CHOICES, label=_("Sort"))
 
+    def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
+        # `?search=` is what Hugging Face's model list links use (people paste them): the same as `?q=`.
+        if data is not None and not (data.get("q") or "").strip() and (data.get("search") or "").strip():
+            data = data.copy()
+            data["q"] = data["search"]
+        super().__init__(data, *args, **kwargs)
+
     def filters(self) -> dict[str, str]:
         """The values as the page shows them again; a search sorts by best match unless told otherwise."""
         data = self.cleaned_data if self.is_valid() else {}

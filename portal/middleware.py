@@ -13,6 +13,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from registry.site import site_name
 from registry.storage.base import request_scope
 
 DEFAULT_POLICY = "; ".join([
@@ -88,7 +89,8 @@ def dependency_failure_response(request: HttpRequest, exc: BaseException) -> Htt
                                                                                           status=503)
         response["X-Error-Code"] = "ServiceUnavailable"
     else:
-        html = render_to_string("503.html", {"message": message, "retry_after": RETRY_AFTER_SECONDS})
+        html = render_to_string("503.html", {"message": message, "retry_after": RETRY_AFTER_SECONDS,
+                                             "SITE_NAME": site_name()})
         response = HttpResponse(html, status=503, content_type="text/html; charset=utf-8")
     response["X-Error-Message"] = message
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)

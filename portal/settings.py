@@ -35,6 +35,9 @@ SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 _site = urlparse(SITE_URL)
 if _site.scheme not in ("http", "https") or not _site.netloc or _site.query or _site.fragment:
     raise ConfigError(f"SITE_URL={SITE_URL!r} must be an absolute http:// or https:// URL, e.g. https://hub.example.org")
+# The hub's name in page titles, the header and e-mails; empty: "Consortium Model Hub", translated (registry/site.py).
+# Django's sites row (SITE_ID) is set from SITE_NAME and SITE_URL's host after every migrate.
+SITE_NAME = env_str("SITE_NAME", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -92,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "portal.context_processors.site",
             ],
         },
     },

@@ -1,19 +1,25 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.functional import lazy
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from api.cas.views import telemetry as cas_telemetry
 from portal.views.health import healthz, readyz
 from portal.views.home import home
+from portal.views.icons import favicon, webmanifest
 from portal.views.signing import release_signing_key, security_txt
+from registry.site import site_name
 
-admin.site.site_header = "Consortium Model Hub administration"
-admin.site.site_title = "Model Hub admin"
+# Read on every admin page, so a lazy string follows SITE_NAME (and the active language for the default name).
+admin.site.site_header = lazy(lambda: f"{site_name()} administration", str)()
+admin.site.site_title = lazy(lambda: f"{site_name()} admin", str)()
 
 urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("favicon.ico", favicon, name="favicon"),
+    path("site.webmanifest", webmanifest, name="webmanifest"),
     path(".well-known/release-signing-key", release_signing_key, name="release-signing-key"),
     path(".well-known/security.txt", security_txt, name="security-txt"),
     path("admin/", admin.site.urls),

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from portal.forms import AccessDecisionForm, MemberAddForm, MemberRoleForm
 from portal.views.common import client_ip, portal_view
 from registry.exceptions import Conflict, InvalidInput
+from registry.models import Membership
 from registry.selectors.portal import (
     access_request_get,
     access_requests_pending,
@@ -99,7 +100,7 @@ def member_role(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             messages.error(request, exc.message)
         else:
             messages.success(request, _("%(user)s is now %(role)s.") % {
-                "user": membership.user.get_username(), "role": form.cleaned_data["role"]})
+                "user": membership.user.get_username(), "role": Membership.Role(form.cleaned_data["role"]).label})
     return redirect("org-members", slug=membership.organization.slug)
 
 

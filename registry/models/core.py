@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower, Upper
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from registry.exceptions import InvalidInput
 from registry.names import check_name, check_namespace
@@ -62,9 +63,9 @@ class Organization(models.Model):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
-        ADMIN = "admin", "Admin"
-        WRITE = "write", "Write"
-        READ = "read", "Read"
+        ADMIN = "admin", _("Admin")
+        WRITE = "write", _("Write")
+        READ = "read", _("Read")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
@@ -298,6 +299,7 @@ class Branch(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["repo", "name"], name="uniq_branch")]
         ordering = ["name"]
+        verbose_name_plural = "branches"
 
     def __str__(self) -> str:
         return self.name

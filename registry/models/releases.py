@@ -6,18 +6,19 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import pgettext_lazy
 
 from registry.models.core import Commit, License, ModelRepo, Organization
 
 
 class Release(models.Model):
     class State(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        PENDING = "pending", "Pending approval"
-        APPROVED = "approved", "Approved"
-        PUBLISHED = "published", "Published"
-        REJECTED = "rejected", "Rejected"
-        WITHDRAWN = "withdrawn", "Withdrawn"
+        DRAFT = "draft", pgettext_lazy("release state", "Draft")
+        PENDING = "pending", pgettext_lazy("release state", "Pending approval")
+        APPROVED = "approved", pgettext_lazy("release state", "Approved")
+        PUBLISHED = "published", pgettext_lazy("release state", "Published")
+        REJECTED = "rejected", pgettext_lazy("release state", "Rejected")
+        WITHDRAWN = "withdrawn", pgettext_lazy("release state", "Withdrawn")
 
     repo = models.ForeignKey(ModelRepo, on_delete=models.CASCADE, related_name="releases")
     version = models.CharField(max_length=64, help_text="Semantic version, e.g. 1.2.0")
@@ -71,8 +72,8 @@ class ReleaseDecision(models.Model):
     """One consortium admin's sign-off or rejection, on behalf of their organisation."""
 
     class Decision(models.TextChoices):
-        APPROVE = "approve", "Approve"
-        REJECT = "reject", "Reject"
+        APPROVE = "approve", pgettext_lazy("release decision", "Approve")
+        REJECT = "reject", pgettext_lazy("release decision", "Reject")
 
     release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="decisions")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -122,10 +123,10 @@ class ReleaseMirror(models.Model):
     """One push of a published release to the repo's mirror target."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", pgettext_lazy("mirror status", "Pending")
+        RUNNING = "running", pgettext_lazy("mirror status", "Running")
+        DONE = "done", pgettext_lazy("mirror status", "Done")
+        FAILED = "failed", pgettext_lazy("mirror status", "Failed")
 
     release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="mirrors")
     target = models.ForeignKey(MirrorTarget, on_delete=models.CASCADE, related_name="pushes")
@@ -153,6 +154,7 @@ class ReleaseAdvisory(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["release", "user"], name="releaseadvisory_uniq")]
+        verbose_name_plural = "release advisories"
 
     def __str__(self) -> str:
         return f"{self.release_id} -> {self.email}"

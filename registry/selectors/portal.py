@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext
 
 from registry import permissions
 from registry.exceptions import EntryNotFound, PermissionDenied, RepoNotFound, RevisionNotFound
@@ -241,14 +242,19 @@ def namespace_page(*, viewer: Any, slug: str, cursor: str | None = None, page_si
     return NamespacePage(slug, org, user, memberships, repos, role)
 
 
-def _org_for_admin(*, viewer: Any, slug: str) -> Organization:
+def _members_refused() -> str:
+    return gettext("Only the organisation's admins manage its members.")
+
+
+def _org_for_admin(*, viewer: Any, slug: str, refused: str = "") -> Organization:
+    """The organisation, for one of its admins; `refused` is what a non-admin's 403 page says."""
     org = Organization.objects.filter(lower_is("slug", slug)).first()
     if org is None:
         raise RepoNotFound(f"{slug} does not exist")
     if not getattr(viewer, "is_authenticated", False):
         raise PermissionDenied("sign in as an organisation admin")
     if not (viewer.is_superuser or permissions.org_role(viewer, org) == Membership.Role.ADMIN):
-        raise PermissionDenied("only the organisation's admins can review access requests")
+        raise PermissionDenied(refused or gettext("Only the organisation's admins review access requests."))
     return org
 
 
@@ -385,7 +391,7 @@ class MembersPage:
 def org_members_for_admin(*, viewer: Any, slug: str) -> MembersPage:
     from registry.models import OrgInvitation
 
-    org = _org_for_admin(viewer=viewer, slug=slug)
+    org = _org_for_admin(viewer=viewer, slug=slug, refused=_members_refused())
     memberships = list(Membership.objects.filter(organization=org).select_related("user")
                        .order_by("user__username"))
     invitations = list(OrgInvitation.objects.filter(organization=org, accepted_at__isnull=True)
@@ -395,7 +401,7 @@ def org_members_for_admin(*, viewer: Any, slug: str) -> MembersPage:
 
 
 def org_membership_get(*, viewer: Any, slug: str, pk: int) -> Membership:
-    org = _org_for_admin(viewer=viewer, slug=slug)
+    org = _org_for_admin(viewer=viewer, slug=slug, refused=_members_refused())
     membership = Membership.objects.select_related("user", "organization").filter(pk=pk, organization=org).first()
     if membership is None:
         raise EntryNotFound("no such member")
@@ -405,7 +411,7 @@ def org_membership_get(*, viewer: Any, slug: str, pk: int) -> Membership:
 def org_invitation_get(*, viewer: Any, slug: str, pk: int) -> Any:
     from registry.models import OrgInvitation
 
-    org = _org_for_admin(viewer=viewer, slug=slug)
+    org = _org_for_admin(viewer=viewer, slug=slug, refused=_members_refused())
     invitation = (OrgInvitation.objects.select_related("organization")
                   .filter(pk=pk, organization=org, accepted_at__isnull=True).first())
     if invitation is None:

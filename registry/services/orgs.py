@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -25,6 +24,7 @@ from registry import permissions
 from registry.exceptions import Conflict, InvalidInput, PermissionDenied
 from registry.models import Membership, Organization, OrgInvitation
 from registry.services.audit import audit_record
+from registry.site import site_name, site_url
 
 
 @dataclass(frozen=True)
@@ -107,9 +107,9 @@ def _send_invitation(invitation_id: int) -> None:
         return
     org = invitation.organization
     inviter = invitation.invited_by.get_username() if invitation.invited_by else "An administrator"
-    link = f"{settings.SITE_URL}{reverse('account_signup')}"
+    link = f"{site_url()}{reverse('account_signup')}"
     send_mail(
-        subject=f"You are invited to {org.name} on the Consortium Model Hub",
+        subject=f"You are invited to {org.name} on {site_name(translated=False)}",
         message=(
             f"{inviter} invited {invitation.email} to join the organisation {org.name} ({org.slug}) "
             f"with the role '{invitation.role}'.\n\n"

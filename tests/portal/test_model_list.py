@@ -207,3 +207,15 @@ def test_query_count_is_constant(client, personas, make_repo, django_assert_max_
     with django_assert_max_num_queries(few) as captured:
         response = client.get(reverse("models"), params)
     assert len(_ids(response)) >= (3 if params else 12)
+
+
+def test_search_parameter_is_an_alias_of_q(client, seed):
+    """`/models?search=llama` is how Hugging Face's model list links a search; people paste such links."""
+    response = client.get(reverse("models"), {"search": "manual"})
+    assert _ids(response) == ["acme/gated-manual"]
+    assert response.context["filters"]["q"] == "manual" and response.context["filters"]["sort"] == "relevance"
+    assert 'value="manual"' in response.content.decode()  # the search box shows what was searched
+    assert _ids(client.get(reverse("models"), {"search": "nothing-like-this"})) == []
+    # q wins when both are given; an empty q falls back to search.
+    assert _ids(client.get(reverse("models"), {"q": "manual", "search": "nothing-like-this"})) == ["acme/gated-manual"]
+    assert _ids(client.get(reverse("models"), {"q": "", "search": "manual"})) == ["acme/gated-manual"]

@@ -67,5 +67,5 @@ def test_403_page_explains(as_user, personas, seed):
     assert response.status_code == 403
     html = response.content.decode()
     assert "You don't have permission to do that" in html
-    assert "only the organisation&#x27;s admins can review access requests" in html
+    assert "Only the organisation&#x27;s admins review access requests." in html
     assert "signed in as mina" in html

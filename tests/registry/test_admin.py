@@ -252,3 +252,31 @@ def test_inference_check_list_and_rerun_action_is_audited(
     pending = InferenceCheck.objects.filter(commit=commit, status="pending")
     assert pending.count() == 1
     assert AuditEvent.objects.filter(action="inference.rerun", actor=superuser).exists()
+
+
+def _english_plural(name: str) -> str:
+    last = name.split()[-1]
+    if last.endswith(("s", "x", "z", "ch", "sh")):
+        return name + "es"
+    if last.endswith("y") and last[-2:-1] not in set("aeiou"):
+        return name[:-1] + "ies"
+    return name + "s"
+
+
+def test_every_model_has_an_english_plural(admin_client):
+    """The admin index and its lists read "Branches" and "Release advisories", not Django's "Branchs"."""
+    from django.apps import apps
+
+    wrong = {f"{m._meta.label}: {m._meta.verbose_name_plural}" for m in apps.get_models()
+             if str(m._meta.verbose_name_plural) != _english_plural(str(m._meta.verbose_name))}
+    assert wrong == set()
+    html = admin_client.get(reverse("admin:index")).content.decode()
+    assert "Branches" in html and "Release advisories" in html
+    assert "Branchs" not in html and "advisorys" not in html
+
+
+def test_admin_titles_follow_site_name(admin_client, settings):
+    settings.SITE_NAME = "Lab Models"
+    html = admin_client.get(reverse("admin:index")).content.decode()
+    assert "Lab Models administration" in html and "| Lab Models admin</title>" in html
+    assert "Consortium Model Hub" not in html
