@@ -43,6 +43,7 @@ from registry.services.audit import audit_record
 from registry.services.catalogue import catalogue_tracked
 from registry.services.inference import commit_is_checkable
 from registry.services.jobs import job_dispatch, job_enqueue
+from registry.site import site_name, site_url
 
 logger = logging.getLogger(__name__)
 
@@ -484,13 +485,24 @@ def release_publish(*, release_id: int) -> Release:
     return release
 
 
+def _release_url(release: Release) -> str:
+    return f"{site_url()}/{release.repo.repo_id}/releases/{release.version}"
+
+
+def _signature() -> str:
+    """The closing line of the hub's e-mails: its name and address from settings (SITE_NAME, SITE_URL)."""
+    return f"\n\n-- \n{site_name(translated=False)}\n{site_url()}\n"
+
+
 def _email_followers(release: Release, emails: list[str]) -> None:
-    url = f"{settings.SITE_URL}/{release.repo.repo_id}/releases/{release.version}"
+    url = _release_url(release)
+    name = site_name(translated=False)
     for email in emails:
         try:
-            send_mail(f"[{release.repo.repo_id}] Release {release.version}: {release.title}",
+            send_mail(f"[{name}] {release.repo.repo_id}: release {release.version}: {release.title}",
                       f"{release.repo.repo_id} published release {release.version} ({release.title}).\n\n"
-                      f"{url}\n\nYou receive this because you follow {release.repo.repo_id}.",
+                      f"{url}\n\nYou receive this because you follow {release.repo.repo_id} on {name}."
+                      + _signature(),
                       None, [email])
         except Exception:  # noqa: BLE001 - one bad address must not stop the others
             logger.exception("could not email %s about release %s", email, release.pk)
@@ -543,7 +555,7 @@ def _queue_advisories(release_id: int) -> None:
 def release_send_advisories(*, release_id: int) -> int:
     """Email every advisory not sent yet (each row once, even when this runs again)."""
     release = Release.objects.select_related("repo", "commit").get(pk=release_id)
-    url = f"{settings.SITE_URL}/{release.repo.repo_id}/releases/{release.version}"
+    url = _release_url(release)
     sent = 0
     for advisory in ReleaseAdvisory.objects.filter(release=release, sent_at__isnull=True):
         with transaction.atomic():
@@ -552,10 +564,11 @@ def release_send_advisories(*, release_id: int) -> int:
             if not claimed:
                 continue
             send_mail(
-                f"[{release.repo.repo_id}] Advisory: release {release.version} was withdrawn",
+                f"[{site_name(translated=False)}] {release.repo.repo_id}: advisory: release {release.version} "
+                "was withdrawn",
                 f"You downloaded {release.repo.repo_id} at commit {release.commit.oid} (release "
                 f"{release.version}). The consortium has withdrawn this release:\n\n{release.withdrawn_reason}\n\n"
-                f"Stop using the files of this revision. Details: {url}",
+                f"Stop using the files of this revision. Details: {url}" + _signature(),
                 None, [advisory.email],
             )
             sent += 1

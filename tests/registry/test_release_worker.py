@@ -48,4 +48,4 @@ def test_a_worker_publishes_an_approved_release_and_mails_the_withdrawal(persona
     wait_until(lambda: ReleaseAdvisory.objects.filter(user=user, sent_at__isnull=False).exists(), 60,
                "the advisory email", worker)
     log = Path(worker).read_text(errors="replace")
-    assert "Advisory: release 1.0.0 was withdrawn" in log and "downloader@example.com" in log
+    assert "has withdrawn this release" in log and "downloader@example.com" in log

@@ -235,7 +235,8 @@ def approved(personas, repo, admins, version="1.0.0"):
 
 
 def test_publishing_tags_signs_publishes_and_emails_followers_once(personas, ready, admins, signing_key,
-                                                                   django_capture_on_commit_callbacks):
+                                                                   django_capture_on_commit_callbacks, settings):
+    settings.SITE_NAME, settings.SITE_URL = "Lab Models", "https://models.lab.example"
     repo, commit = ready
     follower = make_user("fan")
     RepoFollow.objects.create(user=follower, repo=repo)
@@ -258,7 +259,10 @@ def test_publishing_tags_signs_publishes_and_emails_followers_once(personas, rea
                                                    serialization.PublicFormat.SubjectPublicKeyInfo)
     assert signing.verify(bytes(release.manifest), release.signature, public)
     assert [m.to for m in mail.outbox] == [["fan@example.com"]]
-    assert "Release 1.0.0" in mail.outbox[0].subject
+    assert "release 1.0.0" in mail.outbox[0].subject and mail.outbox[0].subject.startswith("[Lab Models] ")
+    assert "https://models.lab.example/acme/tiny/releases/1.0.0" in mail.outbox[0].body
+    assert mail.outbox[0].body.rstrip().endswith("Lab Models\nhttps://models.lab.example")
+    assert "example.com" not in mail.outbox[0].body.replace("fan@example.com", "")
 
     with django_capture_on_commit_callbacks(execute=True):
         again = release_publish(release_id=release.pk)
@@ -334,6 +338,7 @@ def test_withdrawal_warns_exactly_the_commits_downloaders_once(personas, ready, 
     assert release.state == Release.State.WITHDRAWN and release.withdrawn_reason == "Leaks training data"
     assert sorted(m.to[0] for m in mail.outbox) == ["dl1@example.com", "dl2@example.com"]
     assert all("Leaks training data" in m.body and commit.oid in m.body for m in mail.outbox)
+    assert all(m.subject.startswith("[Consortium Model Hub] acme/tiny: advisory") for m in mail.outbox)
     assert release_send_advisories(release_id=release.pk) == 0 and len(mail.outbox) == 2
     assert Tag.objects.filter(repo=repo, name="v1.0.0").exists() and release.manifest
     with pytest.raises(Conflict):
