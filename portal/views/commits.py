@@ -11,7 +11,7 @@ from portal.views.common import portal_view
 from portal.views.models import _repo_context
 from registry.exceptions import RevisionNotFound
 from registry.names import lookup_ok
-from registry.selectors.changes import change_page, commit_by_oid, commit_or_ref
+from registry.selectors.changes import change_page, commit_by_oid, commit_or_ref, commits_between
 from registry.selectors.portal import access_status
 from registry.selectors.repos import repo_get
 
@@ -61,5 +61,5 @@ def model_compare(request: HttpRequest, namespace: str, name: str, rest: str) ->
     except RevisionNotFound as exc:
         return _not_found(request, exc.message)
     context = _changes(request, repo, head, base, right, "commits")
-    context.update({"left": left, "right": right})
+    context.update({"left": left, "right": right, "range": commits_between(base=base, head=head)})
     return render(request, "portal/model_compare.html", context)

@@ -20,6 +20,7 @@ from registry.exceptions import RevisionNotFound
 from registry.hashing import COMMIT_OID_RE
 from registry.models import Commit, CommitFile, FileCheck, ModelRepo
 from registry.names import lookup_ok
+from registry.selectors.history import commit_chain
 from registry.selectors.repos import revision_resolve
 from registry.selectors.validation import file_quarantine, quarantine_attach
 from registry.tree_index import PathOrder
@@ -61,6 +62,36 @@ def commit_or_ref(*, repo: ModelRepo, revision: str) -> Commit:
         if lookup_ok(revision) and OID_PREFIX_MIN <= len(revision) < 40:
             return commit_by_oid(repo=repo, oid=revision)
         raise RevisionNotFound(f"{revision} is no branch, tag or commit of this model") from None
+
+
+COMPARE_COMMITS = 100  # commits listed between two revisions; a longer range says how to see the rest (history)
+
+
+@dataclass
+class CommitRange:
+    """The first-parent commits from `head` back to (not including) `base`, newest first, at most COMPARE_COMMITS.
+
+    `more`: there are more commits than listed before `base`; `ancestor`: `base` is on `head`'s first-parent line
+    (False when it is not, e.g. compare the other way round, or another branch: then `commits` is empty)."""
+
+    commits: list[Commit]
+    more: bool
+    ancestor: bool
+
+
+def commits_between(*, base: Commit, head: Commit, limit: int | None = None) -> CommitRange:
+    """What `head` adds to `base` in first-parent history: one recursive query over at most `limit` + 1 commits
+    (default COMPARE_COMMITS)."""
+    limit = COMPARE_COMMITS if limit is None else limit
+    if base.pk == head.pk:
+        return CommitRange(commits=[], more=False, ancestor=True)
+    chain = commit_chain(start=head, limit=limit + 1)
+    for n, commit in enumerate(chain):
+        if commit.pk == base.pk:
+            return CommitRange(commits=chain[:n], more=False, ancestor=True)
+    if len(chain) > limit:  # base not within reach: list the newest, say there are more
+        return CommitRange(commits=chain[:limit], more=True, ancestor=True)
+    return CommitRange(commits=[], more=False, ancestor=False)
 
 
 # --- changed files -------------------------------------------------------------------------------------------

@@ -158,6 +158,28 @@ def test_compare_between_branches_tags_and_commits(client, personas, seed):
     assert "nothing differs" in client.get("/acme/tiny/compare/main...main").content.decode()
 
 
+def listed_commits(html: str) -> list[str]:
+    section = html.split('class="compare-commits"', 1)[1].split("</section>", 1)[0]
+    return re.findall(r'/commit/([0-9a-f]{40})"', section)
+
+
+def test_compare_lists_the_commits_the_head_adds(client, personas, seed, monkeypatch):
+    tagged = seed.public.branches.get(name="main").head
+    c1 = change(personas, seed.public, [AddInline("a.txt", b"one\n")], title="First change")
+    c2 = change(personas, seed.public, [AddInline("a.txt", b"two\n")], title="Second change")
+    html = client.get("/acme/tiny/compare/v1.0...main").content.decode()
+    assert listed_commits(html) == [c2.oid, c1.oid] and "2 commits" in html and "Second change" in html
+    assert tagged.oid not in listed_commits(html)
+    assert listed_commits(client.get(f"/acme/tiny/compare/{c1.oid}...main").content.decode()) == [c2.oid]
+    backwards = client.get(f"/acme/tiny/compare/main...{tagged.oid}").content.decode()
+    assert listed_commits(backwards) == [] and "not in the head's history" in backwards
+    korean = client.get("/acme/tiny/compare/v1.0...main", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "커밋 2개" in korean
+    monkeypatch.setattr(changes, "COMPARE_COMMITS", 1)
+    cut = client.get("/acme/tiny/compare/v1.0...main").content.decode()
+    assert listed_commits(cut) == [c2.oid] and "Only the newest 1 are listed" in cut
+
+
 def test_compare_with_a_bad_ref_is_a_readable_404(client, seed):
     for url, text in (("/acme/tiny/compare/main...nope", "nope is no branch, tag or commit of this model"),
                       ("/acme/tiny/compare/nope...main", "nope is no branch, tag or commit of this model"),
