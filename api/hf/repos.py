@@ -25,7 +25,6 @@ from api.hf.common import (
     page_link,
 )
 from api.hf.model_fields import (
-    GATED_WIRE,
     INFO_PARAMETERS,
     LIST_PARAMETERS,
     ModelBatch,
@@ -243,28 +242,15 @@ def validate_yaml(request: HttpRequest, principal: Principal) -> HttpResponse:
 # --- info and listings -------------------------------------------------------------------------
 
 
-def _repo_summary(repo: ModelRepo, *, card_data: bool = False) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "_id": f"{repo.pk:024x}",
-        "id": repo.repo_id,
-        "modelId": repo.repo_id,
-        "author": repo.namespace,
-        "private": repo.private,
-        "gated": GATED_WIRE.get(repo.gating, False),
-        "disabled": repo.disabled,
-        "downloads": repo.downloads,
-        "likes": 0,
-        "tags": list(repo.tags or []),
-        "pipeline_tag": repo.pipeline_tag or None,
-        "library_name": repo.library_name or None,
-        "createdAt": iso(repo.created_at),
-        "lastModified": iso(repo.updated_at),
-    }
-    if repo.parameter_count is not None:
-        data["safetensors"] = {"parameters": dict(repo.parameter_dtypes or {}), "total": repo.parameter_count}
-    if card_data:
-        data["cardData"] = repo.card_data or {}
-    return data
+# What every item of list_models and model_info carries (besides its ids), read through the same producers as
+# `expand` (api.hf.model_fields), so a property has one definition whichever way it is asked for.
+SUMMARY_FIELDS = ("author", "private", "gated", "disabled", "downloads", "likes", "tags", "pipeline_tag",
+                  "library_name", "createdAt", "lastModified", "safetensors")
+
+
+def _repo_summary(repo: ModelRepo, batch: ModelBatch, *, card_data: bool = False) -> dict[str, Any]:
+    names = (*SUMMARY_FIELDS, "cardData") if card_data else SUMMARY_FIELDS
+    return {"_id": f"{repo.pk:024x}", "id": repo.repo_id, "modelId": repo.repo_id, **batch.fields(repo, names)}
 
 
 # What model_info adds to the summary without `expand` (each computed as `expand` would).
@@ -289,9 +275,8 @@ def model_info(request: HttpRequest, principal: Principal, namespace: str, name:
                        pinned=rest is not None)
     if expand:
         return JsonResponse({"id": repo.repo_id, **batch.fields(repo, expand)})
-    data = _repo_summary(repo, card_data=True)
-    data.pop("safetensors", None)  # the revision's own counts, not main's copy on the repo
-    data.update(batch.fields(repo, (*INFO_EXTRAS, "safetensors")))
+    data = _repo_summary(repo, batch, card_data=True)  # its `safetensors`: the revision's own counts
+    data.update(batch.fields(repo, INFO_EXTRAS))
     if security:
         data["securityRepoStatus"] = security_status(commit=commit)
     return JsonResponse(data)
@@ -376,7 +361,7 @@ def list_models(request: HttpRequest, principal: Principal) -> HttpResponse:
         items = [{"id": r.repo_id, **batch.fields(r, expand)} for r in repos]
     else:
         extras = [name for name, wanted in (("config", config), ("sha", full), ("siblings", full)) if wanted]
-        items = [{**_repo_summary(r, card_data=card_data), **batch.fields(r, extras)} for r in repos]
+        items = [{**_repo_summary(r, batch, card_data=card_data), **batch.fields(r, extras)} for r in repos]
     response = JsonResponse(items, safe=False)
     left = None if limit is None else limit - len(repos)
     if page.next and (left is None or left > 0):
