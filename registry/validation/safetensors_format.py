@@ -7,6 +7,7 @@ trailing bytes. Only the header is held in memory, bounded by `Limits.max_header
 
 from __future__ import annotations
 
+import math
 import struct
 import unicodedata
 from dataclasses import dataclass
@@ -63,10 +64,7 @@ class TensorEntry:
 
     @property
     def elements(self) -> int:
-        count = 1
-        for dim in self.shape:
-            count *= dim
-        return count
+        return math.prod(self.shape)
 
 
 @dataclass(frozen=True)
