@@ -13,29 +13,15 @@ from registry.models import ModelRepo
 from registry.selectors.catalogue import RepoQuery, parameters_range, repo_page, repo_search
 from registry.selectors.repos import repo_visible_queryset
 from registry.services.catalogue import catalogue_rebuild
-from registry.services.repos import repo_create
 from tests.fixtures.personas import make_user
+from tests.registry.selectors.conftest import ids
 
 postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL search (pg_trgm)")
-
-
-def ids(rows) -> list[str]:  # noqa: ANN001
-    return [r.repo_id for r in rows]
 
 
 def listed(viewer, **query) -> list[str]:  # noqa: ANN001, ANN003
     """Every repo the query finds, in its order (one page is enough for these tests)."""
     return ids(repo_page(viewer=viewer, query=RepoQuery(**query), size=100).rows)
-
-
-@pytest.fixture
-def repos(personas, make_repo):  # noqa: ANN001, ANN201
-    """public, gated and private repos of acme, plus a private repo of the outsider's own."""
-    public = make_repo("public-model")
-    gated = make_repo("gated-model", gating="auto")
-    private = make_repo("private-model", private=True)
-    oscars = repo_create(actor=personas.outsider, namespace="oscar", name="own-private", private=True)
-    return {"public": public, "gated": gated, "private": private, "oscars": oscars}
 
 
 # --- visibility, search, filters and orders (moved here from test_repos.py with the selector) ---------------

@@ -16,24 +16,10 @@ from registry.selectors.repos import (
 )
 from registry.services.commits import AddInline, commit_create
 from registry.services.refs import branch_create, tag_create
-from registry.services.repos import repo_create
 from tests.fixtures.personas import make_user
+from tests.registry.selectors.conftest import ids
 
 PERSONAS = ["owner", "member", "reader", "outsider", "anonymous"]
-
-
-def ids(qs) -> list[str]:  # noqa: ANN001
-    return [r.repo_id for r in qs]
-
-
-@pytest.fixture
-def repos(personas, make_repo):  # noqa: ANN001, ANN201
-    """public, gated and private repos of acme, plus a private repo of the outsider's own."""
-    public = make_repo("public-model")
-    gated = make_repo("gated-model", gating="auto")
-    private = make_repo("private-model", private=True)
-    oscars = repo_create(actor=personas.outsider, namespace="oscar", name="own-private", private=True)
-    return {"public": public, "gated": gated, "private": private, "oscars": oscars}
 
 
 # --- repo_get ------------------------------------------------------------------------------
