@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from registry.models import Blob, Commit, CommitFile, ContentTensor, ModelRepo
 from registry.selectors.blobs import file_granted
 from registry.selectors.validation import file_quarantine, with_quarantine
 from registry.storage import get_store
+from registry.validation.strict_json import JsonInvalid, loads_strict
 from registry.validation.types import TensorInfo
 
 BATCH = 2000  # rows per query when a table is read whole (10k-tensor files: five queries, bounded memory)
@@ -99,6 +99,7 @@ def content_tensor_stats(*, sha256: str) -> dict[str, object] | None:
 
 MAX_HEADER = 25_000_000  # what huggingface_hub accepts (SAFETENSORS_MAX_HEADER_LENGTH)
 MAX_INDEX = 16 * 1024 * 1024
+JSON_DEPTH = 64  # uploaded headers and indexes are parsed as validation parses them (strict, bounded nesting)
 
 
 @dataclass(frozen=True)
@@ -139,9 +140,9 @@ def safetensors_header(*, repo: ModelRepo, entry: CommitFile) -> dict[str, Any]:
     if length > MAX_HEADER or length + 8 > entry.size:
         raise InvalidInput(f"{entry.path}: safetensors header length {length} is not plausible")
     try:
-        header = json.loads(_file_bytes(entry, start=8, end=8 + length))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"{entry.path}: the safetensors header is not JSON") from exc
+        header = loads_strict(_file_bytes(entry, start=8, end=8 + length), max_depth=JSON_DEPTH)
+    except JsonInvalid as exc:
+        raise InvalidInput(f"{entry.path}: the safetensors header is not JSON: {exc}") from exc
     if not isinstance(header, dict):
         raise InvalidInput(f"{entry.path}: the safetensors header is not an object")
     return header
@@ -160,9 +161,9 @@ def sharded_safetensors_metadata(*, repo: ModelRepo, commit: Commit, index_path:
     if index.size > MAX_INDEX:
         raise InvalidInput(f"{index_path} is larger than {MAX_INDEX} bytes")
     try:
-        root = json.loads(_file_bytes(index, start=0, end=index.size))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"{index_path} is not JSON") from exc
+        root = loads_strict(_file_bytes(index, start=0, end=index.size), max_depth=JSON_DEPTH)
+    except JsonInvalid as exc:
+        raise InvalidInput(f"{index_path} is not JSON: {exc}") from exc
     weight_map = root.get("weight_map") if isinstance(root, dict) else None
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) and v for v in weight_map.values()):
         raise InvalidInput(f"{index_path} has no weight_map of shard names")

@@ -144,6 +144,8 @@ def test_sharded_metadata_follows_download_rules(hub, make_repo, blob_store):
 
 @pytest.mark.parametrize(("index", "status"), [
     (b"{not json", 400),
+    (b'{"weight_map": {"a": "s"}, "metadata": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400),  # too deep
+    (b'{"weight_map": {"a": "s", "a": "t"}}', 400),  # a duplicate key: parsed as validation parses it
     (json.dumps({"weight_map": {"a": 3}}).encode(), 400),
     (json.dumps({"weight_map": {"a": "../../etc/passwd"}}).encode(), 404),
 ])
