@@ -43,3 +43,26 @@ def on_validation_finished(listener: Callable[[int, str], None]) -> Callable[[in
 def validation_finished(run_id: int, status: str) -> None:
     for listener in list(_validation_listeners):
         transaction.on_commit(lambda listener=listener: listener(run_id, status))
+
+
+# --- community and webhooks: something a webhook may report happened ---
+
+_event_listeners: list[Callable[[dict], None]] = []
+
+
+def on_hub_event(listener: Callable[[dict], None]) -> Callable[[dict], None]:
+    """Register `listener(event)`, called after the transaction that made the event has committed.
+
+    `event` is a plain dict: {"scope": "repo" | "repo.content" | "repo.config" | "discussion" |
+    "discussion.comment" | "release", "action": "create" | "update" | "delete" | "move" | ..., "repo_id": int,
+    plus per scope "updated_refs": [{ref, oldSha, newSha}], "updated_config": {...}, "discussion_id": int,
+    "comment_id": int (DiscussionEvent pk), "release_id": int, "moved_from": "ns/name"}.
+    Webhooks listen here (registry.services.webhooks); producers never import them.
+    """
+    _event_listeners.append(listener)
+    return listener
+
+
+def hub_event(**event) -> None:
+    for listener in list(_event_listeners):
+        transaction.on_commit(lambda listener=listener: listener(dict(event)))

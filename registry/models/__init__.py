@@ -5,6 +5,7 @@ New areas add a module here and re-export its names below.
 """
 
 from registry.models.catalogue import CatalogueFacet
+from registry.models.community import PR_REF_PREFIX, Discussion, DiscussionEvent, pr_ref
 from registry.models.core import (
     INFERENCE_FINISHED,
     VALIDATION_FINISHED,
@@ -57,6 +58,10 @@ from registry.models.xet import (
 from registry.names import NAME_RE, RESERVED_NAMESPACES
 
 __all__ = [
+    "PR_REF_PREFIX",
+    "Discussion",
+    "DiscussionEvent",
+    "pr_ref",
     "BlobUpload",
     "CatalogueFacet",
     "RepoBlob",
