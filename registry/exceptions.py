@@ -81,3 +81,8 @@ class Disabled(HubError):
 class TooLarge(HubError):
     code = "TooLarge"
     status = 413
+
+
+class DiscussionNotFound(HubError):
+    code = "DiscussionNotFound"
+    status = 404
