@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q
-
-from registry.models import VALIDATION_FINISHED, Blob, Commit, CommitFile, ContentVerdict, ValidationRun
+from registry.models import VALIDATION_FINISHED, Blob, Commit, CommitFile, ValidationRun
+from registry.selectors.validation import content_verdicts
 from registry.validation.types import FAILED, WARNING
 
-CHUNK = 500  # content keys per IN (…)
 LEVELS = {FAILED: "unsafe", WARNING: "suspicious"}
 
 
@@ -35,28 +33,18 @@ def security_status(*, commit: Commit) -> dict[str, Any]:
       and listed in `quarantinedFiles` too;
     * `repoIssues`: the run's repo-level checks that did not pass (`{name, level, reason}`).
 
-    A query for the files, one for the run, one per CHUNK files for the verdicts.
+    A query for the files, one for the run, one per VERDICT_CHUNK files for the verdicts (`content_verdicts`: the
+    same rule as /resolve's quarantine).
     """
     run = ValidationRun.objects.filter(commit=commit).values("status", "summary").first()
     files = list(CommitFile.objects.filter(commit=commit).order_by("path")
                  .values_list("path", "git_oid", "blob__sha256", "blob__state", "blob__rejected_reason"))
-    shas = sorted({sha for _p, _o, sha, _s, _r in files if sha})
-    oids = sorted({oid for _p, oid, sha, _s, _r in files if not sha})
-    by_sha: dict[str, tuple[str, str, Any]] = {}
-    by_oid: dict[str, tuple[str, str, Any]] = {}
-    for start in range(0, max(len(shas), len(oids)), CHUNK):
-        cond = Q(sha256__in=shas[start:start + CHUNK]) | Q(git_oid__in=oids[start:start + CHUNK])
-        for sha256, git_oid, status, reason, checks in (ContentVerdict.objects.filter(cond)
-                                                         .values_list("sha256", "git_oid", "status", "reason",
-                                                                      "checks")):
-            by_sha[sha256] = (status, reason, checks)
-            if git_oid:
-                by_oid.setdefault(git_oid, (status, reason, checks))
+    verdict_of = content_verdicts((sha, oid) for _p, oid, sha, _s, _r in files)
     scanned = 0
     issues: list[dict[str, Any]] = []
     quarantined: list[str] = []
     for path, git_oid, sha, blob_state, rejected in files:
-        verdict = by_sha.get(sha) if sha else by_oid.get(git_oid)
+        verdict = verdict_of(sha, git_oid)
         if blob_state == Blob.State.REJECTED:
             scanned += 1
             issues.append({"path": path, "level": "unsafe",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,25 +79,51 @@ def with_quarantine(qs: QuerySet[CommitFile]) -> QuerySet[CommitFile]:
     return qs.annotate(quarantine_reason=quarantine_annotation())
 
 
+VERDICT_CHUNK = 500  # content keys per IN (…)
+
+Verdict = tuple[str, str, Any]  # (status, reason, checks)
+
+
+def content_verdicts(keys: Iterable[tuple[str | None, str]], *, failed_only: bool = False
+                     ) -> Callable[[str | None, str], Verdict | None]:
+    """The verdicts on a set of file contents, read in one query per VERDICT_CHUNK keys; returns a lookup
+    `(blob sha256 or None, git oid) -> (status, reason, checks) | None`.
+
+    The one rule every reader of verdicts applies, as `quarantine_annotation` does in SQL: a file is judged by the
+    verdict on its blob's sha256, else by the verdict on its git blob id. `failed_only` reads only failed verdicts
+    (the partial indexes: a few rows whatever the number of verdicts)."""
+    keys = list(keys)
+    shas = sorted({sha for sha, _oid in keys if sha})
+    oids = sorted({oid for _sha, oid in keys if oid})
+    qs = ContentVerdict.objects.filter(status="failed") if failed_only else ContentVerdict.objects.all()
+    by_sha: dict[str, Verdict] = {}
+    by_oid: dict[str, Verdict] = {}
+    for start in range(0, max(len(shas), len(oids)), VERDICT_CHUNK):
+        cond = Q(sha256__in=shas[start:start + VERDICT_CHUNK]) | Q(git_oid__in=oids[start:start + VERDICT_CHUNK])
+        for sha256, git_oid, status, reason, checks in qs.filter(cond).values_list(
+                "sha256", "git_oid", "status", "reason", "checks"):
+            by_sha.setdefault(sha256, (status, reason, checks))
+            if git_oid:
+                by_oid.setdefault(git_oid, (status, reason, checks))
+
+    def lookup(sha256: str | None, git_oid: str) -> Verdict | None:
+        found = by_sha.get(sha256) if sha256 else None
+        return found if found is not None else by_oid.get(git_oid)
+
+    return lookup
+
+
 def quarantine_attach(*, files: Sequence[CommitFile]) -> None:
-    """Set `quarantine_reason` on a page of CommitFile rows (blobs joined), as `with_quarantine` would annotate it,
-    in one query: the failed verdicts of their blobs' sha256 or their git oids, read through the partial indexes on
-    failed verdicts (a few rows, whatever the number of verdicts). `file_quarantine` then answers without a query."""
+    """Set `quarantine_reason` on a page of CommitFile rows (blobs joined), as `with_quarantine` would annotate it:
+    the failed verdicts of their blobs' sha256 or their git oids (`content_verdicts`). `file_quarantine` then
+    answers without a query."""
     if not files:
         return
-    shas = {f.blob.sha256 for f in files if f.blob_id is not None}
-    oids = {f.git_oid for f in files}
-    by_sha: dict[str, str] = {}
-    by_oid: dict[str, str] = {}
-    for sha256, git_oid, reason in (ContentVerdict.objects.filter(status="failed")
-                                    .filter(Q(sha256__in=shas) | Q(git_oid__in=oids))
-                                    .values_list("sha256", "git_oid", "reason")):
-        by_sha.setdefault(sha256, reason)
-        if git_oid:
-            by_oid.setdefault(git_oid, reason)
+    lookup = content_verdicts(((f.blob.sha256 if f.blob_id is not None else None, f.git_oid) for f in files),
+                              failed_only=True)
     for f in files:
-        reason = by_sha.get(f.blob.sha256) if f.blob_id is not None else None
-        f.quarantine_reason = reason if reason is not None else by_oid.get(f.git_oid)  # type: ignore[attr-defined]
+        verdict = lookup(f.blob.sha256 if f.blob_id is not None else None, f.git_oid)
+        f.quarantine_reason = verdict[1] if verdict is not None else None  # type: ignore[attr-defined]
 
 
 def file_quarantine(*, commit_file: CommitFile) -> str | None:
