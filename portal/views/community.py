@@ -143,7 +143,7 @@ def discussion_action(request: HttpRequest, namespace: str, name: str, num: str,
         if action == "comment":
             event = services.comment_add(actor=request.user, discussion=discussion, text=post.get("comment", ""),
                                          ip=ip)
-            return redirect(f"{url}#{event.eid}")
+            return redirect(f"{url}#c-{event.eid}")
         if action == "title":
             services.title_change(actor=request.user, discussion=discussion, title=post.get("title", ""), ip=ip)
             messages.success(request, _("Discussion renamed."))
@@ -182,7 +182,7 @@ def comment_action(request: HttpRequest, namespace: str, name: str, num: str, ei
             messages.success(request, _("Comment hidden."))
     except SHOWN_ERRORS as exc:
         messages.error(request, exc.message)
-    return redirect(f"{url}#{event.eid}")
+    return redirect(f"{url}#c-{event.eid}")
 
 
 @require_http_methods(["GET", "POST"])
