@@ -236,3 +236,19 @@ def test_session_writes_need_the_csrf_token(make_repo, personas):  # noqa: ANN00
                             content_type="application/json")
     assert response.status_code == 403 and response["X-Error-Code"] == "CsrfFailed"
     assert not hf_discussions.Discussion.objects.exists()
+
+
+@pytest.mark.live
+def test_a_deleted_account_reads_as_deleted(hub, make_repo):  # noqa: ANN001
+    from tests.fixtures.personas import make_user
+
+    repo = make_repo("tiny")
+    leaver = make_user("leaver")
+    discussion = discussion_create(actor=leaver, repo=repo, title="From someone who left")
+    comment_add(actor=leaver, discussion=discussion, text="bye")
+    leaver.delete()
+    listed = list(hub.api("reader").get_repo_discussions(REPO))
+    assert [(d.num, d.author) for d in listed] == [(1, "deleted")]
+    details = hub.api("reader").get_discussion_details(REPO, 1)
+    assert details.author == "deleted" and [e.author for e in details.events] == ["deleted", "deleted"]
+    assert details.events[1].content == "bye"
