@@ -252,3 +252,26 @@ def test_a_deleted_account_reads_as_deleted(hub, make_repo):  # noqa: ANN001
     details = hub.api("reader").get_discussion_details(REPO, 1)
     assert details.author == "deleted" and [e.author for e in details.events] == ["deleted", "deleted"]
     assert details.events[1].content == "bye"
+
+
+def test_hostile_urls_and_bodies_never_answer_5xx(client, make_repo, personas):  # noqa: ANN001
+    repo = make_repo("tiny")
+    discussion = discussion_create(actor=personas.reader, repo=repo, title="A thread")
+    comment_add(actor=personas.reader, discussion=discussion, text="hello")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {make_key(personas.owner)}"}
+    base = f"/api/models/{REPO}/discussions"
+    weird = ["-1", "1.5", "٣", "1e3", "%20", "2147483648", "9" * 40, "x" * 300, "1;DROP", "0x1"]
+    for num in weird:
+        for suffix in ("", "/comment", "/title", "/status", "/comment/abc/edit", "/comment/" + "f" * 300 + "/hide"):
+            url = f"{base}/{num}{suffix}"
+            response = client.post(url, b"{}", content_type="application/json", **auth) if suffix else \
+                client.get(url, **auth)
+            assert response.status_code < 500 and response["X-Error-Code"], (url, response.status_code)
+    bodies = [b"", b"null", b'"text"', b"{\"comment\": {\"a\": 1}}", b"{\"comment\": \"\\ud800\"}",
+              b"{\"status\": [\"closed\"]}", b"{\"title\": \"" + b"\xff" * 3 + b"\"}", b"[" * 100 + b"]" * 100]
+    for body in bodies:
+        for suffix in ("", "/1/comment", "/1/title", "/1/status"):
+            response = client.post(base + suffix, body, content_type="application/json", **auth)
+            assert 400 <= response.status_code < 500, (suffix, body, response.status_code, response.content)
+    for query in ("p=1e9", "p=", "type=", "author=" + "a" * 500, "status=open&type=pull_request&p=3"):
+        assert client.get(f"{base}?{query}", **auth).status_code in (200, 400), query
