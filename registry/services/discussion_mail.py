@@ -13,7 +13,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core import signing
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 UNSUBSCRIBE_SALT = "registry.discussion-unsubscribe"
 EXCERPT_MAX = 2_000
+SMTP_TIMEOUT = 10  # seconds per mail-server operation
 RECIPIENTS_MAX = 5_000  # a thread on a hugely followed repo is mailed to the first RECIPIENTS_MAX
 
 
@@ -105,16 +106,20 @@ def notify(*, discussion_id: int, comment_id: int | None, new_thread: bool) -> i
         lead = f"{who} commented on {kind} #{discussion.num} of {repo_id}: {discussion.title}"
     url = _thread_url(discussion)
     sent = 0
-    for user in recipients(discussion, exclude_user_id=event.author_id):
-        unsubscribe = f"{url}/unsubscribe?token={unsubscribe_token(user_id=user.pk, discussion_id=discussion.pk)}"
-        body = (f"{lead}\n\n{_excerpt(event.content)}\n\n{url}\n\n"
-                f"You receive this because you follow {repo_id} or took part in this thread on {name}.\n"
-                f"Stop e-mail about this thread: {unsubscribe}\n\n-- \n{name}\n{site_url()}\n")
-        try:
-            send_mail(subject, body, None, [user.email])
-            sent += 1
-        except Exception:  # noqa: BLE001 - one bad address must not stop the others
-            logger.exception("could not email %s about discussion %s", user.pk, discussion.pk)
+    users = recipients(discussion, exclude_user_id=event.author_id)
+    if not users:
+        return 0
+    # One connection for the lot, with a timeout: a mail server that hangs must not hold the request.
+    with get_connection(timeout=SMTP_TIMEOUT) as connection:
+        for user in users:
+            token = unsubscribe_token(user_id=user.pk, discussion_id=discussion.pk)
+            body = (f"{lead}\n\n{_excerpt(event.content)}\n\n{url}\n\n"
+                    f"You receive this because you follow {repo_id} or took part in this thread on {name}.\n"
+                    f"Stop e-mail about this thread: {url}/unsubscribe?token={token}\n\n-- \n{name}\n{site_url()}\n")
+            try:
+                sent += connection.send_messages([EmailMessage(subject, body, None, [user.email])]) or 0
+            except Exception:  # noqa: BLE001 - one bad address must not stop the others
+                logger.exception("could not email %s about discussion %s", user.pk, discussion.pk)
     return sent
 
 
