@@ -1,9 +1,11 @@
 """E-mail about discussions: a new thread or comment goes to the repo's followers and the thread's participants.
 
-Listens to hub events (registry.hooks.on_hub_event), which fire after the transaction commits. Nobody is told of
-their own message; a follower or participant who can no longer read the repo (a private repo they left) gets
-nothing; and anyone can stop a thread's mail with the unsubscribe link every message carries (a signed token, no
-sign-in needed) or the button on the thread's page (DiscussionMute).
+Listens to hub events (registry.hooks.on_hub_event), which fire after the transaction commits, and queues a job
+(registry.notify_discussion, keyed by the comment) per new thread or comment: a worker sends the mail, never the
+request. (The job row is written just after the thread's commit, not in it: a crash in between loses one
+notification, never a comment.) Nobody is told of their own message; a follower or participant who can no longer
+read the repo (a private repo they left) gets nothing; and anyone can stop a thread's mail with the unsubscribe link
+every message carries (a signed token, no sign-in needed) or the button on the thread's page (DiscussionMute).
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from registry import permissions
 from registry.exceptions import InvalidInput
 from registry.hooks import on_hub_event
 from registry.models import Discussion, DiscussionEvent, DiscussionMute, RepoFollow
+from registry.services.jobs import job_enqueue
 from registry.site import site_name, site_url
 
 logger = logging.getLogger(__name__)
 
+NOTIFY_TASK = "registry.notify_discussion"
 UNSUBSCRIBE_SALT = "registry.discussion-unsubscribe"
 EXCERPT_MAX = 2_000
 SMTP_TIMEOUT = 10  # seconds per mail-server operation
@@ -88,12 +92,16 @@ def _excerpt(text: str) -> str:
     return text if len(text) <= EXCERPT_MAX else text[:EXCERPT_MAX - 1] + "…"
 
 
-def notify(*, discussion_id: int, comment_id: int | None, new_thread: bool) -> int:
-    """Mail one new thread or comment; returns how many messages went out."""
-    discussion = Discussion.objects.select_related("repo").filter(pk=discussion_id).first()
-    event = DiscussionEvent.objects.filter(pk=comment_id).first() if comment_id else None
-    if discussion is None or event is None or event.hidden or discussion.repo.disabled:
+def notify(*, event_id: int) -> int:
+    """Mail one new thread (its opening comment) or comment; returns how many messages went out. The job of
+    (NOTIFY_TASK, event id) runs it once."""
+    event = DiscussionEvent.objects.select_related("discussion__repo").filter(pk=event_id).first()
+    if event is None or event.type != DiscussionEvent.Type.COMMENT or event.hidden:
         return 0
+    discussion = event.discussion
+    if discussion.repo.disabled:
+        return 0
+    new_thread = not DiscussionEvent.objects.filter(discussion=discussion, pk__lt=event.pk).exists()
     name = site_name(translated=False)
     repo_id = discussion.repo.repo_id
     kind = "pull request" if discussion.is_pull_request else "discussion"
@@ -109,7 +117,7 @@ def notify(*, discussion_id: int, comment_id: int | None, new_thread: bool) -> i
     users = recipients(discussion, exclude_user_id=event.author_id)
     if not users:
         return 0
-    # One connection for the lot, with a timeout: a mail server that hangs must not hold the request.
+    # One connection for the lot, with a timeout: a mail server that hangs must not hold the worker.
     with get_connection(timeout=SMTP_TIMEOUT) as connection:
         for user in users:
             token = unsubscribe_token(user_id=user.pk, discussion_id=discussion.pk)
@@ -125,11 +133,12 @@ def notify(*, discussion_id: int, comment_id: int | None, new_thread: bool) -> i
 
 @on_hub_event
 def _on_hub_event(event: dict) -> None:
+    """After the commit of a new thread or comment: a job (registry.models.Job, then a Celery task) mails it, so the
+    request never waits on a mail server and a lost message is sent again by the job sweep."""
     scope, action = event.get("scope"), event.get("action")
-    if action != "create" or scope not in ("discussion", "discussion.comment"):
+    if action != "create" or scope not in ("discussion", "discussion.comment") or not event.get("comment_id"):
         return
     try:
-        notify(discussion_id=event["discussion_id"], comment_id=event.get("comment_id"),
-               new_thread=scope == "discussion")
+        job_enqueue(task=NOTIFY_TASK, key=int(event["comment_id"]))
     except Exception:  # noqa: BLE001 - mail never breaks the request that made the event
-        logger.exception("discussion notification failed for %s", event)
+        logger.exception("could not queue the discussion notification for %s", event)

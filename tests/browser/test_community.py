@@ -18,7 +18,16 @@ def _fresh_cache():
     cache.clear()
 
 
-def test_open_a_discussion_and_comment_on_it(page, console, screenshot, sign_in, personas, make_repo):
+@pytest.fixture
+def mail_worker(monkeypatch):  # noqa: ANN001, ANN201
+    """registry.notify_discussion run in-process when sent, as a Celery worker would."""
+    from registry import tasks
+
+    monkeypatch.setattr(tasks.notify_discussion, "apply_async",
+                        lambda args, **kw: tasks.notify_discussion.apply(args=args))
+
+
+def test_open_a_discussion_and_comment_on_it(page, console, screenshot, sign_in, personas, make_repo, mail_worker):
     repo = make_repo("chat-llm")
     RepoFollow.objects.create(user=personas.member, repo=repo)
     sign_in(page, personas.reader)

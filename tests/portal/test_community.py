@@ -16,6 +16,16 @@ from tests.fixtures.personas import make_user
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def mail_worker(monkeypatch):  # noqa: ANN001, ANN201
+    """The notification queue, worked through at once: each registry.notify_discussion message runs in-process, as
+    a Celery worker would run it."""
+    from registry import tasks
+
+    monkeypatch.setattr(tasks.notify_discussion, "apply_async",
+                        lambda args, **kw: tasks.notify_discussion.apply(args=args))
+
+
 def test_the_tab_lists_threads_with_the_open_count_and_filters(as_user, seed, personas):  # noqa: ANN001
     repo = seed.public
     for i in range(3):
@@ -163,7 +173,7 @@ def test_a_pr_thread_shows_its_state(as_user, seed, personas):  # noqa: ANN001
 
 
 def test_followers_and_participants_are_mailed_but_not_about_their_own_messages(
-        seed, personas, django_capture_on_commit_callbacks, settings):  # noqa: ANN001
+        seed, personas, django_capture_on_commit_callbacks, settings, mail_worker):  # noqa: ANN001
     settings.SITE_NAME, settings.SITE_URL = "Lab Models", "https://models.lab.example"
     fan = make_user("fan")
     RepoFollow.objects.create(user=fan, repo=seed.public)
@@ -199,7 +209,7 @@ def test_followers_and_participants_are_mailed_but_not_about_their_own_messages(
     assert [m.to for m in mail.outbox] == [["rae@example.com"]]
 
 
-def test_the_subscription_button_and_private_repos(as_user, seed, personas,
+def test_the_subscription_button_and_private_repos(as_user, seed, personas, mail_worker,
                                                    django_capture_on_commit_callbacks):  # noqa: ANN001
     RepoFollow.objects.create(user=personas.outsider, repo=seed.private)  # followed before it went private
     with django_capture_on_commit_callbacks(execute=True):
@@ -215,3 +225,20 @@ def test_the_subscription_button_and_private_repos(as_user, seed, personas,
         comment_add(actor=personas.member, discussion=discussion, text="update")
     assert mail.outbox == []
     assert "Get e-mail about this discussion" in reader.get("/acme/secret-model/discussions/1").content.decode()
+
+
+def test_mail_goes_out_from_a_job_not_the_request(seed, personas, django_capture_on_commit_callbacks):  # noqa: ANN001
+    from registry import tasks
+    from registry.models import Job
+
+    RepoFollow.objects.create(user=make_user("fan"), repo=seed.public)
+    with django_capture_on_commit_callbacks(execute=True):
+        discussion = discussion_create(actor=personas.reader, repo=seed.public, title="Queued")
+    assert mail.outbox == []  # nothing sent in the request
+    first = DiscussionEvent.objects.get(discussion=discussion)
+    job = Job.objects.get(task="registry.notify_discussion", key=first.pk)
+    assert job.state == Job.State.QUEUED
+    assert tasks.notify_discussion.apply(args=(first.pk,)).get() == 1  # the worker sends it, once
+    assert [m.to for m in mail.outbox] == [["fan@example.com"]]
+    assert tasks.notify_discussion.apply(args=(first.pk,)).get() == 0  # a late copy of the done job
+    assert len(mail.outbox) == 1
