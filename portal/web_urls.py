@@ -6,7 +6,7 @@ longest known branch or tag (links quote the revision as one segment, as hugging
 
 from django.urls import include, path, re_path
 
-from portal.views import account, commits, models, orgs, releases, repo_manage, tokens
+from portal.views import account, commits, community, models, orgs, releases, repo_manage, tokens
 from registry.names import VERSION_PATTERN, url_group
 
 # The one name policy (registry.names): every name repo_create and the sign-up accept routes here, and only those.
@@ -14,6 +14,7 @@ NS = url_group("namespace")
 NAME = url_group("name")
 VERSION = url_group("version", VERSION_PATTERN)
 SLUG = url_group("slug")
+NUM = "(?P<num>[1-9][0-9]{0,8})"  # a discussion's number
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
@@ -39,6 +40,15 @@ urlpatterns = [
     re_path(rf"^{NS}/{NAME}/releases/{VERSION}$", releases.release_detail, name="release"),
     re_path(rf"^{NS}/{NAME}/releases/{VERSION}/(?P<action>approve|reject|withdraw|waive-inference|recheck)$",
             releases.release_action, name="release-action"),
+    re_path(rf"^{NS}/{NAME}/discussions$", community.discussion_list, name="discussions"),
+    re_path(rf"^{NS}/{NAME}/discussions/new$", community.discussion_new, name="discussion-new"),
+    re_path(rf"^{NS}/{NAME}/discussions/{NUM}$", community.discussion_detail, name="discussion"),
+    re_path(rf"^{NS}/{NAME}/discussions/{NUM}/(?P<action>comment|title|status|subscription)$",
+            community.discussion_action, name="discussion-action"),
+    re_path(rf"^{NS}/{NAME}/discussions/{NUM}/comment/(?P<eid>[0-9a-f]{{1,24}})/(?P<action>edit|hide)$",
+            community.comment_action, name="discussion-comment-action"),
+    re_path(rf"^{NS}/{NAME}/discussions/{NUM}/unsubscribe$", community.discussion_unsubscribe,
+            name="discussion-unsubscribe"),
     re_path(rf"^{NS}/{NAME}/follow$", releases.model_follow, name="model-follow"),
     re_path(rf"^{NS}/{NAME}/settings$", repo_manage.repo_settings, name="repo-settings"),
     re_path(rf"^{NS}/{NAME}/settings/delete$", repo_manage.repo_delete_view, name="repo-delete"),

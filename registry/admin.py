@@ -706,3 +706,156 @@ class ReleaseMirrorAdmin(ScaledAdmin):
         for mirror in queryset:
             mirror_services.mirror_retry(actor=request.user, mirror=mirror)
         self.message_user(request, f"{queryset.count()} push(es) queued.", messages.SUCCESS)
+
+
+# --- community: discussions and pull requests ------------------------------------------------------------------
+
+from registry.models import Discussion, DiscussionEvent  # noqa: E402
+from registry.services import discussions as discussion_services  # noqa: E402
+
+
+class DiscussionStatusFilter(KnownValuesFilter):
+    title = "status"
+    parameter_name = "status"
+    known = tuple(Discussion.Status.values)
+
+
+class DiscussionKindFilter(admin.SimpleListFilter):
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("discussion", "discussion"), ("pull_request", "pull request")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("discussion", "pull_request"):
+            return queryset.filter(is_pull_request=self.value() == "pull_request")
+        return queryset
+
+
+class DiscussionEventInline(admin.TabularInline):
+    model = DiscussionEvent
+    formset = FirstRowsFormSet
+    verbose_name_plural = f"events (the first {INLINE_ROWS}; the thread's page shows them all)"
+    fields = ["eid", "type", "author_name", "created_at", "hidden", "content"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+
+@admin.register(Discussion)
+class DiscussionAdmin(ScaledAdmin):
+    """Moderation goes through the discussion services: the same rules and AuditEvents as the API and the portal.
+    Search: `owner/name` of a repo or an owner, a title's words, or an author's username."""
+
+    list_display = ("repo", "num", "title", "kind", "status", "author_name", "locked", "created_at")
+    list_filter = (DiscussionStatusFilter, DiscussionKindFilter, "locked")
+    list_select_related = ("repo",)
+    ordering = ("-pk",)
+    sortable_by = ()
+    search_fields = ["__indexed__"]
+    search_help_text = "owner/name of a repo or an owner, words of a title, or an author's username."
+    readonly_fields = ("repo", "num", "is_pull_request", "title", "status", "author", "author_name",
+                       "target_branch", "base_oid", "merge_commit_oid", "locked", "created_at", "updated_at")
+    inlines = [DiscussionEventInline]
+    actions = ["lock", "unlock", "delete_threads"]
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        match = _search_repos(queryset, term) | Q(title__icontains=term) | Q(author_name__iexact=term)
+        return queryset.filter(match), False
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # deleting goes through the service (audit row, PR ref)
+        return actions
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+    @admin.display(description="kind")
+    def kind(self, obj: Discussion) -> str:
+        return "pull request" if obj.is_pull_request else "discussion"
+
+    def _each(self, request: HttpRequest, queryset: QuerySet, verb: str, call) -> None:  # noqa: ANN001
+        done = 0
+        for discussion in queryset.select_related("repo"):
+            try:
+                call(discussion)
+                done += 1
+            except HubError as exc:
+                self.message_user(request, f"{discussion}: {exc.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} thread(s) {verb}.", messages.SUCCESS)
+
+    @admin.action(description="Lock the selected threads (only the repo's writers comment)")
+    def lock(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, "locked", lambda d: discussion_services.discussion_lock(
+            actor=request.user, discussion=d, locked=True, ip=_ip(request)))
+
+    @admin.action(description="Unlock the selected threads")
+    def unlock(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, "unlocked", lambda d: discussion_services.discussion_lock(
+            actor=request.user, discussion=d, locked=False, ip=_ip(request)))
+
+    @admin.action(description="Delete the selected threads (spam; an audit event keeps what they were)")
+    def delete_threads(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, "deleted", lambda d: discussion_services.discussion_delete(
+            actor=request.user, discussion=d, ip=_ip(request)))
+
+
+@admin.register(DiscussionEvent)
+class DiscussionEventAdmin(ScaledAdmin):
+    """Comments and other events. Hiding goes through the service: the text and its history are erased for good
+    and an AuditEvent is written. Search: a comment id, or `owner/name` of a repo."""
+
+    list_display = ("eid", "discussion", "type", "author_name", "hidden", "created_at")
+    list_filter = ("type", "hidden")
+    list_select_related = ("discussion__repo",)
+    ordering = ("-pk",)
+    sortable_by = ()
+    search_fields = ["__indexed__"]
+    search_help_text = "a comment id, owner/name of a repo or an owner, or an author's username."
+    readonly_fields = ("eid", "discussion", "type", "author", "author_name", "created_at", "updated_at", "data",
+                       "content", "edited", "hidden", "hidden_by", "history")
+    actions = ["hide_comments"]
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        term = search_term.strip().lower()
+        if not term:
+            return queryset, False
+        match = (Q(eid=term) | _search_repos(queryset, term, "discussion__repo")
+                 | Q(author_name__iexact=term))
+        return queryset.filter(match), False
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+    @admin.action(description="Hide the selected comments for good (their text is erased)")
+    def hide_comments(self, request: HttpRequest, queryset: QuerySet) -> None:
+        done = 0
+        for event in queryset.select_related("discussion__repo"):
+            try:
+                discussion_services.comment_hide(actor=request.user, event=event, ip=_ip(request))
+                done += 1
+            except HubError as exc:
+                self.message_user(request, f"{event}: {exc.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} comment(s) hidden.", messages.SUCCESS)

@@ -211,6 +211,24 @@ def _sweep_when_a_worker_starts(sender: Any = None, **_: Any) -> None:
         logging.getLogger(__name__).info("job sweep at the start of %s: %s", hostname, report.as_dict())
 
 
+# --- community ----------------------------------------------------------------------------------------------
+
+
+@shared_task(name="registry.notify_discussion", acks_late=True)
+@leased("registry.notify_discussion")
+def notify_discussion(event_id: int) -> int:
+    """E-mail a new thread or comment to the repo's followers and the thread's participants. A late copy of a job
+    that is done sends nothing (the job runner would run it again unguarded; mail is not idempotent)."""
+    from registry.models import Job
+    from registry.services.discussion_mail import NOTIFY_TASK, notify
+    from registry.services.jobs import lease_held
+
+    if not lease_held(NOTIFY_TASK, event_id) and Job.objects.filter(
+            task=NOTIFY_TASK, key=event_id, state=Job.State.DONE).exists():
+        return 0
+    return notify(event_id=event_id)
+
+
 # The tasks behind registry.models.Job rows, by name (registry/services/jobs.py sends them through these).
 JOB_TASKS: dict[str, Callable[[], Any]] = {
     "registry.verify_blob": lambda: verify_blob,
@@ -221,4 +239,5 @@ JOB_TASKS: dict[str, Callable[[], Any]] = {
     "registry.publish_release": lambda: publish_release,
     "registry.send_release_advisories": lambda: send_release_advisories,
     "registry.push_release_mirror": lambda: push_release_mirror,
+    "registry.notify_discussion": lambda: notify_discussion,
 }

@@ -7,12 +7,14 @@ gets the view's RevisionNotFound/EntryNotFound rather than a route miss.
 
 from django.urls import path, re_path
 
-from api.hf import access, files, repos, upload
+from api.hf import access, discussions, files, repos, upload
 from registry.names import url_group
 
 NS = url_group("namespace")  # the one name policy (registry.names): what repo_create accepts, and nothing else
 NAME = url_group("name")
 REST = "(?P<rest>(?s:.+))"
+NUM = "(?P<num>[^/]+)"  # the view answers DiscussionNotFound for anything that is not a thread's number
+COMMENT = "(?P<comment_id>[^/]+)"
 
 urlpatterns = [
     path("api/whoami-v2", repos.whoami, name="hf-whoami"),
@@ -31,6 +33,15 @@ urlpatterns = [
             access.requests_list, name="hf-access-requests"),
     re_path(rf"^api/models/{NS}/{NAME}/user-access-request/handle$", access.handle, name="hf-access-handle"),
     re_path(rf"^api/models/{NS}/{NAME}/user-access-request/grant$", access.grant, name="hf-access-grant"),
+    re_path(rf"^api/models/{NS}/{NAME}/discussions$", discussions.discussions, name="hf-discussions"),
+    re_path(rf"^api/models/{NS}/{NAME}/discussions/{NUM}$", discussions.discussion_details, name="hf-discussion"),
+    re_path(rf"^api/models/{NS}/{NAME}/discussions/{NUM}/comment$", discussions.comment, name="hf-discussion-comment"),
+    re_path(rf"^api/models/{NS}/{NAME}/discussions/{NUM}/comment/{COMMENT}/edit$", discussions.comment_edit_view,
+            name="hf-discussion-comment-edit"),
+    re_path(rf"^api/models/{NS}/{NAME}/discussions/{NUM}/comment/{COMMENT}/hide$", discussions.comment_hide_view,
+            name="hf-discussion-comment-hide"),
+    re_path(rf"^api/models/{NS}/{NAME}/discussions/{NUM}/title$", discussions.title, name="hf-discussion-title"),
+    re_path(rf"^api/models/{NS}/{NAME}/discussions/{NUM}/status$", discussions.status, name="hf-discussion-status"),
     re_path(rf"^api/models/{NS}/{NAME}/refs$", repos.refs, name="hf-refs"),
     re_path(rf"^api/models/{NS}/{NAME}/commits/{REST}$", repos.commits, name="hf-commits"),
     re_path(rf"^api/models/{NS}/{NAME}/branch/{REST}$", repos.branch, name="hf-branch"),

@@ -26,6 +26,7 @@ from registry.lineage import ADAPTER, FINETUNE, MERGE, QUANTIZED, parse_base_mod
 from registry.models import Commit, ModelRepo
 from registry.names import lookup_ok
 from registry.selectors.catalogue import FacetOption, catalogue_facets, namespace_suggestions, repo_page
+from registry.selectors.discussions import open_count
 from registry.selectors.history import history_page
 from registry.selectors.inference import commit_inference_status, inference_latest_for_commit, inference_speed_history
 from registry.selectors.lineage import model_tree as lineage_tree
@@ -171,6 +172,7 @@ def _repo_context(request: HttpRequest, repo: ModelRepo, *, revision: str, tab: 
         # Writers see the Settings tab (no query for anonymous viewers).
         "can_write": request.user.is_authenticated and permissions.can_write_repo(request.user, repo),
         "follow_count": None,
+        "community_open": open_count(repo=repo),
         # Files of a withdrawn release's commit carry a warning (one query, on the file pages only).
         "withdrawn_release": (withdrawn_release_for_commit(repo=repo, commit_id=commit.pk)
                               if tab == "files" and commit is not None else None),

@@ -5,7 +5,7 @@ New areas add a module here and re-export its names below.
 """
 
 from registry.models.catalogue import CatalogueFacet
-from registry.models.community import PR_REF_PREFIX, Discussion, DiscussionEvent, pr_ref
+from registry.models.community import PR_REF_PREFIX, Discussion, DiscussionEvent, DiscussionMute, pr_ref
 from registry.models.core import (
     INFERENCE_FINISHED,
     VALIDATION_FINISHED,
@@ -61,6 +61,7 @@ __all__ = [
     "PR_REF_PREFIX",
     "Discussion",
     "DiscussionEvent",
+    "DiscussionMute",
     "pr_ref",
     "BlobUpload",
     "CatalogueFacet",

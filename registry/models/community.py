@@ -98,3 +98,18 @@ class DiscussionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.eid}"
+
+
+class DiscussionMute(models.Model):
+    """A user who asked for no more e-mail about a thread (the unsubscribe link of a notification, or the thread's
+    page). Notifications skip them; subscribing again deletes the row."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    discussion = models.ForeignKey(Discussion, on_delete=models.CASCADE, related_name="mutes")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["discussion", "user"], name="uniq_discussion_mute")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} mutes {self.discussion_id}"

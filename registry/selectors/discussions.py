@@ -77,6 +77,8 @@ def discussion_get(*, repo: ModelRepo, num: object) -> Discussion:
         number = int(num)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise DiscussionNotFound(gettext("Discussion not found")) from None
+    if not 0 < number < 2**31:  # no thread has it, and PostgreSQL can't even compare an integer column with it
+        raise DiscussionNotFound(gettext("Discussion not found"))
     discussion = Discussion.objects.select_related("author", "repo").filter(repo=repo, num=number).first()
     if discussion is None:
         raise DiscussionNotFound(gettext("Discussion not found"))
@@ -92,6 +94,11 @@ def discussion_events(*, discussion: Discussion) -> list[DiscussionEvent]:
         tail = list(qs.order_by("-created_at", "-id")[:EVENTS_MAX - 1])
         events = [events[0], *reversed(tail)]
     return events
+
+
+def open_count(*, repo: ModelRepo) -> int:
+    """Open threads and PRs (drafts included): the number on the model page's Community tab."""
+    return Discussion.objects.filter(repo=repo, status__in=OPEN_STATUSES).count()
 
 
 def comment_get(*, discussion: Discussion, comment_id: str) -> DiscussionEvent:

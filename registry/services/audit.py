@@ -14,6 +14,8 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "blob.materialise", "blob.reject", "blob.upload",
     "branch.create", "branch.delete",
     "commit.create",
+    "discussion.comment.edit", "discussion.comment.hide", "discussion.create", "discussion.delete",
+    "discussion.lock", "discussion.status", "discussion.unlock",
     "inference.rerun",
     "license.accept", "license.approve", "license.cancel", "license.grant", "license.reject", "license.update",
     "mirror.set",

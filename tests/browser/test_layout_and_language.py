@@ -11,6 +11,7 @@ import pytest
 
 from registry.models import Organization, Release
 from registry.services.commits import AddInline, commit_create
+from registry.services.discussions import comment_add, discussion_create
 from tests.browser.conftest import SCREENSHOTS
 from tests.fixtures.releases import checked, model_commit, request
 
@@ -38,6 +39,11 @@ def _seed(personas, make_repo) -> dict[str, str]:
         AddInline(LONG_NAME, b'{"model_max_length": 2048, "padding_side": "left", "truncation_side": "right"}\n'),
     ])
     release = request(personas, repo, version="1.0.0", revision=first.oid)
+    thread = discussion_create(actor=personas.reader, repo=repo, title="Does-the-tokenizer-handle-" * 4 + "Hangul?",
+                               description="A long line: " + "tokenizer_configuration_" * 8 + "\n\n```\n"
+                               + "x" * 300 + "\n```")
+    comment_add(actor=personas.owner, discussion=thread, text="Yes, see the card.")
+    discussion_create(actor=personas.member, repo=repo, title="Add a chat template", pull_request=True)
     assert Release.objects.filter(pk=release.pk).exists()
     base = f"/{repo.namespace}/{repo.name}"
     return {
@@ -46,6 +52,8 @@ def _seed(personas, make_repo) -> dict[str, str]:
         "settings": f"{base}/settings", "tokens": "/settings/tokens", "releases": f"{base}/releases",
         "release": f"{base}/releases/1.0.0", "pending": "/releases/pending", "org": f"/{repo.namespace}",
         "members": f"/organizations/{repo.namespace}/members", "access-requests": f"/{repo.namespace}/access-requests",
+        "community": f"{base}/discussions", "thread": f"{base}/discussions/1", "pr": f"{base}/discussions/2",
+        "new-discussion": f"{base}/discussions/new",
         "my-access": "/settings/access", "my-organizations": "/settings/organizations", "new": "/new",
     }
 
@@ -53,7 +61,7 @@ def _seed(personas, make_repo) -> dict[str, str]:
 # What is user content on these pages: typed text, names and paths; the check for English skips it.
 USER_CONTENT = ("pre, code, kbd, samp, .markdown-body, .commit-title, .commit-message, .commit-head h2, .commit-author,"
                 " .who, .brand, .lang-switch, [data-path], .breadcrumbs, .repo-id, .tags, .tag, time, td:first-child,"
-                " h1 a, h2 a, h3 a, .release-notes")
+                " h1 a, h2 a, h3 a, .release-notes, .discussion-title, .comment-head strong")
 # Text of the page, less user content, and the UI's placeholders and labels for assistive technology.
 UI_TEXT = """(selector) => {
   const copy = document.body.cloneNode(true);

@@ -129,7 +129,7 @@ def test_pages_of_a_big_change_cost_the_same_few_queries(client, personas, make_
                   + [AddInline(f"extra/{i}.txt", b"x\n") for i in range(10)], title="rewrite")
     url, seen, costs = f"/acme/wide/commit/{last.oid}", {}, []
     while url:
-        with django_assert_max_num_queries(14) as queries:
+        with django_assert_max_num_queries(15) as queries:
             response = client.get(url)
         html = response.content.decode()
         seen.update(kinds(html))
