@@ -126,7 +126,7 @@ def _pr_title(summary: str) -> str:
 
     title = " ".join((summary or "").split())[:TITLE_MAX]
     if len(title) < TITLE_MIN:
-        title = (gettext("Pull request: %(summary)s") % {"summary": title}).strip()
+        title = f"Pull request: {title}".strip()  # stored, as the commit summary is: not translated
     return title
 
 
@@ -221,7 +221,7 @@ def pr_merge(*, actor: Any, discussion: Discussion, comment: object = "", api_ke
         message = locked.title + (f"\n\n{text}" if text.strip() else "")
         merged = commit_create(
             actor=actor, repo=repo, operations=operations,
-            title=gettext("Merge pull request #%(num)d") % {"num": locked.num} + f": {locked.title}"[:400],
+            title=f"Merge pull request #{locked.num}: {locked.title}"[:400],
             message=message, branch=locked.target_branch, parent_oid=heads.target_head.oid, api_key=api_key, ip=ip,
         )
         now = timezone.now()
