@@ -30,7 +30,18 @@ from registry.exceptions import (
     RevisionNotFound,
 )
 from registry.hooks import hub_event
-from registry.models import PR_REF_PREFIX, ApiKey, Commit, CommitFile, Discussion, DiscussionEvent, ModelRepo, pr_ref
+from registry.models import (
+    PR_REF_PREFIX,
+    ApiKey,
+    Branch,
+    Commit,
+    CommitFile,
+    Discussion,
+    DiscussionEvent,
+    ModelRepo,
+    pr_ref,
+)
+from registry.selectors.changes import commit_by_oid
 from registry.services.audit import audit_record
 from registry.services.commits import AddBlob, AddInline, Delete, Operation
 
@@ -142,10 +153,20 @@ def pr_commit_open(*, actor: Any, repo: ModelRepo, operations: Sequence[Operatio
     permissions.require_propose(actor, repo, api_key)
     if not isinstance(title, str) or not title.strip():
         raise InvalidInput("a commit needs a summary")
+    parent = None
+    if parent_oid is not None:
+        # HF: with create_pr, `parent_commit` is where the PR starts (its merge base), not a head check.
+        if not isinstance(parent_oid, str):
+            raise InvalidInput("parentCommit must be a commit id")
+        parent = commit_by_oid(repo=repo, oid=parent_oid)
     with transaction.atomic():
         discussion = discussion_create(actor=actor, repo=repo, title=_pr_title(title), description=message or "",
                                        pull_request=True, target_branch=target_branch, status=Status.OPEN,
                                        api_key=api_key, ip=ip)
+        if parent is not None:
+            Branch.objects.filter(repo=repo, name=pr_ref(discussion.num)).update(head=parent)
+            Discussion.objects.filter(pk=discussion.pk).update(base_oid=parent.oid)
+            discussion.base_oid = parent_oid = parent.oid
         commit = commit_from_upload(actor=actor, repo=repo, operations=operations, title=title, message=message,
                                     branch=pr_ref(discussion.num), parent_oid=parent_oid, api_key=api_key, ip=ip)
     return discussion, commit

@@ -80,3 +80,13 @@ def test_private_repo_merge_is_404_to_outsiders(make_repo, personas, as_user):
     commit_create(actor=personas.owner, repo=repo, title="seed", operations=[AddInline("a.txt", b"a")])
     pr_commit_open(actor=personas.reader, repo=repo, title="Change a", operations=[AddInline("a.txt", b"b")])
     assert as_user(personas.outsider).post("/acme/secret/discussions/1/merge").status_code == 404
+
+
+def test_portal_tree_at_a_pr_ref_and_no_pr_in_branch_menus(pr, personas, as_user):
+    c = as_user(personas.reader)
+    page = c.get("/acme/tiny/tree/refs%2Fpr%2F1")
+    assert page.status_code == 200 and "notes.txt" in page.content.decode()
+    blob = c.get("/acme/tiny/blob/refs%2Fpr%2F1/notes.txt")
+    assert blob.status_code == 200 and "2" in blob.content.decode()
+    model_page = c.get("/acme/tiny").content.decode()
+    assert "refs/pr/1" not in model_page

@@ -241,3 +241,29 @@ def test_upload_folder_with_xet_opens_a_pr(stock_xet, api_for, seeded, personas,
     pr_files = paths(head(repo, pr_ref(num)))
     assert {"config.json", "weights.bin"} <= pr_files.keys() and pr_files["weights.bin"].blob.xet_hash
     assert "weights.bin" not in paths(head(repo))
+
+
+def test_refs_lists_pull_requests_in_bounded_queries(client, seeded, personas):
+    from registry.services.pulls import pr_commit_open
+
+    repo = seeded()
+
+    def refs_queries() -> int:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(f"/api/models/{repo.repo_id}/refs?include_prs=1")
+        assert response.status_code == 200
+        return len(captured)
+
+    pr_commit_open(actor=personas.reader, repo=repo, title="one", operations=[AddInline("a.txt", b"a")])
+    one = refs_queries()
+    for n in range(3):
+        pr_commit_open(actor=personas.reader, repo=repo, title=f"more {n}", operations=[AddInline("a.txt", b"b")])
+    assert refs_queries() == one
+    data = client.get(f"/api/models/{repo.repo_id}/refs?include_prs=1").json()
+    assert [p["ref"] for p in data["pullRequests"]] == ["refs/pr/1", "refs/pr/2", "refs/pr/3", "refs/pr/4"]
+    assert all(set(p) == {"name", "ref", "targetCommit"} for p in data["pullRequests"])
+    assert [b["name"] for b in data["branches"]] == ["main"]
+    assert "pullRequests" not in client.get(f"/api/models/{repo.repo_id}/refs").json()

@@ -182,3 +182,13 @@ def test_pr_refs_are_not_branches(repo, personas):
         branch_create(actor=personas.member, repo=repo, name="refs/pr/7")
     with pytest.raises(InvalidInput):
         branch_delete(actor=personas.member, repo=repo, name=pr_ref(discussion.num))
+
+
+def test_create_pr_from_an_older_parent_commit(repo, personas):
+    first = head(repo)
+    commit_create(actor=personas.member, repo=repo, title="later", operations=[AddInline("notes.txt", b"later\n")])
+    discussion, commit = pr_commit_open(actor=personas.reader, repo=repo, title="From the first commit",
+                                        operations=[AddInline("notes.txt", b"mine\n")], parent_oid=first.oid[:7])
+    assert discussion.base_oid == first.oid and commit.parent == first
+    # main changed notes.txt since that parent: a conflict.
+    assert pr_details_extra(discussion)["filesWithConflicts"] == ["notes.txt"]
