@@ -192,3 +192,20 @@ def test_create_pr_from_an_older_parent_commit(repo, personas):
     assert discussion.base_oid == first.oid and commit.parent == first
     # main changed notes.txt since that parent: a conflict.
     assert pr_details_extra(discussion)["filesWithConflicts"] == ["notes.txt"]
+
+
+def test_a_pr_commit_is_validated_and_a_failed_run_blocks_the_merge(repo, personas, validator):
+    """The PR's commit gets a validation run like every commit; its failed file is named at merge."""
+    from registry import tasks
+    from registry.models import ValidationRun
+
+    with validator.capture(execute=True):
+        discussion, commit = pr_commit_open(actor=personas.reader, repo=repo, title="Broken config",
+                                            operations=[AddInline("config.json", b'{"model_type": ')])
+    run = ValidationRun.objects.get(commit=commit)
+    tasks.validate_commit(run.pk)
+    run.refresh_from_db()
+    assert run.status == "failed"
+    with pytest.raises(Conflict) as caught:
+        pr_merge(actor=personas.member, discussion=discussion)
+    assert caught.value.code == "ValidationFailed" and "config.json" in caught.value.message
