@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from portal.views.common import client_ip, portal_view
-from registry.exceptions import Conflict, InvalidInput
+from registry.exceptions import HubError
 from registry.selectors.discussions import discussion_get
 from registry.selectors.repos import repo_get
 from registry.services.pulls import pr_merge
@@ -26,8 +26,10 @@ def pr_merge_view(request: HttpRequest, namespace: str, name: str, num: str) -> 
     try:
         merged = pr_merge(actor=request.user, discussion=discussion, comment=request.POST.get("comment", ""),
                           ip=client_ip(request))
-    except (Conflict, InvalidInput) as exc:
-        messages.error(request, exc.message)
+    except HubError as exc:
+        if exc.status in (401, 403, 404) or exc.status >= 500:
+            raise  # portal_view: sign in, 403, 404 pages
+        messages.error(request, exc.message)  # conflicts, failed files, drafts, a moving branch: said on the thread
     else:
         messages.success(request, _("Pull request #%(num)d is merged into %(branch)s (commit %(commit)s).")
                          % {"num": discussion.num, "branch": discussion.target_branch, "commit": merged.oid[:7]})

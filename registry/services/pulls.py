@@ -28,6 +28,7 @@ from registry.exceptions import (
     PermissionDenied,
     RepoNotFound,
     RevisionNotFound,
+    StaleParent,
 )
 from registry.hooks import hub_event
 from registry.models import (
@@ -240,11 +241,17 @@ def pr_merge(*, actor: Any, discussion: Discussion, comment: object = "", api_ke
         paths = sorted(pr_changed_paths(head=heads.pr_head, base=heads.base))
         operations = _merge_operations(head=heads.pr_head, paths=paths)
         message = locked.title + (f"\n\n{text}" if text.strip() else "")
-        merged = commit_create(
-            actor=actor, repo=repo, operations=operations,
-            title=f"Merge pull request #{locked.num}: {locked.title}"[:400],
-            message=message, branch=locked.target_branch, parent_oid=heads.target_head.oid, api_key=api_key, ip=ip,
-        )
+        try:
+            # On the head the conflicts were checked against, or not at all.
+            merged = commit_create(
+                actor=actor, repo=repo, operations=operations,
+                title=f"Merge pull request #{locked.num}: {locked.title}"[:400],
+                message=message, branch=locked.target_branch, parent_oid=heads.target_head.oid, api_key=api_key,
+                ip=ip,
+            )
+        except StaleParent as exc:
+            raise Conflict(gettext("%(branch)s moved while the pull request was being merged; retry")
+                           % {"branch": locked.target_branch}, code="MergeRetry") from exc
         now = timezone.now()
         author = {"author": actor, "author_name": actor.get_username()}
         if text.strip():

@@ -209,3 +209,18 @@ def test_a_pr_commit_is_validated_and_a_failed_run_blocks_the_merge(repo, person
     with pytest.raises(Conflict) as caught:
         pr_merge(actor=personas.member, discussion=discussion)
     assert caught.value.code == "ValidationFailed" and "config.json" in caught.value.message
+
+
+def test_a_target_that_moves_during_the_merge_is_a_409_not_an_overwrite(repo, personas, monkeypatch):
+    from registry.selectors import pulls as pull_reads
+
+    discussion, _ = open_pr(repo, personas.reader, [AddInline("notes.txt", b"mine\n")])
+    seen = pull_reads.pr_heads(discussion)
+    # Another commit lands on main after the conflict check read the heads.
+    commit_create(actor=personas.member, repo=repo, title="racing", operations=[AddInline("notes.txt", b"race\n")])
+    monkeypatch.setattr(pull_reads, "pr_heads", lambda d: seen)
+    with pytest.raises(Conflict) as caught:
+        pr_merge(actor=personas.member, discussion=discussion)
+    assert caught.value.code == "MergeRetry"
+    assert files(head(repo))["notes.txt"] == b"race\n"
+    assert Discussion.objects.get(pk=discussion.pk).status == "open"
