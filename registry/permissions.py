@@ -89,6 +89,28 @@ def require_write_repo(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = N
         raise PermissionDenied("You don't have write access to this repository")
 
 
+def can_propose(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = None) -> bool:
+    """Open a pull request (and upload its bytes): signed in, able to read the repo, with a key that may write.
+    This grants nothing on the repo's branches: a proposal's commits land on its own `refs/pr/N` only."""
+    return (_authenticated(user) and can_read_repo(user, repo) and key_allows_write(api_key, repo.owner_org_id)
+            and not repo.disabled)
+
+
+def require_propose(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = None) -> None:
+    """As require_write_repo answers, for the uploads of a pull request: 404 to those who can't see the repo, 401
+    to anonymous callers, 403 to read-scoped keys and disabled repos."""
+    if can_write_repo(user, repo, api_key) and not repo.disabled:
+        return
+    if not can_read_repo(user, repo):
+        raise RepoNotFound("Repository not found")
+    if not _authenticated(user):
+        raise NotAuthenticated("sign in to open a pull request")
+    if repo.disabled:
+        raise PermissionDenied("This repository has been disabled")
+    if not key_allows_write(api_key, repo.owner_org_id):
+        raise PermissionDenied("this API key is read-only: a pull request needs a key with the write scope")
+
+
 def can_admin_repo(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = None) -> bool:
     if not _authenticated(user) or not key_allows_write(api_key, repo.owner_org_id):
         return False

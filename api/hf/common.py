@@ -118,7 +118,7 @@ def split_revision(request: HttpRequest, repo: ModelRepo, rest: str, marker: str
     names = set(Branch.objects.filter(repo=repo).values_list("name", flat=True))
     names |= set(Tag.objects.filter(repo=repo).values_list("name", flat=True))
     parts = rest.split("/")
-    for cut in range(len(parts) - 1, 0, -1):
+    for cut in range(len(parts), 0, -1):  # the whole rest too: a tree's root at `refs/pr/1` has no path
         candidate = "/".join(parts[:cut])
         if candidate in names:
             return candidate, "/".join(parts[cut:])

@@ -159,7 +159,8 @@ def discussion_details(request: HttpRequest, principal: Principal, namespace: st
     body["events"] = [event_json(event) for event in discussion_events(discussion=discussion)]
     body["url"] = discussion_url(request, repo, discussion.num)
     if discussion.is_pull_request:
-        body.update(pr_details_extra(discussion, with_diff=request.GET.get("diff") in ("1", "true")))
+        body.update(pr_details_extra(discussion, with_diff=request.GET.get("diff") in ("1", "true"),
+                                     viewer=principal.user))
     return JsonResponse(body)
 
 

@@ -46,7 +46,7 @@ from registry.exceptions import (
 from registry.models import Membership, ModelRepo
 from registry.selectors.catalogue import RepoQuery, parameters_range, repo_page
 from registry.selectors.history import history_page
-from registry.selectors.repos import repo_refs, revision_resolve
+from registry.selectors.repos import repo_pr_refs, repo_refs, revision_resolve
 from registry.selectors.security import security_status
 from registry.selectors.tensors import sharded_safetensors_metadata
 from registry.services.refs import branch_create, branch_delete, tag_create, tag_delete
@@ -384,7 +384,8 @@ def refs(request: HttpRequest, principal: Principal, namespace: str, name: str) 
         "tags": [{"name": t.name, "ref": f"refs/tags/{t.name}", "targetCommit": t.commit.oid} for t in tags],
     }
     if _bool(request.GET.get("include_prs")):
-        data["pullRequests"] = []
+        data["pullRequests"] = [{"name": b.name, "ref": b.name, "targetCommit": b.head.oid}
+                                for _num, b in repo_pr_refs(repo=repo)]
     return JsonResponse(data)
 
 

@@ -25,7 +25,7 @@ from api.hf.files import check_downloadable
 from api.wire import parse_json
 from registry.exceptions import InvalidInput, TooLarge
 from registry.models import BlobUpload
-from registry.services import uploads, xet_hub
+from registry.services import pulls, uploads, xet_hub
 from registry.services.commits import AddBlob, AddInline, Delete, DeleteFolder, Operation
 
 LFS_CONTENT_TYPE = "application/vnd.git-lfs+json"
@@ -46,9 +46,9 @@ def _revision(request: HttpRequest, rest: str, marker: str) -> str:
     return rest
 
 
-def _refuse_pull_requests(request: HttpRequest) -> None:
-    if request.GET.get("create_pr") not in (None, "", "0", "false"):
-        raise InvalidInput("pull requests are not supported by this hub; commit to a branch instead")
+def _create_pr(request: HttpRequest) -> bool:
+    """`?create_pr=1`: the upload is for a pull request against the revision (HF_COMMUNITY.md "PRs from commits")."""
+    return request.GET.get("create_pr") not in (None, "", "0", "false", "False")
 
 
 # --- preupload ------------------------------------------------------------------------------------
@@ -60,7 +60,6 @@ def preupload(
     request: HttpRequest, principal: Principal, namespace: str, name: str, rest: str
 ) -> HttpResponse:
     repo = get_repo(principal, namespace, name)
-    _refuse_pull_requests(request)
     revision = _revision(request, rest, "preupload")
     body = json_body(request)
     files = body.get("files")
@@ -79,7 +78,8 @@ def preupload(
             raise InvalidInput(f"{item['path']}: sample is not valid base64") from exc
         parsed.append(uploads.PreuploadFile(path=item["path"], size=size, sample=sample))
     answers = uploads.preupload_plan(
-        actor=principal.user, repo=repo, revision=revision, files=parsed, api_key=principal.api_key
+        actor=principal.user, repo=repo, revision=revision, files=parsed, api_key=principal.api_key,
+        create_pr=_create_pr(request),
     )
     return JsonResponse(
         {
@@ -287,7 +287,6 @@ def _operation(number: int, key: Any, value: dict[str, Any]) -> Operation:
 @hf_view
 def commit(request: HttpRequest, principal: Principal, namespace: str, name: str, rest: str) -> HttpResponse:
     repo = get_repo(principal, namespace, name)
-    _refuse_pull_requests(request)
     branch = _revision(request, rest, "commit")
     header, operations = _parse_commit(request)
     summary, description, parent = (
@@ -299,22 +298,31 @@ def commit(request: HttpRequest, principal: Principal, namespace: str, name: str
         raise InvalidInput("the header needs a summary (and optionally a description) as strings")
     if parent is not None and not isinstance(parent, str):
         raise InvalidInput("parentCommit must be a commit id")
-    new = uploads.commit_from_upload(
-        actor=principal.user,
-        repo=repo,
-        operations=operations,
-        title=summary,
-        message=description,
-        branch=branch,
-        parent_oid=parent,
-        api_key=principal.api_key,
-        ip=client_ip(request),
-    )
+    pr_url = None
+    if _create_pr(request):
+        # A pull request against `branch`: the commit lands on its refs/pr/N, never on the branch.
+        discussion, new = pulls.pr_commit_open(
+            actor=principal.user, repo=repo, operations=operations, title=summary, message=description,
+            target_branch=branch, parent_oid=parent, api_key=principal.api_key, ip=client_ip(request),
+        )
+        pr_url = absolute(request, f"/{repo.namespace}/{repo.name}/discussions/{discussion.num}")
+    else:
+        new = uploads.commit_from_upload(
+            actor=principal.user,
+            repo=repo,
+            operations=operations,
+            title=summary,
+            message=description,
+            branch=branch,
+            parent_oid=parent,
+            api_key=principal.api_key,
+            ip=client_ip(request),
+        )
     return JsonResponse(
         {
             "commitOid": new.oid,
             "commitUrl": absolute(request, f"/{repo.namespace}/{repo.name}/commit/{new.oid}"),
-            "pullRequestUrl": None,
+            "pullRequestUrl": pr_url,
             "commitMessage": summary,
         }
     )
@@ -329,13 +337,12 @@ def _xet_token_response(request: HttpRequest, principal: Principal, namespace: s
     repo = get_repo(principal, namespace, name)  # the usual 401/404 for repos the caller can't see
     if scope == "read":
         check_downloadable(request, principal, repo)  # gated: the same error as /resolve
-    else:
-        _refuse_pull_requests(request)  # as preupload and commit do: ?create_pr=1 has no branch to write to
     revision = _revision(request, rest, f"xet-{scope}-token")
     if revision in ("", "None"):  # the client sends the literal "None" when no revision was given
         revision = "main"
     token = xet_hub.xet_token_issue(principal=principal, repo=repo, scope=scope, revision=revision,
-                                    base_url=absolute(request, "/"))
+                                    base_url=absolute(request, "/"),
+                                    create_pr=scope == "write" and _create_pr(request))
     response = JsonResponse({"accessToken": token.access_token, "exp": token.exp, "casUrl": token.cas_url})
     response["X-Xet-Cas-Url"] = token.cas_url
     response["X-Xet-Access-Token"] = token.access_token

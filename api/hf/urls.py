@@ -7,7 +7,7 @@ gets the view's RevisionNotFound/EntryNotFound rather than a route miss.
 
 from django.urls import path, re_path
 
-from api.hf import access, discussions, files, repos, upload
+from api.hf import access, discussions, files, pulls, repos, upload
 from registry.names import url_group
 
 NS = url_group("namespace")  # the one name policy (registry.names): what repo_create accepts, and nothing else
@@ -43,6 +43,7 @@ urlpatterns = [
     re_path(rf"^api/models/{NS}/{NAME}/discussions/{NUM}/title$", discussions.title, name="hf-discussion-title"),
     re_path(rf"^api/models/{NS}/{NAME}/discussions/{NUM}/status$", discussions.status, name="hf-discussion-status"),
     re_path(rf"^api/models/{NS}/{NAME}/refs$", repos.refs, name="hf-refs"),
+    re_path(rf"^api/models/{NS}/{NAME}/discussions/{NUM}/merge$", pulls.merge, name="hf-pr-merge"),
     re_path(rf"^api/models/{NS}/{NAME}/commits/{REST}$", repos.commits, name="hf-commits"),
     re_path(rf"^api/models/{NS}/{NAME}/branch/{REST}$", repos.branch, name="hf-branch"),
     re_path(rf"^api/models/{NS}/{NAME}/tag/{REST}$", repos.tag, name="hf-tag"),

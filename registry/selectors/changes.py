@@ -163,6 +163,14 @@ def _removed_side(head: Commit, base: Commit) -> QuerySet[CommitFile]:
     return _rows(base).filter(~Exists(CommitFile.objects.filter(commit=head, path=OuterRef("path"))))
 
 
+def changed_paths(*, head: Commit, base: Commit | None) -> set[str]:
+    """Every path that differs from `base` to `head` (added, modified or removed): two indexed anti-joins."""
+    paths = set(_new_side(head, base).order_by().values_list("path", flat=True))
+    if base is not None:
+        paths |= set(_removed_side(head, base).order_by().values_list("path", flat=True))
+    return paths
+
+
 def change_counts(*, head: Commit, base: Commit | None) -> ChangeCounts:
     """How many files the change adds, modifies and removes (two aggregate queries over the anti-joins)."""
     if base is None:

@@ -18,6 +18,7 @@ from registry import permissions
 from registry.exceptions import EntryNotFound, PermissionDenied, RepoNotFound, RevisionNotFound
 from registry.hashing import COMMIT_OID_RE
 from registry.models import (
+    PR_REF_PREFIX,
     ApiKey,
     Branch,
     Commit,
@@ -144,7 +145,8 @@ def breadcrumbs(path: str) -> list[tuple[str, str]]:
 
 
 def repo_refs_for_page(*, repo: ModelRepo) -> tuple[list[str], list[str]]:
-    branches = list(Branch.objects.filter(repo=repo).order_by("name").values_list("name", flat=True))
+    branches = list(Branch.objects.filter(repo=repo).exclude(name__startswith=PR_REF_PREFIX).order_by("name")
+                    .values_list("name", flat=True))  # pull requests' refs are reached from their thread
     tags = list(Tag.objects.filter(repo=repo).order_by("name").values_list("name", flat=True))
     return branches, tags
 

@@ -9,7 +9,7 @@ from django.db.models.lookups import Exact
 from registry import permissions
 from registry.exceptions import EntryNotFound, InvalidInput, RepoNotFound, RevisionNotFound
 from registry.hashing import COMMIT_OID_RE
-from registry.models import Branch, Commit, CommitFile, Membership, ModelRepo, Tag
+from registry.models import PR_REF_PREFIX, Branch, Commit, CommitFile, Membership, ModelRepo, Tag
 from registry.names import lookup_ok, name_ok
 
 
@@ -87,6 +87,19 @@ def commit_file(*, commit: Commit, path: str) -> CommitFile:
 
 
 def repo_refs(*, repo: ModelRepo) -> tuple[list[Branch], list[Tag]]:
-    branches = list(Branch.objects.filter(repo=repo).select_related("head").order_by("name"))
+    """The repo's branches (pull request refs `refs/pr/N` left out: see repo_pr_refs) and tags."""
+    branches = list(Branch.objects.filter(repo=repo).exclude(name__startswith=PR_REF_PREFIX)
+                    .select_related("head").order_by("name"))
     tags = list(Tag.objects.filter(repo=repo).select_related("commit").order_by("name"))
     return branches, tags
+
+
+def repo_pr_refs(*, repo: ModelRepo) -> list[tuple[int, Branch]]:
+    """The pull requests' refs `refs/pr/N` (N, branch), by number: one query."""
+    rows = Branch.objects.filter(repo=repo, name__startswith=PR_REF_PREFIX).select_related("head")
+    found = []
+    for branch in rows:
+        tail = branch.name[len(PR_REF_PREFIX):]
+        if tail.isdigit():
+            found.append((int(tail), branch))
+    return sorted(found, key=lambda item: item[0])

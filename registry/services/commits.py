@@ -29,7 +29,7 @@ from registry.exceptions import (
 )
 from registry.hashing import COMMIT_OID_RE, git_blob_sha1, lfs_pointer_sha1
 from registry.lineage import card_lineage, is_relation_hint
-from registry.models import ApiKey, Blob, Branch, Commit, CommitFile, ModelRepo, RepoBlob
+from registry.models import PR_REF_PREFIX, ApiKey, Blob, Branch, Commit, CommitFile, ModelRepo, RepoBlob
 from registry.names import check_path, check_text, folder_collisions
 from registry.selectors.blobs import REUSE, UPLOADING, XET, BlobRef, blob_refs_for
 from registry.services.audit import audit_record
@@ -265,7 +265,15 @@ def commit_create(
     commit. Without it, concurrent commits on one branch serialise: each is rebuilt on the head it
     finds, so none loses another's changes.
     """
-    if not permissions.can_write_repo(actor, repo, api_key):
+    pull_request = None
+    if branch.startswith(PR_REF_PREFIX):
+        # A pull request's ref: its author or a writer, while it takes commits (registry.services.pulls). This is
+        # the one path where a reader commits, and only ever to the ref of their own PR.
+        from registry.services.pulls import pr_push_check
+
+        pull_request = pr_push_check(actor=actor, repo=repo, branch=branch, api_key=api_key)
+        create_branch = False
+    elif not permissions.can_write_repo(actor, repo, api_key):
         if not permissions.can_read_repo(actor, repo):
             raise RepoNotFound("Repository not found")
         raise PermissionDenied("You don't have write access to this repository")
@@ -322,6 +330,10 @@ def commit_create(
                 for via, source in ((XET, RepoBlob.Source.XET), (REUSE, RepoBlob.Source.REUSE)):
                     repo_blob_grant(repo=repo, actor=actor, source=source,
                                     blobs=[r.blob for r in refs.values() if r.via == via and r.blob is not None])
+                if pull_request is not None:
+                    from registry.services.pulls import pr_commit_recorded
+
+                    pr_commit_recorded(discussion=pull_request, actor=actor, commit=commit)
                 now = timezone.now()
                 if ref is None:
                     Branch.objects.create(repo=repo, name=branch, head=commit, updated_at=now)

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 
 from registry import permissions
 from registry.exceptions import Conflict, InvalidInput, RevisionNotFound
-from registry.models import ApiKey, Branch, ModelRepo, Tag
+from registry.models import PR_REF_PREFIX, ApiKey, Branch, ModelRepo, Tag
 from registry.names import check_ref_name, check_text, lookup_ok
 from registry.services.audit import audit_record
 
@@ -43,6 +43,8 @@ def branch_delete(*, actor: Any, repo: ModelRepo, name: str, api_key: ApiKey | N
     permissions.require_write_repo(actor, repo, api_key)
     if name == DEFAULT_BRANCH:
         raise InvalidInput("the default branch can't be deleted")
+    if name.startswith(PR_REF_PREFIX):
+        raise InvalidInput("a pull request's ref is not a branch: close the pull request instead")
     if not lookup_ok(name):
         raise RevisionNotFound(f"Invalid rev id: {name}")
     with transaction.atomic():

@@ -115,11 +115,13 @@ def preupload_plan(
     revision: str,
     files: Sequence[PreuploadFile],
     api_key: ApiKey | None = None,
+    create_pr: bool = False,
 ) -> list[PreuploadAnswer]:
     """Upload mode per file, plus the oid of what the revision already holds there (no-op detection)."""
     from registry.selectors.repos import commit_files, revision_resolve
+    from registry.services.pulls import upload_access_check
 
-    permissions.require_write_repo(actor, repo, api_key)
+    upload_access_check(actor=actor, repo=repo, revision=revision, create_pr=create_pr, api_key=api_key)
     if len(files) > MAX_PREUPLOAD_FILES:
         raise InvalidInput(f"at most {MAX_PREUPLOAD_FILES} files per preupload call")
     try:
@@ -204,7 +206,7 @@ def lfs_batch_plan(
     download, someone else's unfinished upload, a size that contradicts what is stored — gets an upload action at a
     staging key of its own, exactly like a sha256 never seen: the answer is no oracle, and nothing blocks it.
     """
-    permissions.require_write_repo(actor, repo, api_key)
+    permissions.require_propose(actor, repo, api_key)  # a PR's bytes too: any reader who may propose
     if len(objects) > MAX_BATCH_OBJECTS:
         raise InvalidInput(f"at most {MAX_BATCH_OBJECTS} objects per batch request")
     checked: list[tuple[str, int] | LfsObjectPlan] = []
@@ -438,7 +440,7 @@ def lfs_upload_verify(
     *, actor: Any, repo: ModelRepo, oid: Any, size: Any, api_key: ApiKey | None = None, ip: str | None = None
 ) -> BlobUpload:
     """The client says a basic (or multipart) upload is done: check the bytes before anything uses them."""
-    permissions.require_write_repo(actor, repo, api_key)
+    permissions.require_propose(actor, repo, api_key)  # a PR's bytes too: any reader who may propose
     if not isinstance(oid, str) or not SHA256_RE.match(oid):
         raise InvalidInput(f"oid {oid!r} is not a lower-case sha256 hex digest")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
@@ -549,9 +551,10 @@ def commit_from_upload(
     for op in operations:
         if isinstance(op, AddInline) and len(op.content) > settings.INLINE_FILE_MAX_SIZE:
             raise TooLarge(_too_large(op.path))
+    from registry.services.pulls import upload_access_check
     from registry.services.xet_hub import xet_blobs_prepare, xet_materialise_queue, xet_materialise_small
 
-    permissions.require_write_repo(actor, repo, api_key)
+    upload_access_check(actor=actor, repo=repo, revision=branch, create_pr=False, api_key=api_key)
     blob_ops = [AddBlob(op.path, op.sha256.lower(), op.size) for op in operations
                 if isinstance(op, AddBlob) and SHA256_RE.match((op.sha256 or "").lower())]
     # Authority first (registry.selectors.blobs): a commit referencing bytes the committer may not is refused before

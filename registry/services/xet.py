@@ -142,8 +142,12 @@ def cas_url(base_url: str | None = None) -> str:
     return f"{base}/cas"
 
 
-def issue_token(*, principal: Any, repo: ModelRepo, scope: str, revision: str, base_url: str | None = None) -> XetToken:
-    """An opaque, HMAC-signed CAS token. The caller has already checked that the principal may read/write the repo."""
+def issue_token(*, principal: Any, repo: ModelRepo, scope: str, revision: str, base_url: str | None = None,
+                proposal: bool = False) -> XetToken:
+    """An opaque, HMAC-signed CAS token. The caller has already checked that the principal may read/write the repo.
+
+    `proposal`: a write token for a pull request's uploads by someone who can't write the repo (registry.services.
+    pulls): it writes chunks while its holder may still propose, and reads only what its holder may download."""
     if scope not in SCOPES:
         raise ValueError(f"unknown xet token scope {scope!r}")
     user = getattr(principal, "user", None)
@@ -160,6 +164,8 @@ def issue_token(*, principal: Any, repo: ModelRepo, scope: str, revision: str, b
         "v": revision or "",
         "e": exp,
     }
+    if proposal:
+        payload["p"] = 1
     token = signing.dumps(payload, salt=TOKEN_SALT, compress=True)
     return XetToken(access_token=token, exp=exp, cas_url=cas_url(base_url))
 
@@ -193,7 +199,13 @@ def verify_token(token: str, *, need: str) -> XetAccess:
     viewer = user if user is not None else _anonymous()
     if not permissions.can_read_repo(viewer, repo):
         raise XetTokenInvalid("this Xet access token no longer grants access to its repository")
-    if need == "write":
+    if payload.get("p"):
+        # A pull request's token: its holder can't write the repo, only propose; and reads what they may download.
+        if need == "write" and (scope != "write" or not permissions.can_propose(viewer, repo, api_key)):
+            raise XetScopeError("this Xet access token no longer grants uploads to its repository")
+        if need == "read" and not permissions.can_download(viewer, repo):
+            raise CasNotFound("not found")
+    elif need == "write":
         if scope != "write":
             raise XetScopeError("this route needs a Xet write token; this one is read-only")
         if repo.disabled or not permissions.can_write_repo(viewer, repo, api_key):

@@ -30,6 +30,7 @@ from registry.services import xet as cas
 from registry.services.audit import audit_record
 from registry.services.blobs import blob_reject
 from registry.services.jobs import job_dispatch, job_enqueue
+from registry.services.pulls import is_pr_ref, upload_access_check
 from registry.storage import StorageError, blob_key, get_store
 from registry.storage.base import InvalidUpload
 from registry.xet import IterReader, XetFormatError
@@ -40,7 +41,8 @@ logger = logging.getLogger(__name__)
 # --- tokens ---------------------------------------------------------------------------------------------------
 
 
-def xet_token_issue(*, principal: Any, repo: ModelRepo, scope: str, revision: str, base_url: str) -> cas.XetToken:
+def xet_token_issue(*, principal: Any, repo: ModelRepo, scope: str, revision: str, base_url: str,
+                    create_pr: bool = False) -> cas.XetToken:
     """A CAS access token for `repo`. Read: the caller has already passed the download checks (private, gated).
 
     Write needs write access to the repo, answered as every write route answers (404 to those who can't see the
@@ -49,11 +51,18 @@ def xet_token_issue(*, principal: Any, repo: ModelRepo, scope: str, revision: st
     if scope not in ("read", "write"):
         raise ValueError(f"unknown xet token scope {scope!r}")
     user, api_key = principal.user, principal.api_key
+    proposal = False
     if scope == "write":
-        permissions.require_write_repo(user, repo, api_key)
+        if create_pr or is_pr_ref(revision):
+            # A pull request's bytes: readers who may propose get a token that writes chunks, never a branch.
+            upload_access_check(actor=user, repo=repo, revision=revision, create_pr=create_pr, api_key=api_key)
+            proposal = not permissions.can_write_repo(user, repo, api_key)
+        else:
+            permissions.require_write_repo(user, repo, api_key)
         if repo.disabled:
             raise PermissionDenied("This repository has been disabled")
-    return cas.issue_token(principal=principal, repo=repo, scope=scope, revision=revision, base_url=base_url)
+    return cas.issue_token(principal=principal, repo=repo, scope=scope, revision=revision, base_url=base_url,
+                           proposal=proposal)
 
 
 # --- commits --------------------------------------------------------------------------------------------------

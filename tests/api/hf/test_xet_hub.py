@@ -466,11 +466,34 @@ def test_gc_keeps_a_file_another_repo_registered_again_recently(make_repo, local
     assert XetFile.objects.filter(hash=reg.file.hash).exists()
 
 
-def test_write_token_refuses_pull_requests_like_commits(client, make_repo, member_key):
-    make_repo()
-    response = client.get("/api/models/acme/tiny/xet-write-token/main?create_pr=1", **bearer(member_key))
-    assert response.status_code == 400
-    assert "pull requests are not supported" in response["X-Error-Message"]
+@pytest.mark.parametrize(("who", "scopes", "private", "revision", "status"), [
+    ("member", "read,write", False, "main", 200),
+    ("reader", "read,write", True, "None", 200),  # a read member proposes: the literal None the client sends
+    ("outsider", "read,write", False, "main", 200),  # anyone who can read a public repo
+    ("outsider", "read,write", True, "None", 404),
+    ("reader", "read", False, "main", 403),  # a read-scoped key proposes nothing
+])
+def test_write_token_for_a_pull_request(client, make_repo, personas, who, scopes, private, revision, status):
+    make_repo(private=private)
+    key = make_key(getattr(personas, who), scopes)
+    response = client.get(f"/api/models/acme/tiny/xet-write-token/{revision}?create_pr=1", **bearer(key))
+    assert response.status_code == status
+    if who != "member" and status == 200:
+        # ...which is no write token for main.
+        assert client.get("/api/models/acme/tiny/xet-write-token/main", **bearer(key)).status_code == 403
+
+
+def test_a_pull_request_token_reads_only_what_its_holder_may_download(client, make_repo, personas):
+    """A reader's PR token writes chunks, but reconstructs a gated repo's files only with the license accepted."""
+    from api.auth import Principal
+    from registry.services import xet
+
+    repo = make_repo("gated", gating="auto")
+    token = xet.issue_token(principal=Principal(user=personas.outsider, api_key=None), repo=repo, scope="write",
+                            revision="main", proposal=True).access_token
+    assert xet.verify_token(token, need="write").repo == repo
+    with pytest.raises(xet.CasNotFound):
+        xet.verify_token(token, need="read")
 
 
 # --- authority never travels with a hash (issue 15) --------------------------------------------------------------

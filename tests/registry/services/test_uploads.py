@@ -284,11 +284,27 @@ def test_multipart_chunks_grow_to_stay_under_ten_thousand_parts():
     assert -(-size // chunk) <= 10_000
 
 
-def test_batch_needs_write_access(personas, make_repo, local_store):
+def test_batch_needs_a_reader_who_may_propose(personas, make_repo, local_store):
+    """A pull request's bytes go through the batch (its body names no ref): any signed-in reader may upload, and
+    nobody who can't read the repo, nor an anonymous caller, nor a read-scoped key."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from registry.exceptions import NotAuthenticated
+    from registry.models import ApiKey
+
+    secret = make_repo("secret", private=True)
+    with pytest.raises(RepoNotFound):
+        lfs_batch_plan(actor=personas.outsider, repo=secret, objects=[{"oid": "c" * 64, "size": 1}])
     repo = make_repo()
+    with pytest.raises(NotAuthenticated):
+        lfs_batch_plan(actor=AnonymousUser(), repo=repo, objects=[{"oid": "c" * 64, "size": 1}])
+    make_key(personas.reader, "read")
+    read_key = ApiKey.objects.get(user=personas.reader)
     with pytest.raises(PermissionDenied):
-        lfs_batch_plan(actor=personas.reader, repo=repo, objects=[{"oid": "c" * 64, "size": 1}])
+        lfs_batch_plan(actor=personas.reader, repo=repo, objects=[{"oid": "c" * 64, "size": 1}], api_key=read_key)
     assert not Blob.objects.exists() and not BlobUpload.objects.exists()
+    [plan] = lfs_batch_plan(actor=personas.outsider, repo=repo, objects=[{"oid": "c" * 64, "size": 1}])
+    assert plan.kind == "basic"
 
 
 # --- verify / complete ----------------------------------------------------------------------------
