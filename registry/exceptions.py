@@ -81,3 +81,10 @@ class Disabled(HubError):
 class TooLarge(HubError):
     code = "TooLarge"
     status = 413
+
+
+class WebhookNotFound(HubError):
+    """No such webhook, or one the caller doesn't manage (the same answer either way)."""
+
+    code = "WebhookNotFound"
+    status = 404

@@ -186,6 +186,23 @@ def push_release_mirror(self, mirror_id: int) -> str:  # noqa: ANN001
         raise self.retry(exc=exc, countdown=30 * 2 ** self.request.retries) from exc
 
 
+# --- webhooks -------------------------------------------------------------------------------------------------
+
+
+@shared_task(name="registry.deliver_webhook", bind=True, acks_late=True, max_retries=10, soft_time_limit=60,
+             time_limit=90)
+@leased("registry.deliver_webhook")
+def deliver_webhook(self, delivery_id: int) -> str:  # noqa: ANN001
+    """POST one webhook delivery; a failed attempt retries with backoff until the service gives up on it."""
+    from registry.services.webhooks import WebhookRetry, retry_countdown, webhook_deliver
+
+    try:
+        delivery = webhook_deliver(delivery_id=delivery_id)
+    except WebhookRetry as exc:
+        raise self.retry(exc=exc, countdown=retry_countdown(exc.attempts)) from exc
+    return delivery.status if delivery else "missing"
+
+
 # --- reliable dispatch --------------------------------------------------------------------------------------
 
 
@@ -221,4 +238,5 @@ JOB_TASKS: dict[str, Callable[[], Any]] = {
     "registry.publish_release": lambda: publish_release,
     "registry.send_release_advisories": lambda: send_release_advisories,
     "registry.push_release_mirror": lambda: push_release_mirror,
+    "registry.deliver_webhook": lambda: deliver_webhook,
 }
