@@ -30,7 +30,7 @@ class Webhook(models.Model):
                                    related_name="webhooks")
     owner_org = models.ForeignKey("registry.Organization", null=True, blank=True, on_delete=models.CASCADE,
                                   related_name="webhooks")
-    url = models.URLField(max_length=2000)
+    url = models.CharField(max_length=2000, help_text="http:// or https:// receiver (checked by the service).")
     secret = models.CharField(max_length=200, blank=True,
                               help_text="Sent as X-Webhook-Secret; shown back to the owner, as the Hub does.")
     domains = models.JSONField(default=list, help_text='Subset of ["repo", "discussion"].')
