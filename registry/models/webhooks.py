@@ -89,6 +89,7 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["webhook", "-id"], name="webhook_delivery_log")]
+        verbose_name_plural = "webhook deliveries"
 
     def __str__(self) -> str:
         return f"{self.webhook_id} {self.scope}.{self.action} {self.status}"
@@ -104,6 +105,7 @@ class WebhookWatch(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["webhook", "type", "name"], name="uniq_webhook_watch")]
         indexes = [models.Index(fields=["type", "name"], name="webhook_watch_lookup")]
+        verbose_name_plural = "webhook watches"
 
     def __str__(self) -> str:
         return f"{self.type}:{self.name}"

@@ -246,7 +246,7 @@ def webhook_update(*, actor: Any, webhook: Webhook, url: Any = None, watched: An
 def webhook_set_disabled(*, actor: Any, webhook: Webhook, disabled: bool, reason: str = "",
                          ip: str | None = None, staff: bool = False) -> Webhook:
     """Enable or disable. Enabling clears the failure streak (the owner says the receiver is back)."""
-    if not staff and not can_manage(actor, webhook):
+    if not (staff and getattr(actor, "is_staff", False)) and not can_manage(actor, webhook):
         raise WebhookNotFound("Webhook not found")
     with transaction.atomic():
         webhook.disabled = disabled
@@ -260,7 +260,7 @@ def webhook_set_disabled(*, actor: Any, webhook: Webhook, disabled: bool, reason
 
 
 def webhook_delete(*, actor: Any, webhook: Webhook, ip: str | None = None, staff: bool = False) -> None:
-    if not staff and not can_manage(actor, webhook):
+    if not (staff and getattr(actor, "is_staff", False)) and not can_manage(actor, webhook):
         raise WebhookNotFound("Webhook not found")
     with transaction.atomic():
         _audit(actor, "webhook.delete", webhook, ip)
@@ -271,7 +271,7 @@ def webhook_replay(*, actor: Any, delivery: WebhookDelivery, ip: str | None = No
                    staff: bool = False) -> WebhookDelivery:
     """Send a logged delivery's payload again, as a new delivery (the log keeps both)."""
     webhook = delivery.webhook
-    if not staff and not can_manage(actor, webhook):
+    if not (staff and getattr(actor, "is_staff", False)) and not can_manage(actor, webhook):
         raise WebhookNotFound("Webhook not found")
     with transaction.atomic():
         again = WebhookDelivery.objects.create(webhook=webhook, scope=delivery.scope, action=delivery.action,
