@@ -29,8 +29,7 @@ def webhook_json(hook: Webhook) -> dict[str, Any]:
 def _signed_in(principal: Principal) -> Any:
     if not principal.is_authenticated:
         raise NotAuthenticated("Invalid user token: sign in with an API key")
-    key = principal.api_key
-    return principal.user, key
+    return principal.user
 
 
 def _require_write_key(principal: Principal, request: HttpRequest) -> None:
@@ -49,7 +48,7 @@ def _body(request: HttpRequest) -> dict[str, Any]:
 @hf_view
 @require_http_methods(["GET", "POST"])
 def webhooks(request: HttpRequest, principal: Principal) -> HttpResponse:
-    user, _ = _signed_in(principal)
+    user = _signed_in(principal)
     if request.method == "GET":
         return JsonResponse([webhook_json(h) for h in user_webhooks(viewer=user)], safe=False)
     _require_write_key(principal, request)
@@ -64,7 +63,7 @@ def webhooks(request: HttpRequest, principal: Principal) -> HttpResponse:
 @hf_view
 @require_http_methods(["GET", "POST", "DELETE"])
 def webhook(request: HttpRequest, principal: Principal, uid: str) -> HttpResponse:
-    user, _ = _signed_in(principal)
+    user = _signed_in(principal)
     hook = webhook_get(viewer=user, uid=uid)
     if request.method == "GET":
         return JsonResponse({"webhook": webhook_json(hook)})
@@ -81,7 +80,7 @@ def webhook(request: HttpRequest, principal: Principal, uid: str) -> HttpRespons
 @hf_view
 @require_http_methods(["POST"])
 def webhook_switch(request: HttpRequest, principal: Principal, uid: str, switch: str) -> HttpResponse:
-    user, _ = _signed_in(principal)
+    user = _signed_in(principal)
     hook = webhook_get(viewer=user, uid=uid)
     _require_write_key(principal, request)
     hook = webhook_set_disabled(actor=user, webhook=hook, disabled=switch == "disable", ip=client_ip(request))

@@ -38,6 +38,11 @@ def _org(request: HttpRequest, slug: str | None) -> Organization | None:
     return org
 
 
+def _managed(request: HttpRequest, uid: str, slug: str | None) -> tuple[Organization | None, Any]:
+    org = _org(request, slug)
+    return org, webhook_get(viewer=request.user, uid=uid, org=org)
+
+
 def _list_url(org: Organization | None) -> Any:
     return redirect("org-webhooks", slug=org.slug) if org else redirect("settings-webhooks")
 
@@ -72,8 +77,7 @@ def webhook_list(request: HttpRequest, slug: str | None = None) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @portal_view
 def webhook_detail(request: HttpRequest, uid: str, slug: str | None = None) -> HttpResponse:
-    org = _org(request, slug)
-    hook = webhook_get(viewer=request.user, uid=uid, org=org)
+    org, hook = _managed(request, uid, slug)
     form = WebhookForm(request.POST if request.method == "POST" else None, initial=WebhookForm.initial_for(hook))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -97,8 +101,7 @@ def webhook_detail(request: HttpRequest, uid: str, slug: str | None = None) -> H
 @require_POST
 @portal_view
 def webhook_action(request: HttpRequest, uid: str, action: str, slug: str | None = None) -> HttpResponse:
-    org = _org(request, slug)
-    hook = webhook_get(viewer=request.user, uid=uid, org=org)
+    org, hook = _managed(request, uid, slug)
     if action == "delete":
         webhook_delete(actor=request.user, webhook=hook, ip=client_ip(request))
         messages.success(request, _("Webhook deleted."))
@@ -113,8 +116,7 @@ def webhook_action(request: HttpRequest, uid: str, action: str, slug: str | None
 @require_POST
 @portal_view
 def webhook_replay_view(request: HttpRequest, uid: str, pk: str, slug: str | None = None) -> HttpResponse:
-    org = _org(request, slug)
-    hook = webhook_get(viewer=request.user, uid=uid, org=org)
+    org, hook = _managed(request, uid, slug)
     delivery = delivery_get(webhook=hook, delivery_id=pk)
     webhook_replay(actor=request.user, delivery=delivery, ip=client_ip(request))
     messages.success(request, _("Delivery queued again."))

@@ -22,7 +22,6 @@ import logging
 import socket
 import ssl
 import time
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -108,7 +107,7 @@ def clean_url(url: Any) -> str:
         raise InvalidInput("url must not contain spaces or control characters")
     try:
         parts = urlsplit(url)
-        port = parts.port
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
     except ValueError as exc:
         raise InvalidInput(f"url is not a valid URL: {exc}") from exc
     if parts.scheme not in ("http", "https"):
@@ -117,7 +116,6 @@ def clean_url(url: Any) -> str:
         raise InvalidInput("url needs a host")
     if parts.username or parts.password:
         raise InvalidInput("url must not carry credentials")
-    del port
     literal = _literal_ip(parts.hostname)
     if literal is not None and not allow_private() and _forbidden_address(literal):
         raise InvalidInput("url points at a private, loopback or reserved address, which webhooks may not reach")
@@ -289,10 +287,6 @@ def _send(delivery_id: int) -> None:
 # --- payloads --------------------------------------------------------------------------------------------------
 
 
-def iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
 def _repo_part(repo: ModelRepo, *, name: str | None = None, head_sha: str | None = None) -> dict[str, Any]:
     base = site_url()
     repo_name = name or repo.repo_id
@@ -410,14 +404,23 @@ def _event_repo(event: dict[str, Any]) -> ModelRepo | None:
                      owner_org_id=snapshot.get("owner_org_id"))
 
 
-def _owner_can_read(webhook: Webhook, repo: ModelRepo, readers: dict[int, bool]) -> bool:
+def _private_readers(repo: ModelRepo, hooks_: list[Webhook]) -> set[int]:
+    """Which of the hooks' user owners may read the private `repo` (permissions.can_read_repo's rule, for all of
+    them in one query): its owner, the owning organisation's members, superusers."""
+    user_ids = {h.owner_user_id for h in hooks_ if h.owner_user_id is not None}
+    readers = {h.owner_user_id for h in hooks_ if h.owner_user_id is not None and h.owner_user.is_superuser}
+    if repo.owner_user_id is not None:
+        return readers | ({repo.owner_user_id} & user_ids)
+    members = Membership.objects.filter(organization_id=repo.owner_org_id, user_id__in=user_ids)
+    return readers | set(members.values_list("user_id", flat=True))
+
+
+def _owner_can_read(webhook: Webhook, repo: ModelRepo, readers: set[int]) -> bool:
     if not repo.private:
         return True
     if webhook.owner_org_id is not None:
         return repo.owner_org_id == webhook.owner_org_id
-    if webhook.owner_user_id not in readers:
-        readers[webhook.owner_user_id] = permissions.can_read_repo(webhook.owner_user, repo)
-    return readers[webhook.owner_user_id]
+    return webhook.owner_user_id in readers
 
 
 def matching_hooks(repo: ModelRepo, scope: str, *, also_names: tuple[str, ...] = ()) -> list[Webhook]:
@@ -428,10 +431,10 @@ def matching_hooks(repo: ModelRepo, scope: str, *, also_names: tuple[str, ...] =
     namespaces = {i.split("/", 1)[0] for i in ids}
     watch = Q(type="model", name__in=ids) | Q(type__in=("user", "org"), name__in=namespaces)
     hook_ids = WebhookWatch.objects.filter(watch).values("webhook_id")
-    hooks_ = (Webhook.objects.filter(pk__in=hook_ids, disabled=False).select_related("owner_user")
-              .order_by("pk"))
-    readers: dict[int, bool] = {}
-    return [h for h in hooks_ if domain in (h.domains or []) and _owner_can_read(h, repo, readers)]
+    hooks_ = [h for h in Webhook.objects.filter(pk__in=hook_ids, disabled=False).select_related("owner_user")
+              .order_by("pk") if domain in (h.domains or [])]
+    readers = _private_readers(repo, hooks_) if repo.private and hooks_ else set()
+    return [h for h in hooks_ if _owner_can_read(h, repo, readers)]
 
 
 def webhooks_dispatch(event: dict[str, Any]) -> list[WebhookDelivery]:

@@ -318,3 +318,19 @@ def test_a_commit_creating_a_branch_reports_its_full_ref(personas, make_repo, se
         commit_create(actor=personas.owner, repo=repo, operations=[AddInline("a.txt", b"a")], title="x",
                       branch="feature", create_branch=True)
     assert _parse(_payloads("repo.content")[0]).updatedRefs[0].ref == "refs/heads/feature"
+
+
+def test_matching_reads_a_fixed_number_of_queries(personas, make_repo,  # noqa: ANN001
+                                                  django_assert_max_num_queries) -> None:
+    from tests.fixtures.personas import make_user
+
+    repo = make_repo("secret", private=True)
+    for user in (personas.owner, personas.member, personas.reader, personas.outsider):
+        _hook(personas, actor=user)
+    with django_assert_max_num_queries(4) as few:
+        matched = svc.matching_hooks(repo, "repo.content")
+    assert sorted(h.owner_user.username for h in matched) == ["mina", "olivia", "rae"]  # not oscar
+    for i in range(6):
+        _hook(personas, actor=make_user(f"u{i}"))
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert len(svc.matching_hooks(repo, "repo.content")) == 3
