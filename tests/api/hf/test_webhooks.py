@@ -126,6 +126,9 @@ def test_a_commit_is_delivered_and_parses_as_the_clients_payload(hub, make_repo,
     delivery = WebhookDelivery.objects.get()
     assert delivery.status == "delivered" and delivery.response_status == 200 and delivery.attempts == 1
     assert delivery.latency_ms is not None and delivery.response_excerpt == '{"ok": true}'
+    from registry.models import Job  # the outbox row, written with the delivery and finished by the worker
+    assert list(Job.objects.filter(task="registry.deliver_webhook").values_list("key", "state")) == [
+        (delivery.pk, "done")]
 
 
 def test_private_repo_events_reach_only_hooks_whose_owner_can_read(hub, make_repo, receiver,  # noqa: ANN001, F811
@@ -167,3 +170,19 @@ def test_list_query_count_is_flat(hub, django_assert_max_num_queries) -> None:  
     with django_assert_max_num_queries(8):
         response = client.get("/api/settings/webhooks", HTTP_AUTHORIZATION=f"Bearer {hub.token('owner')}")
     assert response.status_code == 200 and len(response.json()) == 4
+
+
+def test_a_read_only_key_cannot_change_webhooks(hub) -> None:  # noqa: ANN001
+    from huggingface_hub import HfApi
+
+    from tests.fixtures.personas import make_key
+
+    read_only = HfApi(endpoint=hub.url, token=make_key(hub.p.owner, scopes="read"))
+    with pytest.raises(HfHubHTTPError) as exc:
+        read_only.create_webhook(url="https://hooks.example.org/a", watched=[])
+    assert _status(exc) == 403
+    hook = hub.api("owner").create_webhook(url="https://hooks.example.org/a", watched=[])
+    assert [w.id for w in read_only.list_webhooks()] == [hook.id]
+    with pytest.raises(HfHubHTTPError):
+        read_only.delete_webhook(hook.id)
+    assert Webhook.objects.count() == 1
