@@ -189,18 +189,28 @@ def push_release_mirror(self, mirror_id: int) -> str:  # noqa: ANN001
 # --- webhooks -------------------------------------------------------------------------------------------------
 
 
+@leased("registry.deliver_webhook")
+def _deliver_webhook(delivery_id: int) -> str:
+    from registry.services.webhooks import webhook_deliver
+
+    delivery = webhook_deliver(delivery_id=delivery_id)
+    return delivery.status if delivery else "missing"
+
+
 @shared_task(name="registry.deliver_webhook", bind=True, acks_late=True, max_retries=10, soft_time_limit=60,
              time_limit=90)
-@leased("registry.deliver_webhook")
 def deliver_webhook(self, delivery_id: int) -> str:  # noqa: ANN001
-    """POST one webhook delivery; a failed attempt retries with backoff until the service gives up on it."""
-    from registry.services.webhooks import WebhookRetry, retry_countdown, webhook_deliver
+    """POST one webhook delivery; a failed attempt comes back after a backoff (10 s, 30 s, 90 s …) until the service
+    gives up on it. The job's row waits as long, so the sweep resends it only if the retry message is lost."""
+    from registry.services.jobs import job_postpone
+    from registry.services.webhooks import RETRY_GRACE_SECONDS, WebhookRetry, retry_countdown
 
     try:
-        delivery = webhook_deliver(delivery_id=delivery_id)
+        return _deliver_webhook(delivery_id)
     except WebhookRetry as exc:
-        raise self.retry(exc=exc, countdown=retry_countdown(exc.attempts)) from exc
-    return delivery.status if delivery else "missing"
+        countdown = retry_countdown(exc.attempts)
+        job_postpone(task="registry.deliver_webhook", key=delivery_id, seconds=countdown + RETRY_GRACE_SECONDS)
+        raise self.retry(exc=exc, countdown=countdown) from exc
 
 
 # --- reliable dispatch --------------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ TASK = "registry.deliver_webhook"
 MAX_ATTEMPTS = 5  # per delivery, then it has failed
 DISABLE_AFTER = 10  # failed deliveries in a row disable the hook
 TIMEOUT_SECONDS = 10
+RETRY_GRACE_SECONDS = 60  # past a retry's countdown, the sweep resends its job (the message was lost)
 URL_MAX = 2000
 SECRET_MAX = 200
 WATCHED_MAX = 100

@@ -3,6 +3,8 @@ client's own WebhookPayload; failed attempts retry, failed deliveries disable th
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core import mail
 from huggingface_hub import WebhookPayload
@@ -177,11 +179,15 @@ def test_failed_attempts_retry_then_the_delivery_fails(personas, receiver) -> No
 
 def test_the_task_retries_with_backoff(personas, receiver, monkeypatch) -> None:  # noqa: ANN001, F811
     from celery.exceptions import Retry
+    from django.utils import timezone
 
     from registry import tasks
+    from registry.models import Job
+    from registry.services.jobs import job_enqueue
 
     receiver.status = 503
     delivery = _delivery(_hook(personas, receiver.url))
+    job_enqueue(task=svc.TASK, key=delivery.pk, send=lambda key: None)
     seen = {}
 
     def fake_retry(**kwargs):  # noqa: ANN003, ANN202
@@ -193,6 +199,10 @@ def test_the_task_retries_with_backoff(personas, receiver, monkeypatch) -> None:
         tasks.deliver_webhook.run(delivery.pk)
     assert seen["countdown"] == svc.retry_countdown(1)
     assert WebhookDelivery.objects.get().status == "pending"
+    job = Job.objects.get(task=svc.TASK, key=delivery.pk)
+    # Queued again, and not due before the retry's countdown: the sweep doesn't resend it early.
+    assert job.state == "queued" and job.attempts == 1
+    assert job.due_at > timezone.now() + timedelta(seconds=svc.retry_countdown(1))
 
 
 def test_repeated_failures_disable_the_hook_and_email_the_owner(personas, receiver, settings) -> None:  # noqa: ANN001, F811
