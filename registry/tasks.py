@@ -213,6 +213,14 @@ def deliver_webhook(self, delivery_id: int) -> str:  # noqa: ANN001
         raise self.retry(exc=exc, countdown=countdown) from exc
 
 
+@shared_task(name="registry.prune_webhook_deliveries", acks_late=True, soft_time_limit=300, time_limit=360)
+def prune_webhook_deliveries() -> int:
+    """Hourly: the delivery log keeps 30 days."""
+    from registry.services.webhooks import webhook_deliveries_prune
+
+    return webhook_deliveries_prune()
+
+
 # --- reliable dispatch --------------------------------------------------------------------------------------
 
 

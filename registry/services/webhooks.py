@@ -22,6 +22,7 @@ import logging
 import socket
 import ssl
 import time
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -626,3 +627,18 @@ def _email_disabled(hook_id: int) -> None:
 def retry_countdown(attempts: int) -> int:
     """Seconds before the next attempt: 10, 30, 90, 270 …"""
     return int(10 * 3 ** max(attempts - 1, 0))
+
+
+# --- the log's size --------------------------------------------------------------------------------------------
+
+DELIVERIES_KEPT_DAYS = 30
+PRUNE_BATCH = 5000
+
+
+def webhook_deliveries_prune(*, keep_days: int = DELIVERIES_KEPT_DAYS, limit: int = PRUNE_BATCH) -> int:
+    """Delete finished deliveries older than `keep_days` (hourly, registry.prune_webhook_deliveries). Reads the
+    oldest `limit` rows by id (an index range, oldest first), never the whole log."""
+    cutoff = timezone.now() - timedelta(days=keep_days)
+    oldest = WebhookDelivery.objects.order_by("pk").values_list("pk", "created_at", "status")[:limit]
+    old = [pk for pk, created, status in oldest if created < cutoff and status != WebhookDelivery.Status.PENDING]
+    return WebhookDelivery.objects.filter(pk__in=old).delete()[0] if old else 0

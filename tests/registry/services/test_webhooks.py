@@ -344,3 +344,17 @@ def test_matching_reads_a_fixed_number_of_queries(personas, make_repo,  # noqa: 
         _hook(personas, actor=make_user(f"u{i}"))
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert len(svc.matching_hooks(repo, "repo.content")) == 3
+
+
+def test_old_finished_deliveries_are_pruned(personas) -> None:  # noqa: ANN001
+    from django.utils import timezone
+
+    hook = _hook(personas)
+    old = timezone.now() - timedelta(days=svc.DELIVERIES_KEPT_DAYS + 1)
+    gone = [WebhookDelivery.objects.create(webhook=hook, scope="repo", action="update", payload={}, status=s,
+                                           created_at=old) for s in ("delivered", "failed")]
+    stuck = WebhookDelivery.objects.create(webhook=hook, scope="repo", action="update", payload={}, created_at=old)
+    recent = _delivery(hook)
+    assert svc.webhook_deliveries_prune() == 2
+    assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {stuck.pk, recent.pk}
+    assert not WebhookDelivery.objects.filter(pk__in=[d.pk for d in gone]).exists()
