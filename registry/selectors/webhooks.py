@@ -13,7 +13,7 @@ from registry.services.webhooks import can_manage
 
 DELIVERY_ORDER = Ordering(name="new", keys=(("id", "int"),))
 DELIVERIES_PAGE_SIZE = 50
-WEBHOOKS_MAX = 500  # a user's or an organisation's list, newest last
+WEBHOOKS_MAX = 100  # a user's or an organisation's list, oldest first (services.webhooks.HOOKS_PER_OWNER)
 
 
 def user_webhooks(*, viewer: Any) -> QuerySet[Webhook]:

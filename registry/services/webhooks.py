@@ -61,6 +61,7 @@ RETRY_GRACE_SECONDS = 60  # past a retry's countdown, the sweep resends its job 
 URL_MAX = 2000
 SECRET_MAX = 200
 WATCHED_MAX = 100
+HOOKS_PER_OWNER = 100  # a user's or an organisation's: each event fans out to at most this many of one owner's
 PAYLOAD_VERSION = 3
 USER_AGENT = "consortium-hub-webhooks/1"
 
@@ -205,6 +206,9 @@ def webhook_create(*, actor: Any, url: Any, watched: Any, domains: Any = None, s
     hook = Webhook(owner_user=None if org else actor, owner_org=org, url=clean_url(url),
                    watched=clean_watched(watched), domains=clean_domains(domains), secret=clean_secret(secret),
                    created_by=actor)
+    owned = Webhook.objects.filter(owner_org=org) if org else Webhook.objects.filter(owner_user=actor)
+    if owned.count() >= HOOKS_PER_OWNER:
+        raise InvalidInput(f"a user or an organisation has at most {HOOKS_PER_OWNER} webhooks: delete one first")
     with transaction.atomic():
         hook.save()
         _write_watches(hook)

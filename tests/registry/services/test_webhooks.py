@@ -358,3 +358,12 @@ def test_old_finished_deliveries_are_pruned(personas) -> None:  # noqa: ANN001
     assert svc.webhook_deliveries_prune() == 2
     assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {stuck.pk, recent.pk}
     assert not WebhookDelivery.objects.filter(pk__in=[d.pk for d in gone]).exists()
+
+
+def test_an_owner_has_a_bounded_number_of_hooks(personas, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(svc, "HOOKS_PER_OWNER", 2)
+    _hook(personas)
+    _hook(personas)
+    with pytest.raises(InvalidInput, match="at most 2"):
+        _hook(personas)
+    _hook(personas, actor=personas.outsider)  # another owner's count
