@@ -48,6 +48,13 @@ class ReleaseNotFound(HubError):
     status = 404
 
 
+class WebhookNotFound(HubError):
+    """No such webhook, or one the caller doesn't manage (the same answer either way)."""
+
+    code = "WebhookNotFound"
+    status = 404
+
+
 class EntryNotFound(HubError):
     code = "EntryNotFound"
     status = 404
@@ -81,10 +88,3 @@ class Disabled(HubError):
 class TooLarge(HubError):
     code = "TooLarge"
     status = 413
-
-
-class WebhookNotFound(HubError):
-    """No such webhook, or one the caller doesn't manage (the same answer either way)."""
-
-    code = "WebhookNotFound"
-    status = 404

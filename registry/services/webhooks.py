@@ -325,6 +325,20 @@ def _discussion_part(repo: ModelRepo, discussion: Discussion) -> dict[str, Any]:
     return part
 
 
+def _deleted_discussion(repo: ModelRepo, event: dict[str, Any]) -> dict[str, Any] | None:
+    snapshot = event.get("snapshot")
+    if not isinstance(snapshot, dict) or not isinstance(snapshot.get("num"), int):
+        return None
+    base = site_url()
+    num = snapshot["num"]
+    return {"id": str(event.get("discussion_id") or ""), "num": num, "title": str(snapshot.get("title") or ""),
+            "status": snapshot.get("status") if snapshot.get("status") in Discussion.Status.values else "closed",
+            "isPullRequest": bool(snapshot.get("isPullRequest")),
+            "author": {"id": str(snapshot.get("author") or "")},
+            "url": {"web": f"{base}/{repo.repo_id}/discussions/{num}",
+                    "api": f"{base}/api/models/{repo.repo_id}/discussions/{num}"}}
+
+
 def _comment_part(repo: ModelRepo, discussion: Discussion, comment: DiscussionEvent) -> dict[str, Any]:
     part: dict[str, Any] = {
         "id": comment.eid, "author": {"id": str(comment.author_id or comment.author_name or "")},
@@ -371,7 +385,11 @@ def build_payload(event: dict[str, Any], repo: ModelRepo) -> dict[str, Any] | No
     if scope.startswith("discussion"):
         discussion = Discussion.objects.filter(pk=event.get("discussion_id"), repo_id=repo.pk).first()
         if discussion is None:
-            return None
+            gone = _deleted_discussion(repo, event)  # a deleted thread: what discussions.discussion_delete kept
+            if gone is None:
+                return None
+            payload["discussion"] = gone
+            return payload
         payload["discussion"] = _discussion_part(repo, discussion)
         if event.get("comment_id"):
             comment = DiscussionEvent.objects.filter(pk=event["comment_id"], discussion=discussion).first()

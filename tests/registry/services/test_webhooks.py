@@ -367,3 +367,18 @@ def test_an_owner_has_a_bounded_number_of_hooks(personas, monkeypatch) -> None: 
     with pytest.raises(InvalidInput, match="at most 2"):
         _hook(personas)
     _hook(personas, actor=personas.outsider)  # another owner's count
+
+
+def test_a_deleted_discussion_is_reported_from_its_snapshot(personas, make_repo, sent,  # noqa: ANN001
+                                                            django_capture_on_commit_callbacks) -> None:
+    repo = make_repo("tiny")
+    _hook(personas, domains=["discussion"])
+    with django_capture_on_commit_callbacks(execute=True):
+        # What discussions.discussion_delete reports: the row is gone when the listener runs.
+        hooks.hub_event(scope="discussion", action="delete", repo_id=repo.pk, discussion_id=987,
+                        snapshot={"num": 4, "title": "Spam", "status": "open", "isPullRequest": False,
+                                  "author": "spammer"})
+    [payload] = _payloads("discussion")
+    parsed = _parse(payload)
+    assert parsed.event.action == "delete" and parsed.discussion.num == 4 and parsed.discussion.title == "Spam"
+    assert parsed.discussion.author.id == "spammer"
