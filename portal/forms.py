@@ -315,3 +315,37 @@ class UploadForm(forms.Form):
     summary = forms.CharField(max_length=200, required=False, label=_("Commit message"))
     description = forms.CharField(required=False, label=_("Extended description"),
                                   widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class WebhookForm(forms.Form):
+    """A webhook's settings. Watched items are one per line, `type:name` (e.g. `org:acme`, `model:acme/tiny`)."""
+
+    url = forms.CharField(max_length=2000, label=_("Payload URL"),
+                          help_text=_("The hub POSTs a JSON payload here (http:// or https://)."))
+    watched = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label=_("Watched"),
+                              help_text=_("One per line: model:namespace/name, org:name or user:name."))
+    domains = forms.MultipleChoiceField(
+        choices=[("repo", _("Repository changes (commits, refs, settings, releases)")),
+                 ("discussion", _("Discussions and pull requests"))],
+        widget=forms.CheckboxSelectMultiple, initial=["repo", "discussion"], label=_("Events"))
+    secret = forms.CharField(max_length=200, required=False, label=_("Secret"),
+                             help_text=_("Sent as the X-Webhook-Secret header so the receiver can check the sender."))
+
+    def clean_watched(self) -> list[dict[str, str]]:
+        items = []
+        for line in self.cleaned_data["watched"].splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            kind, sep, name = line.partition(":")
+            if not sep or not name.strip():
+                raise forms.ValidationError(_("Write each watched item as type:name, e.g. org:acme."))
+            items.append({"type": kind.strip(), "name": name.strip()})
+        if not items:
+            raise forms.ValidationError(_("Watch at least one model, organisation or user."))
+        return items
+
+    @staticmethod
+    def initial_for(hook: Any) -> dict[str, Any]:
+        return {"url": hook.url, "domains": hook.domains, "secret": hook.secret,
+                "watched": "\n".join(f"{w['type']}:{w['name']}" for w in hook.watched)}

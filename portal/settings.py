@@ -426,3 +426,11 @@ RELEASE_SIGNING_KEY = env_str("RELEASE_SIGNING_KEY")
 MIRROR_ENCRYPTION_KEY = env_str("MIRROR_ENCRYPTION_KEY")
 # Push large files with Git LFS instead of Xet (the public Hub accepts both; hubs without Xet need LFS).
 MIRROR_DISABLE_XET = env_bool("MIRROR_DISABLE_XET", True)
+
+# --- webhooks -----------------------------------------------------------------------------------------------
+# The delivery log keeps 30 days (registry.services.webhooks.DELIVERIES_KEPT_DAYS).
+CELERY_BEAT_SCHEDULE["registry.prune_webhook_deliveries"] = {"task": "registry.prune_webhook_deliveries",
+                                                             "schedule": 3600.0}
+# Deliver to private, loopback and link-local addresses. Off in production (an SSRF guard: a webhook could
+# otherwise reach the hub's own network); on with DEBUG so the embedded hub delivers to 127.0.0.1.
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", DEBUG)

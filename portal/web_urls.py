@@ -6,7 +6,7 @@ longest known branch or tag (links quote the revision as one segment, as hugging
 
 from django.urls import include, path, re_path
 
-from portal.views import account, commits, community, models, orgs, pulls, releases, repo_manage, tokens
+from portal.views import account, commits, community, models, orgs, pulls, releases, repo_manage, tokens, webhooks
 from registry.names import VERSION_PATTERN, url_group
 
 # The one name policy (registry.names): every name repo_create and the sign-up accept routes here, and only those.
@@ -24,6 +24,19 @@ urlpatterns = [
     path("settings/tokens/<int:pk>/revoke", tokens.token_revoke, name="token-revoke"),
     path("settings/access", account.my_access, name="settings-access"),
     path("settings/organizations", account.my_organizations, name="settings-orgs"),
+    path("settings/webhooks", webhooks.webhook_list, name="settings-webhooks"),
+    re_path(r"^settings/webhooks/(?P<uid>[0-9a-f]{1,24})$", webhooks.webhook_detail, name="settings-webhook"),
+    re_path(r"^settings/webhooks/(?P<uid>[0-9a-f]{1,24})/(?P<action>enable|disable|delete)$",
+            webhooks.webhook_action, name="settings-webhook-action"),
+    re_path(r"^settings/webhooks/(?P<uid>[0-9a-f]{1,24})/deliveries/(?P<pk>[0-9]{1,18})/replay$",
+            webhooks.webhook_replay_view, name="settings-webhook-replay"),
+    re_path(rf"^organizations/{SLUG}/settings/webhooks$", webhooks.webhook_list, name="org-webhooks"),
+    re_path(rf"^organizations/{SLUG}/settings/webhooks/(?P<uid>[0-9a-f]{{1,24}})$", webhooks.webhook_detail,
+            name="org-webhook"),
+    re_path(rf"^organizations/{SLUG}/settings/webhooks/(?P<uid>[0-9a-f]{{1,24}})/(?P<action>enable|disable|delete)$",
+            webhooks.webhook_action, name="org-webhook-action"),
+    re_path(rf"^organizations/{SLUG}/settings/webhooks/(?P<uid>[0-9a-f]{{1,24}})/deliveries/(?P<pk>[0-9]{{1,18}})"
+            r"/replay$", webhooks.webhook_replay_view, name="org-webhook-replay"),
     path("new", repo_manage.repo_new, name="repo-new"),
     re_path(rf"^organizations/{SLUG}/members$", orgs.members, name="org-members"),
     re_path(rf"^organizations/{SLUG}/members/(?P<pk>[0-9]+)/role$", orgs.member_role, name="org-member-role"),

@@ -859,3 +859,85 @@ class DiscussionEventAdmin(ScaledAdmin):
                 self.message_user(request, f"{event}: {exc.message}", messages.ERROR)
         if done:
             self.message_user(request, f"{done} comment(s) hidden.", messages.SUCCESS)
+
+
+# --- webhooks --------------------------------------------------------------------------------------------------
+
+from registry.models import Webhook, WebhookDelivery  # noqa: E402
+from registry.services import webhooks as webhook_services  # noqa: E402
+
+
+@admin.register(Webhook)
+class WebhookAdmin(ScaledAdmin):
+    """Staff see every hook and can disable, enable or delete one (audited); owners edit them in the portal."""
+
+    list_display = ("uid", "url", "owner_user", "owner_org", "domains", "disabled", "failure_streak", "created_at")
+    list_filter = ("disabled",)
+    list_select_related = ("owner_user", "owner_org")
+    search_fields = ("=uid", "=owner_user__username", "=owner_org__slug")
+    search_help_text = "A webhook's id, or its owner's username or organisation slug, exactly."
+    ordering = ("-pk",)
+    sortable_by = ()
+    readonly_fields = ("uid", "owner_user", "owner_org", "url", "secret", "domains", "watched", "disabled",
+                       "disabled_reason", "failure_streak", "created_by", "created_at", "updated_at")
+    actions = ("disable", "enable", "delete_hooks")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Webhook | None = None) -> bool:
+        return False  # the audited action below instead
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description="Disable the selected webhooks")
+    def disable(self, request: HttpRequest, queryset: QuerySet[Webhook]) -> None:
+        for hook in queryset.select_related("owner_user", "owner_org"):
+            webhook_services.webhook_set_disabled(actor=request.user, webhook=hook, disabled=True, staff=True,
+                                                  reason="disabled by an administrator", ip=_ip(request))
+        self.message_user(request, f"{queryset.count()} webhook(s) disabled.", messages.SUCCESS)
+
+    @admin.action(description="Enable the selected webhooks")
+    def enable(self, request: HttpRequest, queryset: QuerySet[Webhook]) -> None:
+        for hook in queryset.select_related("owner_user", "owner_org"):
+            webhook_services.webhook_set_disabled(actor=request.user, webhook=hook, disabled=False, staff=True,
+                                                  ip=_ip(request))
+        self.message_user(request, f"{queryset.count()} webhook(s) enabled.", messages.SUCCESS)
+
+    @admin.action(description="Delete the selected webhooks (audited)")
+    def delete_hooks(self, request: HttpRequest, queryset: QuerySet[Webhook]) -> None:
+        count = 0
+        for hook in queryset.select_related("owner_user", "owner_org"):
+            webhook_services.webhook_delete(actor=request.user, webhook=hook, staff=True, ip=_ip(request))
+            count += 1
+        self.message_user(request, f"{count} webhook(s) deleted.", messages.SUCCESS)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ScaledAdmin):
+    list_display = ("pk", "webhook", "scope", "action", "repo_name", "status", "attempts", "response_status",
+                    "latency_ms", "created_at")
+    list_filter = ("status",)
+    list_select_related = ("webhook",)
+    search_fields = ("=webhook__uid", "=repo_name")
+    search_help_text = "A webhook's id or a repo's owner/name, exactly."
+    ordering = ("-pk",)
+    sortable_by = ()
+    readonly_fields = ("webhook", "scope", "action", "repo_name", "payload", "status", "attempts",
+                       "response_status", "latency_ms", "response_excerpt", "error", "replay_of", "created_at",
+                       "delivered_at")
+    actions = ("replay",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Replay the selected deliveries")
+    def replay(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        count = 0
+        for delivery in queryset.select_related("webhook__owner_user", "webhook__owner_org"):
+            webhook_services.webhook_replay(actor=request.user, delivery=delivery, staff=True, ip=_ip(request))
+            count += 1
+        self.message_user(request, f"{count} deliver(ies) queued again.", messages.SUCCESS)

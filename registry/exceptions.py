@@ -48,6 +48,13 @@ class ReleaseNotFound(HubError):
     status = 404
 
 
+class WebhookNotFound(HubError):
+    """No such webhook, or one the caller doesn't manage (the same answer either way)."""
+
+    code = "WebhookNotFound"
+    status = 404
+
+
 class EntryNotFound(HubError):
     code = "EntryNotFound"
     status = 404

@@ -56,7 +56,8 @@ def on_hub_event(listener: Callable[[dict], None]) -> Callable[[dict], None]:
     `event` is a plain dict: {"scope": "repo" | "repo.content" | "repo.config" | "discussion" |
     "discussion.comment" | "release", "action": "create" | "update" | "delete" | "move" | ..., "repo_id": int,
     plus per scope "updated_refs": [{ref, oldSha, newSha}], "updated_config": {...}, "discussion_id": int,
-    "comment_id": int (DiscussionEvent pk), "release_id": int, "moved_from": "ns/name"}.
+    "comment_id": int (DiscussionEvent pk), "release_id": int, "moved_from": "ns/name"}; a repo "delete" adds
+    "repo_snapshot": {namespace, name, private, owner_user_id, owner_org_id} (the row is gone when listeners run).
     Webhooks listen here (registry.services.webhooks); producers never import them.
     """
     _event_listeners.append(listener)

@@ -186,6 +186,41 @@ def push_release_mirror(self, mirror_id: int) -> str:  # noqa: ANN001
         raise self.retry(exc=exc, countdown=30 * 2 ** self.request.retries) from exc
 
 
+# --- webhooks -------------------------------------------------------------------------------------------------
+
+
+@leased("registry.deliver_webhook")
+def _deliver_webhook(delivery_id: int) -> str:
+    from registry.services.webhooks import webhook_deliver
+
+    delivery = webhook_deliver(delivery_id=delivery_id)
+    return delivery.status if delivery else "missing"
+
+
+@shared_task(name="registry.deliver_webhook", bind=True, acks_late=True, max_retries=10, soft_time_limit=60,
+             time_limit=90)
+def deliver_webhook(self, delivery_id: int) -> str:  # noqa: ANN001
+    """POST one webhook delivery; a failed attempt comes back after a backoff (10 s, 30 s, 90 s …) until the service
+    gives up on it. The job's row waits as long, so the sweep resends it only if the retry message is lost."""
+    from registry.services.jobs import job_postpone
+    from registry.services.webhooks import RETRY_GRACE_SECONDS, WebhookRetry, retry_countdown
+
+    try:
+        return _deliver_webhook(delivery_id)
+    except WebhookRetry as exc:
+        countdown = retry_countdown(exc.attempts)
+        job_postpone(task="registry.deliver_webhook", key=delivery_id, seconds=countdown + RETRY_GRACE_SECONDS)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+@shared_task(name="registry.prune_webhook_deliveries", acks_late=True, soft_time_limit=300, time_limit=360)
+def prune_webhook_deliveries() -> int:
+    """Hourly: the delivery log keeps 30 days."""
+    from registry.services.webhooks import webhook_deliveries_prune
+
+    return webhook_deliveries_prune()
+
+
 # --- reliable dispatch --------------------------------------------------------------------------------------
 
 
@@ -240,4 +275,5 @@ JOB_TASKS: dict[str, Callable[[], Any]] = {
     "registry.send_release_advisories": lambda: send_release_advisories,
     "registry.push_release_mirror": lambda: push_release_mirror,
     "registry.notify_discussion": lambda: notify_discussion,
+    "registry.deliver_webhook": lambda: deliver_webhook,
 }

@@ -7,7 +7,7 @@ gets the view's RevisionNotFound/EntryNotFound rather than a route miss.
 
 from django.urls import path, re_path
 
-from api.hf import access, discussions, files, pulls, repos, upload
+from api.hf import access, discussions, files, pulls, repos, upload, webhooks
 from registry.names import url_group
 
 NS = url_group("namespace")  # the one name policy (registry.names): what repo_create accepts, and nothing else
@@ -21,6 +21,10 @@ urlpatterns = [
     path("api/repos/create", repos.create_repo, name="hf-repo-create"),
     path("api/repos/delete", repos.delete_repo, name="hf-repo-delete"),
     path("api/repos/move", repos.move_repo, name="hf-repo-move"),
+    path("api/settings/webhooks", webhooks.webhooks, name="hf-webhooks"),
+    re_path(r"^api/settings/webhooks/(?P<uid>[^/]+)$", webhooks.webhook, name="hf-webhook"),
+    re_path(r"^api/settings/webhooks/(?P<uid>[^/]+)/(?P<switch>enable|disable)$", webhooks.webhook_switch,
+            name="hf-webhook-switch"),
     path("api/validate-yaml", repos.validate_yaml, name="hf-validate-yaml"),
     path("api/models", repos.list_models, name="hf-model-list"),
     re_path(rf"^api/models/{NS}/{NAME}$", repos.model_info, name="hf-model-info"),

@@ -45,6 +45,7 @@ from registry.models.releases import (
     RepoFollow,
 )
 from registry.models.uploads import BlobUpload, RepoBlob
+from registry.models.webhooks import Webhook, WebhookDelivery, WebhookWatch
 from registry.models.xet import (
     DedupChunk,
     XetFile,
@@ -58,6 +59,9 @@ from registry.models.xet import (
 from registry.names import NAME_RE, RESERVED_NAMESPACES
 
 __all__ = [
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookWatch",
     "PR_REF_PREFIX",
     "Discussion",
     "DiscussionEvent",

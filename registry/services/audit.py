@@ -28,9 +28,10 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "storage.gc", "storage.xet_gc",
     "tag.create", "tag.delete",
     "validation.finish", "validation.rerun",
+    "webhook.create", "webhook.delete", "webhook.disable", "webhook.enable", "webhook.replay", "webhook.update",
 )
 # What events are about (AuditEvent.target_type: the target's model name, or what a service names).
-AUDIT_TARGET_TYPES: tuple[str, ...] = ("apikey", "blob", "license", "modelrepo", "organization", "xorb")
+AUDIT_TARGET_TYPES: tuple[str, ...] = ("apikey", "blob", "license", "modelrepo", "organization", "webhook", "xorb")
 
 
 def audit_record(

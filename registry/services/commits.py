@@ -15,7 +15,7 @@ from typing import Any
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from registry import permissions
+from registry import hooks, permissions
 from registry.cards import CardError, card_fields, card_summary, parse_card
 from registry.exceptions import (
     BlobMissing,
@@ -380,6 +380,9 @@ def commit_create(
                         metadata={"commit": commit.oid, "branch": branch, "title": title[:200], **counts},
                     )
                 _on_new_commit(commit)
+                hooks.hub_event(scope="repo.content", action="update", repo_id=repo.pk,
+                                updated_refs=[{"ref": ref_name(branch), "oldSha": head.oid if head else None,
+                                               "newSha": commit.oid}])
                 return commit
         except OperationalError as exc:
             # SQLite (embedded mode, tests) has no row locks: a writer that loses the race for the
@@ -416,10 +419,13 @@ def _card_cache(entry: _Entry, *, paths: Iterable[str] = ()) -> dict[str, Any]:
     return fields
 
 
+def ref_name(branch: str) -> str:
+    """The full ref a webhook reports: refs/heads/<branch>; PR refs (refs/pr/N) are full already."""
+    return branch if branch.startswith("refs/") else f"refs/heads/{branch}"
+
+
 def _on_new_commit(commit: Commit) -> None:
     """Queue follow-up work once the transaction commits (validation lands here with its issue)."""
-    from registry import hooks
-
     hooks.commit_created(commit)
 
 

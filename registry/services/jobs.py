@@ -78,6 +78,13 @@ def job_enqueue(*, task: str, key: int, send: Callable[[int], object] | None = N
     transaction.on_commit(lambda: sender(key))
 
 
+def job_postpone(*, task: str, key: int, seconds: float) -> None:
+    """A queued job that retries itself later (Celery's retry with a countdown): the sweep leaves it alone until
+    then, and sends it only if that message is lost."""
+    Job.objects.filter(task=task, key=key, state=Job.State.QUEUED).update(
+        due_at=timezone.now() + timedelta(seconds=seconds), updated_at=timezone.now())
+
+
 def job_dispatch(*, task: str, key: int) -> bool:
     """Send the task's message now and note it; False (logged) when the broker refused: the sweeper retries."""
     try:

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from registry import permissions
+from registry import hooks, permissions
 from registry.exceptions import Conflict, InvalidInput, RevisionNotFound
 from registry.models import PR_REF_PREFIX, ApiKey, Branch, ModelRepo, Tag
 from registry.names import check_ref_name, check_text, lookup_ok
@@ -21,6 +21,11 @@ def _start(repo: ModelRepo, revision: str | None):
     return revision_resolve(repo=repo, revision=revision or DEFAULT_BRANCH)
 
 
+def _ref_event(repo: ModelRepo, ref: str, old: str | None, new: str | None) -> None:
+    hooks.hub_event(scope="repo.content", action="update", repo_id=repo.pk,
+                    updated_refs=[{"ref": ref, "oldSha": old, "newSha": new}])
+
+
 def branch_create(*, actor: Any, repo: ModelRepo, name: str, start_revision: str | None = None,
                   api_key: ApiKey | None = None, ip: str | None = None) -> Branch:
     permissions.require_write_repo(actor, repo, api_key)
@@ -33,6 +38,7 @@ def branch_create(*, actor: Any, repo: ModelRepo, name: str, start_revision: str
             branch = Branch.objects.create(repo=repo, name=name, head=commit)
             audit_record(actor=actor, action="branch.create", target=repo, ip=ip,
                          metadata={"branch": name, "commit": commit.oid})
+            _ref_event(repo, f"refs/heads/{name}", None, commit.oid)
     except IntegrityError as exc:
         raise Conflict(f"Reference already exists: refs/heads/{name}") from exc
     return branch
@@ -48,10 +54,12 @@ def branch_delete(*, actor: Any, repo: ModelRepo, name: str, api_key: ApiKey | N
     if not lookup_ok(name):
         raise RevisionNotFound(f"Invalid rev id: {name}")
     with transaction.atomic():
+        old = Branch.objects.filter(repo=repo, name=name).values_list("head__oid", flat=True).first()
         deleted, _ = Branch.objects.filter(repo=repo, name=name).delete()
         if not deleted:
             raise RevisionNotFound(f"Invalid rev id: {name}")
         audit_record(actor=actor, action="branch.delete", target=repo, ip=ip, metadata={"branch": name})
+        _ref_event(repo, f"refs/heads/{name}", old, None)
 
 
 def tag_create(*, actor: Any, repo: ModelRepo, name: str, revision: str | None = None, message: str = "",
@@ -70,6 +78,7 @@ def tag_create(*, actor: Any, repo: ModelRepo, name: str, revision: str | None =
             )
             audit_record(actor=actor, action="tag.create", target=repo, ip=ip,
                          metadata={"tag": name, "commit": commit.oid})
+            _ref_event(repo, f"refs/tags/{name}", None, commit.oid)
     except IntegrityError as exc:
         raise Conflict(f"Tag already exists: {name}") from exc
     return tag
@@ -81,7 +90,9 @@ def tag_delete(*, actor: Any, repo: ModelRepo, name: str, api_key: ApiKey | None
     if not lookup_ok(name):
         raise RevisionNotFound(f"Invalid rev id: {name}")
     with transaction.atomic():
+        old = Tag.objects.filter(repo=repo, name=name).values_list("commit__oid", flat=True).first()
         deleted, _ = Tag.objects.filter(repo=repo, name=name).delete()
         if not deleted:
             raise RevisionNotFound(f"Invalid rev id: {name}")
         audit_record(actor=actor, action="tag.delete", target=repo, ip=ip, metadata={"tag": name})
+        _ref_event(repo, f"refs/tags/{name}", old, None)

@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from registry import permissions
+from registry import hooks, permissions
 from registry.cards import CardError, parse_card
 from registry.exceptions import Conflict, InvalidInput, PermissionDenied, RepoNotFound
 from registry.models import (
@@ -189,6 +189,11 @@ def release_hub_url(base_url: str | None = None) -> str:
 # --- request -------------------------------------------------------------------------------------------------
 
 
+def _release_event(release: Release, action: str) -> None:
+    """Webhooks' `release` scope (the consortium's own): requested, approved, published, withdrawn."""
+    hooks.hub_event(scope="release", action=action, repo_id=release.repo_id, release_id=release.pk)
+
+
 def release_request(*, actor: Any, repo: ModelRepo, version: str, revision: str, title: str, notes: str = "",
                     api_key: Any = None, ip: str | None = None, base_url: str | None = None) -> Release:
     """A writer proposes a commit as a release. Blocked (draft) while the checklist has unmet items."""
@@ -215,6 +220,7 @@ def release_request(*, actor: Any, repo: ModelRepo, version: str, revision: str,
             release.save()
             audit_record(actor=actor, action="release.request", target=repo, ip=ip,
                          metadata={"version": version, "commit": commit.oid, "state": release.state})
+            _release_event(release, "requested")
     except IntegrityError as exc:
         raise Conflict(f"{repo.repo_id} already has a release {version}") from exc
     return release
@@ -323,6 +329,7 @@ def _decide(actor: Any, release: Release, decision: str, reason: str, ip: str | 
                 release.hub_url = release_hub_url(base_url)
             release_id = release.pk
             job_enqueue(task="registry.publish_release", key=release_id, send=lambda key: _queue_publish(key))
+            _release_event(release, "approved")
         release.updated_at = now
         release.save()
         audit_record(actor=actor, action=f"release.{decision}", target=release.repo, ip=ip,
@@ -460,6 +467,9 @@ def release_publish(*, release_id: int) -> Release:
                                message=f"Release {release.version}: {release.title}")
             audit_record(actor=None, action="tag.create", target=repo,
                          metadata={"tag": release.tag_name, "commit": release.commit.oid, "release": release.pk})
+            hooks.hub_event(scope="repo.content", action="update", repo_id=repo.pk,
+                            updated_refs=[{"ref": f"refs/tags/{release.tag_name}", "oldSha": None,
+                                           "newSha": release.commit.oid}])
         if repo.private:
             repo.private = False
             repo.updated_at = now
@@ -467,6 +477,7 @@ def release_publish(*, release_id: int) -> Release:
                 repo.save(update_fields=["private", "updated_at"])
             audit_record(actor=None, action="repo.update", target=repo,
                          metadata={"private": False, "reason": f"release {release.version} published"})
+            hooks.hub_event(scope="repo.config", action="update", repo_id=repo.pk, updated_config={"private": False})
         release.manifest = manifest
         release.signature = signature
         release.signing_key_id = key_id
@@ -477,6 +488,7 @@ def release_publish(*, release_id: int) -> Release:
         release.save()
         audit_record(actor=None, action="release.publish", target=repo,
                      metadata={"version": release.version, "commit": release.commit.oid, "key_id": key_id})
+        _release_event(release, "published")
         notify = list(RepoFollow.objects.filter(repo=repo, user__is_active=True).exclude(user__email="")
                       .values_list("user__email", flat=True))
         published = release
@@ -542,6 +554,7 @@ def release_withdraw(*, actor: Any, release: Release, reason: str, ip: str | Non
             ReleaseAdvisory.objects.get_or_create(release=release, user_id=user_id, defaults={"email": email})
         audit_record(actor=actor, action="release.withdraw", target=release.repo, ip=ip,
                      metadata={"version": release.version, "reason": reason, "advisories": len(downloaders)})
+        _release_event(release, "withdrawn")
         release_id = release.pk
         job_enqueue(task="registry.send_release_advisories", key=release_id,
                     send=lambda key: _queue_advisories(key))

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from registry import permissions
+from registry import hooks, permissions
 from registry.exceptions import Conflict, InvalidInput, PermissionDenied, RepoNotFound
 from registry.models import ApiKey, License, ModelRepo, Organization, Release
 from registry.names import check_name, check_namespace
@@ -88,6 +88,7 @@ def repo_create(
             )
             audit_record(actor=actor, action="repo.create", target=repo, ip=ip,
                          metadata={"private": private, "gating": gating})
+            hooks.hub_event(scope="repo", action="create", repo_id=repo.pk)
             catalogue_update(repo_id=repo.pk, before=set())
     except IntegrityError as exc:
         raise Conflict("You already created this model repo", code="RepoExists") from exc
@@ -105,6 +106,12 @@ def _release_records(repo: ModelRepo) -> list[dict[str, Any]]:
     return [{"version": r.version, "state": r.state, "commit": r.commit.oid, "signing_key_id": r.signing_key_id,
              "manifest_sha256": hashlib.sha256(bytes(r.manifest)).hexdigest() if r.manifest else None}
             for r in rows]
+
+
+def _snapshot(repo: ModelRepo) -> dict[str, Any]:
+    """What a delete event carries: the repo as it was (webhooks match and build it after the row is gone)."""
+    return {"namespace": repo.namespace, "name": repo.name, "private": repo.private,
+            "owner_user_id": repo.owner_user_id, "owner_org_id": repo.owner_org_id}
 
 
 def repo_delete(*, actor: Any, repo: ModelRepo, api_key: ApiKey | None = None, ip: str | None = None) -> None:
@@ -133,6 +140,7 @@ def repo_delete(*, actor: Any, repo: ModelRepo, api_key: ApiKey | None = None, i
         audit_record(actor=actor, action="repo.delete", target=repo, target_label=repo_id, ip=ip,
                      metadata={"releases": releases} if releases else None)
         repo_pk = repo.pk
+        hooks.hub_event(scope="repo", action="delete", repo_id=repo_pk, repo_snapshot=_snapshot(repo))
         facets = catalogue_snapshot(repo_id=repo_pk)  # after the branches: commits lock a branch, then the repo
         repo.delete()
         catalogue_update(repo_id=repo_pk, before=facets)
@@ -180,6 +188,9 @@ def repo_update_settings(
             metadata={k: (v.slug if isinstance(v, License) else v) for k, v in changes.items()
                       if k != "license_from_card"},
         )
+        if "private" in changes:
+            hooks.hub_event(scope="repo.config", action="update", repo_id=repo.pk,
+                            updated_config={"private": changes["private"]})
     return repo
 
 
@@ -219,6 +230,7 @@ def repo_move(
             repo.save(update_fields=["namespace", "name", "owner_org", "owner_user", "updated_at"])
             audit_record(actor=actor, action="repo.move", target=repo, ip=ip,
                          metadata={"from": old, "to": repo.repo_id})
+            hooks.hub_event(scope="repo", action="move", repo_id=repo.pk, moved_from=old)
     except IntegrityError as exc:
         raise Conflict(f"{to_namespace}/{to_name} already exists", code="RepoExists") from exc
     return repo
