@@ -116,7 +116,7 @@ def tree_listing(*, commit: Commit, path: str = "", after: tuple[str, str] | Non
     path = path.strip("/")
     folder = trees.folder_get(commit=commit, path=path) if lookup_ok(path) else None
     if folder is None:
-        raise EntryNotFound(f"{path} does not exist in revision {commit.oid}")
+        raise EntryNotFound(gettext("%(path)s does not exist in revision %(oid)s") % {"path": path, "oid": commit.oid})
     page = trees.folder_page(commit=commit, folder=path, after=after, limit=limit or TREE_PAGE_SIZE)
     quarantine_attach(files=page.files)
     entries = [TreeEntry(posixpath.basename(d.path), d.path, True, d.size, files=d.files) for d in page.folders]
@@ -129,7 +129,7 @@ def tree_file(*, commit: Commit, path: str) -> CommitFile:
     """The file (content included), with `quarantine_reason` annotated for `file_quarantine`."""
     entry = with_quarantine(CommitFile.objects.select_related("blob").filter(commit=commit, path=path)).first()
     if entry is None:
-        raise EntryNotFound(f"{path} does not exist in revision {commit.oid}")
+        raise EntryNotFound(gettext("%(path)s does not exist in revision %(oid)s") % {"path": path, "oid": commit.oid})
     return entry
 
 
@@ -236,7 +236,7 @@ def namespace_page(*, viewer: Any, slug: str, cursor: str | None = None, page_si
     else:
         user = get_user_model().objects.filter(lower_is("username", slug), is_active=True).first()
         if user is None:
-            raise RepoNotFound(f"{slug} does not exist")
+            raise RepoNotFound(gettext("%(slug)s does not exist") % {"slug": slug})
     slug = org.slug if org else user.get_username()
     repos = repo_page(viewer=viewer, query=RepoQuery(namespace=slug), cursor=cursor, size=page_size)
     return NamespacePage(slug, org, user, memberships, repos, role)
@@ -250,9 +250,9 @@ def _org_for_admin(*, viewer: Any, slug: str, refused: str = "") -> Organization
     """The organisation, for one of its admins; `refused` is what a non-admin's 403 page says."""
     org = Organization.objects.filter(lower_is("slug", slug)).first()
     if org is None:
-        raise RepoNotFound(f"{slug} does not exist")
+        raise RepoNotFound(gettext("%(slug)s does not exist") % {"slug": slug})
     if not getattr(viewer, "is_authenticated", False):
-        raise PermissionDenied("sign in as an organisation admin")
+        raise PermissionDenied(gettext("sign in as an organisation admin"))
     if not (viewer.is_superuser or permissions.org_role(viewer, org) == Membership.Role.ADMIN):
         raise PermissionDenied(refused or gettext("Only the organisation's admins review access requests."))
     return org
@@ -274,7 +274,7 @@ def access_request_get(*, viewer: Any, slug: str, pk: int) -> LicenseAcceptance:
     acceptance = (LicenseAcceptance.objects.select_related("user", "repo", "repo__owner_org", "license")
                   .filter(pk=pk, repo__owner_org=org).first())
     if acceptance is None:
-        raise EntryNotFound("no such access request")
+        raise EntryNotFound(gettext("no such access request"))
     return acceptance
 
 
@@ -289,7 +289,7 @@ def api_keys_of(*, user: Any) -> list[ApiKey]:
 def api_key_own(*, user: Any, pk: int) -> ApiKey:
     key = ApiKey.objects.filter(user=user, pk=pk).first()
     if key is None:
-        raise EntryNotFound("no such API key")
+        raise EntryNotFound(gettext("no such API key"))
     return key
 
 
@@ -332,7 +332,7 @@ def repo_for_admin(*, viewer: Any, namespace: str, name: str) -> ModelRepo:
 
     repo = repo_get(viewer=viewer, namespace=namespace, name=name)
     if not permissions.can_admin_repo(viewer, repo):
-        raise PermissionDenied("only the model's organisation admins can see this page")
+        raise PermissionDenied(gettext("only the model's organisation admins can see this page"))
     return repo
 
 
@@ -341,7 +341,7 @@ def repo_for_writer(*, viewer: Any, namespace: str, name: str) -> ModelRepo:
 
     repo = repo_get(viewer=viewer, namespace=namespace, name=name)
     if not permissions.can_write_repo(viewer, repo):
-        raise PermissionDenied("you need write access to this model")
+        raise PermissionDenied(gettext("you need write access to this model"))
     return repo
 
 
@@ -404,7 +404,7 @@ def org_membership_get(*, viewer: Any, slug: str, pk: int) -> Membership:
     org = _org_for_admin(viewer=viewer, slug=slug, refused=_members_refused())
     membership = Membership.objects.select_related("user", "organization").filter(pk=pk, organization=org).first()
     if membership is None:
-        raise EntryNotFound("no such member")
+        raise EntryNotFound(gettext("no such member"))
     return membership
 
 
@@ -415,7 +415,7 @@ def org_invitation_get(*, viewer: Any, slug: str, pk: int) -> Any:
     invitation = (OrgInvitation.objects.select_related("organization")
                   .filter(pk=pk, organization=org, accepted_at__isnull=True).first())
     if invitation is None:
-        raise EntryNotFound("no such invitation")
+        raise EntryNotFound(gettext("no such invitation"))
     return invitation
 
 

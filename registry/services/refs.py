@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from registry import permissions
 from registry.exceptions import Conflict, InvalidInput, RevisionNotFound
@@ -27,14 +28,14 @@ def branch_create(*, actor: Any, repo: ModelRepo, name: str, start_revision: str
     check_ref_name(name)
     commit = _start(repo, start_revision)
     if Tag.objects.filter(repo=repo, name=name).exists():
-        raise Conflict(f"a tag named {name!r} already exists")
+        raise Conflict(gettext("a tag named %(name)r already exists") % {"name": name})
     try:
         with transaction.atomic():
             branch = Branch.objects.create(repo=repo, name=name, head=commit)
             audit_record(actor=actor, action="branch.create", target=repo, ip=ip,
                          metadata={"branch": name, "commit": commit.oid})
     except IntegrityError as exc:
-        raise Conflict(f"Reference already exists: refs/heads/{name}") from exc
+        raise Conflict(gettext("Reference already exists: refs/heads/%(name)s") % {"name": name}) from exc
     return branch
 
 
@@ -42,13 +43,13 @@ def branch_delete(*, actor: Any, repo: ModelRepo, name: str, api_key: ApiKey | N
                   ip: str | None = None) -> None:
     permissions.require_write_repo(actor, repo, api_key)
     if name == DEFAULT_BRANCH:
-        raise InvalidInput("the default branch can't be deleted")
+        raise InvalidInput(gettext("the default branch can't be deleted"))
     if not lookup_ok(name):
-        raise RevisionNotFound(f"Invalid rev id: {name}")
+        raise RevisionNotFound(gettext("Invalid rev id: %(revision)s") % {"revision": name})
     with transaction.atomic():
         deleted, _ = Branch.objects.filter(repo=repo, name=name).delete()
         if not deleted:
-            raise RevisionNotFound(f"Invalid rev id: {name}")
+            raise RevisionNotFound(gettext("Invalid rev id: %(revision)s") % {"revision": name})
         audit_record(actor=actor, action="branch.delete", target=repo, ip=ip, metadata={"branch": name})
 
 
@@ -59,7 +60,7 @@ def tag_create(*, actor: Any, repo: ModelRepo, name: str, revision: str | None =
     check_text(message, what="the tag message", max_length=10_000)
     commit = _start(repo, revision)
     if Branch.objects.filter(repo=repo, name=name).exists():
-        raise Conflict(f"a branch named {name!r} already exists")
+        raise Conflict(gettext("a branch named %(name)r already exists") % {"name": name})
     try:
         with transaction.atomic():
             tag = Tag.objects.create(
@@ -69,7 +70,7 @@ def tag_create(*, actor: Any, repo: ModelRepo, name: str, revision: str | None =
             audit_record(actor=actor, action="tag.create", target=repo, ip=ip,
                          metadata={"tag": name, "commit": commit.oid})
     except IntegrityError as exc:
-        raise Conflict(f"Tag already exists: {name}") from exc
+        raise Conflict(gettext("Tag already exists: %(name)s") % {"name": name}) from exc
     return tag
 
 
@@ -77,9 +78,9 @@ def tag_delete(*, actor: Any, repo: ModelRepo, name: str, api_key: ApiKey | None
                ip: str | None = None) -> None:
     permissions.require_write_repo(actor, repo, api_key)
     if not lookup_ok(name):
-        raise RevisionNotFound(f"Invalid rev id: {name}")
+        raise RevisionNotFound(gettext("Invalid rev id: %(revision)s") % {"revision": name})
     with transaction.atomic():
         deleted, _ = Tag.objects.filter(repo=repo, name=name).delete()
         if not deleted:
-            raise RevisionNotFound(f"Invalid rev id: {name}")
+            raise RevisionNotFound(gettext("Invalid rev id: %(revision)s") % {"revision": name})
         audit_record(actor=actor, action="tag.delete", target=repo, ip=ip, metadata={"tag": name})
