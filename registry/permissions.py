@@ -112,6 +112,25 @@ def require_admin_repo(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = N
         raise PermissionDenied(gettext("Only the model's organisation admins can do this"))
 
 
+def can_manage_access_requests(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = None) -> bool:
+    """Gated-access requests (list, accept, reject, cancel, grant) are managed as on the Hugging Face Hub: by the
+    owning organisation's members with the write or admin role (the owner of a user repo, staff), with a key
+    that may write there."""
+    return can_write_repo(user, repo, api_key)
+
+
+def require_manage_access_requests(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = None) -> None:
+    """Raise as the access-request routes answer: RepoNotFound to those who can't see the repo, NotAuthenticated to
+    anonymous callers of a public one, PermissionDenied to readers and read-scoped keys."""
+    if not can_manage_access_requests(user, repo, api_key):
+        if not can_read_repo(user, repo):
+            raise RepoNotFound(gettext("Repository not found"))
+        if not _authenticated(user):
+            raise NotAuthenticated(gettext("Sign in as a member of the model's organisation with write access"))
+        raise PermissionDenied(gettext(
+            "Only members of the model's organisation with the write or admin role manage its access requests"))
+
+
 # --- releases: consortium sign-off -------------------------------------------------------------------------
 
 

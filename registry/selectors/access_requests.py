@@ -23,8 +23,9 @@ def _current_version(repo: ModelRepo) -> int:
 
 
 def access_requests_admin_check(*, viewer: Any, repo: ModelRepo, api_key: ApiKey | None = None) -> None:
-    """The repo's admins only (404 to those who can't see it), and only on gated repos (400)."""
-    permissions.require_admin_repo(viewer, repo, api_key)
+    """The repo's managers only (its organisation's write and admin members, as on the Hub; 404 to those who can't
+    see it), and only on gated repos (400)."""
+    permissions.require_manage_access_requests(viewer, repo, api_key)
     if not repo.is_gated:
         raise InvalidInput(gettext("this model is not gated: it has no access requests"))
 

@@ -218,6 +218,11 @@ class NamespacePage:
     def viewer_is_admin(self) -> bool:
         return self.viewer_role == Membership.Role.ADMIN
 
+    @property
+    def viewer_reviews_access(self) -> bool:
+        """Write and admin members review the organisation's access requests."""
+        return self.viewer_role in permissions.WRITE_ROLES
+
 
 def namespace_page(*, viewer: Any, slug: str, cursor: str | None = None, page_size: int = 30) -> NamespacePage:
     """An organisation (members, roles, a page of its models) or a user's models. RepoNotFound when neither
@@ -246,21 +251,29 @@ def _members_refused() -> str:
     return gettext("Only the organisation's admins manage its members.")
 
 
-def _org_for_admin(*, viewer: Any, slug: str, refused: str = "") -> Organization:
-    """The organisation, for one of its admins; `refused` is what a non-admin's 403 page says."""
+def _org_for_admin(*, viewer: Any, slug: str, refused: str,
+                   roles: frozenset[str] = frozenset({Membership.Role.ADMIN})) -> Organization:
+    """The organisation, for one of its members with one of `roles` (its admins unless told); `refused` is what
+    anyone else's 403 page says."""
     org = Organization.objects.filter(lower_is("slug", slug)).first()
     if org is None:
         raise RepoNotFound(gettext("%(slug)s does not exist") % {"slug": slug})
     if not getattr(viewer, "is_authenticated", False):
         raise PermissionDenied(gettext("sign in as an organisation admin"))
-    if not (viewer.is_superuser or permissions.org_role(viewer, org) == Membership.Role.ADMIN):
-        raise PermissionDenied(refused or gettext("Only the organisation's admins review access requests."))
+    if not (viewer.is_superuser or permissions.org_role(viewer, org) in roles):
+        raise PermissionDenied(refused)
     return org
 
 
+def _org_for_access_requests(*, viewer: Any, slug: str) -> Organization:
+    return _org_for_admin(viewer=viewer, slug=slug, roles=frozenset(permissions.WRITE_ROLES), refused=gettext(
+        "Only the organisation's members with the write or admin role review access requests."))
+
+
 def access_requests_pending(*, viewer: Any, slug: str) -> tuple[Organization, list[LicenseAcceptance]]:
-    """Pending license acceptances for the organisation's repos; org admins (and staff) only."""
-    org = _org_for_admin(viewer=viewer, slug=slug)
+    """Pending license acceptances for the organisation's repos; its write and admin members (and staff) only, who
+    manage access requests as on the Hugging Face Hub (registry.permissions.can_manage_access_requests)."""
+    org = _org_for_access_requests(viewer=viewer, slug=slug)
     pending = list(
         LicenseAcceptance.objects.filter(repo__owner_org=org, status=LicenseAcceptance.Status.PENDING)
         .select_related("user", "repo", "license")
@@ -270,7 +283,7 @@ def access_requests_pending(*, viewer: Any, slug: str) -> tuple[Organization, li
 
 
 def access_request_get(*, viewer: Any, slug: str, pk: int) -> LicenseAcceptance:
-    org = _org_for_admin(viewer=viewer, slug=slug)
+    org = _org_for_access_requests(viewer=viewer, slug=slug)
     acceptance = (LicenseAcceptance.objects.select_related("user", "repo", "repo__owner_org", "license")
                   .filter(pk=pk, repo__owner_org=org).first())
     if acceptance is None:

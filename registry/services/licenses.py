@@ -63,7 +63,7 @@ def license_accept(*, user: Any, repo: ModelRepo, answers: dict[str, Any] | None
 
 def license_decide(*, actor: Any, acceptance: LicenseAcceptance, approve: bool,
                    ip: str | None = None) -> LicenseAcceptance:
-    """An owning-organisation admin (or staff) approves or rejects a pending request."""
+    """A manager of the repo's access requests (write or admin member, staff) approves or rejects a request."""
     status = LicenseAcceptance.Status.ACCEPTED if approve else LicenseAcceptance.Status.REJECTED
     return access_request_set_status(actor=actor, acceptance=acceptance, status=status, ip=ip)
 
@@ -77,10 +77,11 @@ _STATUS_ACTIONS = {LicenseAcceptance.Status.ACCEPTED: "license.approve",
 def access_request_set_status(*, actor: Any, acceptance: LicenseAcceptance, status: str,
                               rejection_reason: str = "", ip: str | None = None) -> LicenseAcceptance:
     """Move an access request to `status` (accepted, rejected, or back to pending: a cancelled decision), as the
-    portal's queue and the HF API's `user-access-request/handle` do. The repo's admins (or staff) only; one
-    AuditEvent per change (license.approve / license.reject / license.cancel)."""
-    if not permissions.can_admin_repo(actor, acceptance.repo):
-        raise PermissionDenied(gettext("only the model's organisation admins can decide access requests"))
+    portal's queue and the HF API's `user-access-request/handle` do. The org's write and admin members (or staff,
+    or a user repo's owner); one AuditEvent per change (license.approve / license.reject / license.cancel)."""
+    if not permissions.can_manage_access_requests(actor, acceptance.repo):
+        raise PermissionDenied(gettext(
+            "only members of the model's organisation with the write or admin role can decide access requests"))
     if status not in _STATUS_ACTIONS:
         raise InvalidInput(gettext("status must be one of: accepted, rejected, pending"))
     reason = " ".join(str(rejection_reason or "").split())
@@ -104,10 +105,12 @@ def access_request_set_status(*, actor: Any, acceptance: LicenseAcceptance, stat
 
 
 def access_grant(*, actor: Any, repo: ModelRepo, user: Any, ip: str | None = None) -> LicenseAcceptance:
-    """An admin lets `user` download a gated repo without a request of theirs: an accepted record for the current
-    license version (a pending or rejected one turns accepted). InvalidInput when the user already has access."""
-    if not permissions.can_admin_repo(actor, repo):
-        raise PermissionDenied(gettext("only the model's organisation admins can grant access"))
+    """A manager of the repo's access requests lets `user` download a gated repo without a request of theirs: an
+    accepted record for the current license version (a pending or rejected one turns accepted). InvalidInput when
+    the user already has access."""
+    if not permissions.can_manage_access_requests(actor, repo):
+        raise PermissionDenied(gettext(
+            "only members of the model's organisation with the write or admin role can grant access"))
     if not repo.is_gated:
         raise InvalidInput(gettext("this model is not gated: everyone who can see it can download it"))
     version = repo.license.version if repo.license_id else 0
