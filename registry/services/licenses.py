@@ -61,11 +61,13 @@ def license_accept(*, user: Any, repo: ModelRepo, answers: dict[str, Any] | None
     return acceptance
 
 
-def license_decide(*, actor: Any, acceptance: LicenseAcceptance, approve: bool,
+def license_decide(*, actor: Any, acceptance: LicenseAcceptance, approve: bool, rejection_reason: str = "",
                    ip: str | None = None) -> LicenseAcceptance:
-    """A manager of the repo's access requests (write or admin member, staff) approves or rejects a request."""
+    """A manager of the repo's access requests (write or admin member, staff) approves or rejects a request; a
+    rejection may say why (the requester reads it on the model page)."""
     status = LicenseAcceptance.Status.ACCEPTED if approve else LicenseAcceptance.Status.REJECTED
-    return access_request_set_status(actor=actor, acceptance=acceptance, status=status, ip=ip)
+    return access_request_set_status(actor=actor, acceptance=acceptance, status=status,
+                                     rejection_reason=rejection_reason, ip=ip)
 
 
 REJECTION_REASON_MAX = 200  # characters, as the Hub allows
@@ -95,7 +97,8 @@ def access_request_set_status(*, actor: Any, acceptance: LicenseAcceptance, stat
         acceptance.status = status
         acceptance.decided_at = None if pending else timezone.now()
         acceptance.decided_by = None if pending else actor
-        acceptance.save(update_fields=["status", "decided_at", "decided_by"])
+        acceptance.rejection_reason = reason  # "" unless rejecting: a later decision clears an old reason
+        acceptance.save(update_fields=["status", "decided_at", "decided_by", "rejection_reason"])
         metadata: dict[str, Any] = {"user": acceptance.user.get_username(),
                                     "license_version": acceptance.license_version}
         if reason:
@@ -128,7 +131,8 @@ def access_grant(*, actor: Any, repo: ModelRepo, user: Any, ip: str | None = Non
             acceptance.status = LicenseAcceptance.Status.ACCEPTED
             acceptance.decided_at = now
             acceptance.decided_by = actor
-            acceptance.save(update_fields=["status", "decided_at", "decided_by"])
+            acceptance.rejection_reason = ""
+            acceptance.save(update_fields=["status", "decided_at", "decided_by", "rejection_reason"])
         audit_record(actor=actor, action="license.grant", target=repo, ip=ip,
                      metadata={"user": user.get_username(), "license_version": version})
     return acceptance
