@@ -1,6 +1,7 @@
 """Domain errors reach Korean portal pages as they are raised (portal views show `exc.message`), so every message a
-service, selector, the permission checks or the name rules raise is wrapped in gettext: a bare literal or f-string
-would show English on a Korean page. The HF and native APIs still answer in English (api.wire.ApiLanguageMiddleware).
+service, selector, the permission checks, the name rules or a portal view raise is wrapped in gettext: a bare
+literal or f-string would show English on a Korean page. The HF and native APIs still answer in English
+(api.wire.ApiLanguageMiddleware).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ SCANNED = [
     *sorted((ROOT / "registry" / "selectors").glob("*.py")),
     ROOT / "registry" / "permissions.py",
     ROOT / "registry" / "names.py",
+    *sorted((ROOT / "portal" / "views").glob("*.py")),
 ]
 HUB_ERRORS = {
     name for name, value in vars(exceptions).items() if isinstance(value, type) and issubclass(value, HubError)
