@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db import DataError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import translation
 
 from registry.exceptions import InvalidInput
 from registry.names import name_ok
@@ -161,3 +162,20 @@ class ErrorContractMiddleware:
                     if response.has_header("Content-Length"):  # set by CommonMiddleware for the old body
                         response["Content-Length"] = str(len(body))
         return response
+
+
+class ApiLanguageMiddleware:
+    """The machine interfaces (the HF API, the native API, the CAS, Git LFS) answer in English whatever the
+    request's Accept-Language or language cookie says: domain errors are translated when raised (the portal shows
+    them in the viewer's language), but huggingface_hub matches some X-Error-Message texts ("Invalid rev id",
+    "Invalid credentials in Authorization header") and scripts and tests read the English. Place it right after
+    LocaleMiddleware."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _HF_SHAPED.match(request.path) or request.path.startswith("/api/"):
+            translation.activate("en")
+            request.LANGUAGE_CODE = "en"
+        return self.get_response(request)

@@ -145,6 +145,8 @@ class LicenseAcceptForm(forms.Form):
 
 class AccessDecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=[("approve", _("Approve")), ("reject", _("Reject"))])
+    # Shown to the rejected requester; the service checks its length and that it only comes with a rejection.
+    reason = forms.CharField(required=False, strip=True)
 
 
 # --- organisation members ---------------------------------------------------------------------------------------

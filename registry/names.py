@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from django.utils.translation import gettext, gettext_noop
+
 from registry.exceptions import InvalidInput
 
 NAME_MAX_LENGTH = 96
@@ -33,7 +35,7 @@ NAME_PATTERN = (
     r"(?<![.-])(?<!\.[Gg][Ii][Tt])"
 )
 NAME_RE = re.compile(rf"\A{NAME_PATTERN}\Z")
-NAME_RULE = (
+NAME_RULE = gettext_noop(
     "use ASCII letters, digits, '-', '_' and '.', at most 96 characters, not starting or ending with '-' or '.', "
     "without '--' or '..', not ending in '.git'"
 )
@@ -98,7 +100,8 @@ def name_ok(value: object) -> bool:
 def check_name(value: object, *, what: str = "name") -> str:
     """`value` if it is a valid repo/organisation/user name, else InvalidInput saying the rule."""
     if not name_ok(value):
-        raise InvalidInput(f"{_shown(value)} is not a valid {what}: {NAME_RULE}")
+        raise InvalidInput(gettext("%(shown)s is not a valid %(what)s: %(rule)s")
+            % {"shown": _shown(value), "what": gettext(what), "rule": gettext(NAME_RULE)})
     return value  # type: ignore[return-value]
 
 
@@ -111,7 +114,7 @@ def check_namespace(value: object) -> str:
     """A name a user or organisation may own: the name rule, and none of the hub's own first URL segments."""
     check_name(value, what="namespace")
     if value.lower() in RESERVED_NAMESPACES:  # type: ignore[union-attr]
-        raise InvalidInput(f"{value!r} is a reserved name")
+        raise InvalidInput(gettext("%(value)r is a reserved name") % {"value": value})
     return value  # type: ignore[return-value]
 
 
@@ -159,7 +162,8 @@ def ref_name_problem(name: object) -> str | None:
 def check_ref_name(name: object) -> str:
     problem = ref_name_problem(name)
     if problem is not None:
-        raise InvalidInput(f"{_shown(name)} is not a valid branch or tag name: {problem}")
+        raise InvalidInput(gettext("%(shown)s is not a valid branch or tag name: %(problem)s")
+            % {"shown": _shown(name), "problem": problem})
     return name  # type: ignore[return-value]
 
 
@@ -178,20 +182,23 @@ def _bad_character(text: str) -> str | None:
 def check_path(path: object) -> str:
     """A repo-relative POSIX path, checked (not rewritten: 'a/./b' is refused, not normalised)."""
     if not isinstance(path, str) or not path:
-        raise InvalidInput(f"invalid path {_shown(path)}: a path is required")
+        raise InvalidInput(gettext("invalid path %(shown)s: a path is required") % {"shown": _shown(path)})
     if _bad_character(path) is not None:
-        raise InvalidInput(f"path {_shown(path)} contains a control character or an unpaired surrogate")
+        raise InvalidInput(gettext("path %(shown)s contains a control character or an unpaired surrogate")
+            % {"shown": _shown(path)})
     if "\\" in path:
-        raise InvalidInput(f"path {_shown(path)} contains a backslash: use '/' between folders")
+        raise InvalidInput(gettext("path %(shown)s contains a backslash: use '/' between folders")
+            % {"shown": _shown(path)})
     if path.startswith("/"):
-        raise InvalidInput(f"absolute paths are not allowed: {_shown(path)}")
+        raise InvalidInput(gettext("absolute paths are not allowed: %(shown)s") % {"shown": _shown(path)})
     parts = path.split("/")
     if any(part in {"", ".", ".."} for part in parts):
-        raise InvalidInput(f"path {_shown(path)} must not contain empty, '.' or '..' segments")
+        raise InvalidInput(gettext("path %(shown)s must not contain empty, '.' or '..' segments")
+            % {"shown": _shown(path)})
     if ".git" in parts:
-        raise InvalidInput(f"paths inside .git are not allowed: {_shown(path)}")
+        raise InvalidInput(gettext("paths inside .git are not allowed: %(shown)s") % {"shown": _shown(path)})
     if len(path.encode()) > PATH_MAX_BYTES:
-        raise InvalidInput(f"path is longer than {PATH_MAX_BYTES} bytes")
+        raise InvalidInput(gettext("path is longer than %(PATH_MAX_BYTES)s bytes") % {"PATH_MAX_BYTES": PATH_MAX_BYTES})
     return path
 
 
@@ -211,11 +218,13 @@ def folder_collisions(paths: set[str] | dict[str, object], touched: list[str]) -
             cut = path.rfind("/", 0, cut)
     for path in touched:
         if path in folders:
-            return f"{path!r} is a file here but a folder in the repo's tree: a path can't be both"
+            return gettext("%(path)r is a file here but a folder in the repo's tree: a path can't be both") % {
+                "path": path}
         cut = path.rfind("/")
         while cut > 0:
             if path[:cut] in paths:
-                return f"{path!r} needs a folder {path[:cut]!r}, which is a file in the repo's tree"
+                return gettext("%(path)r needs a folder %(folder)r, which is a file in the repo's tree") % {
+                    "path": path, "folder": path[:cut]}
             cut = path.rfind("/", 0, cut)
     return None
 
@@ -243,13 +252,15 @@ def check_text(value: object, *, what: str, single_line: bool = False, max_lengt
     """Free text to store (a commit summary, a tag message): a string without NUL or lone surrogates, which no
     database column or response can carry; a single line has no control characters at all."""
     if not isinstance(value, str):
-        raise InvalidInput(f"{what} must be a string")
+        raise InvalidInput(gettext("%(what)s must be a string") % {"what": gettext(what)})
     if single_line:
         bad = _bad_character(value)
     else:
         bad = next((ch for ch in value if ch == "\x00" or "\ud800" <= ch <= "\udfff"), None)
     if bad is not None:
-        raise InvalidInput(f"{what} contains a control character or an unpaired surrogate ({bad!r})")
+        raise InvalidInput(gettext("%(what)s contains a control character or an unpaired surrogate (%(bad)r)")
+            % {"what": gettext(what), "bad": bad})
     if max_length is not None and len(value) > max_length:
-        raise InvalidInput(f"{what} is longer than {max_length} characters")
+        raise InvalidInput(gettext("%(what)s is longer than %(max_length)s characters")
+            % {"what": gettext(what), "max_length": max_length})
     return value

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.utils.translation import gettext
+
 from registry.exceptions import NotAuthenticated, PermissionDenied, RepoNotFound
 from registry.models import ApiKey, LicenseAcceptance, Membership, ModelRepo, Organization
 
@@ -85,8 +87,8 @@ def require_write_repo(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = N
     readers and read-scoped keys."""
     if not can_write_repo(user, repo, api_key):
         if not can_read_repo(user, repo):
-            raise RepoNotFound("Repository not found")
-        raise PermissionDenied("You don't have write access to this repository")
+            raise RepoNotFound(gettext("Repository not found"))
+        raise PermissionDenied(gettext("You don't have write access to this repository"))
 
 
 def can_propose(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = None) -> bool:
@@ -126,10 +128,29 @@ def require_admin_repo(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = N
     callers of a public one, PermissionDenied to everyone else who isn't an admin (and to read-scoped keys)."""
     if not can_admin_repo(user, repo, api_key):
         if not can_read_repo(user, repo):
-            raise RepoNotFound("Repository not found")
+            raise RepoNotFound(gettext("Repository not found"))
         if not _authenticated(user):
-            raise NotAuthenticated("Sign in as one of the model's organisation admins")
-        raise PermissionDenied("Only the model's organisation admins can do this")
+            raise NotAuthenticated(gettext("Sign in as one of the model's organisation admins"))
+        raise PermissionDenied(gettext("Only the model's organisation admins can do this"))
+
+
+def can_manage_access_requests(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = None) -> bool:
+    """Gated-access requests (list, accept, reject, cancel, grant) are managed as on the Hugging Face Hub: by the
+    owning organisation's members with the write or admin role (the owner of a user repo, staff), with a key
+    that may write there."""
+    return can_write_repo(user, repo, api_key)
+
+
+def require_manage_access_requests(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = None) -> None:
+    """Raise as the access-request routes answer: RepoNotFound to those who can't see the repo, NotAuthenticated to
+    anonymous callers of a public one, PermissionDenied to readers and read-scoped keys."""
+    if not can_manage_access_requests(user, repo, api_key):
+        if not can_read_repo(user, repo):
+            raise RepoNotFound(gettext("Repository not found"))
+        if not _authenticated(user):
+            raise NotAuthenticated(gettext("Sign in as a member of the model's organisation with write access"))
+        raise PermissionDenied(gettext(
+            "Only members of the model's organisation with the write or admin role manage its access requests"))
 
 
 # --- releases: consortium sign-off -------------------------------------------------------------------------

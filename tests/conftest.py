@@ -23,3 +23,16 @@ def _fresh_download_memo():
     generation.forget()
     ratelimit.forget()
     shared_cache.reset()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a Korean request activates Korean for the thread (LocaleMiddleware
+    never deactivates), and domain errors are translated when raised, so a later test calling a service directly
+    would otherwise read Korean messages."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)

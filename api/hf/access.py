@@ -1,6 +1,6 @@
 """Gated-access requests through the HF API (`huggingface_hub`'s list_pending/accepted/rejected_access_requests,
 accept/reject/cancel_access_request and grant_access): the same services, rules and audit trail as the portal's
-queue, for the repo's admins.
+queue, for the owning organisation's write and admin members (as on the Hugging Face Hub).
 """
 
 from __future__ import annotations

@@ -44,10 +44,16 @@ def access_requests(request: HttpRequest, slug: str) -> HttpResponse:
         if form.is_valid() and pk.isdigit():
             acceptance = access_request_get(viewer=request.user, slug=slug, pk=int(pk))
             approve = form.cleaned_data["decision"] == "approve"
-            license_decide(actor=request.user, acceptance=acceptance, approve=approve, ip=client_ip(request))
-            text = _("Approved %(user)s for %(repo)s.") if approve else _("Rejected %(user)s for %(repo)s.")
-            messages.success(request, text % {"user": acceptance.user.get_username(),
-                                              "repo": acceptance.repo.repo_id})
+            try:
+                license_decide(actor=request.user, acceptance=acceptance, approve=approve,
+                               rejection_reason="" if approve else form.cleaned_data["reason"],
+                               ip=client_ip(request))
+            except InvalidInput as exc:
+                messages.error(request, exc.message)
+            else:
+                text = _("Approved %(user)s for %(repo)s.") if approve else _("Rejected %(user)s for %(repo)s.")
+                messages.success(request, text % {"user": acceptance.user.get_username(),
+                                                  "repo": acceptance.repo.repo_id})
         else:
             messages.error(request, _("Choose approve or reject."))
         return redirect("org-access-requests", slug=slug)

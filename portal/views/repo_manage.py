@@ -152,7 +152,8 @@ def repo_new(request: HttpRequest) -> HttpResponse:
 def _branch_of(repo: ModelRepo, rest: str) -> tuple[str, str]:
     revision, path = revision_split(repo=repo, rest=rest)
     if not Branch.objects.filter(repo=repo, name=revision).exists():
-        raise RevisionNotFound(f"{revision} is not a branch of {repo.repo_id}; edits are committed to a branch")
+        raise RevisionNotFound(_("%(revision)s is not a branch of %(repo)s; edits are committed to a branch") % {
+            "revision": revision, "repo": repo.repo_id})
     return revision, path
 
 
@@ -177,7 +178,7 @@ def card_edit(request: HttpRequest, namespace: str, name: str, rest: str) -> Htt
     repo = repo_for_writer(viewer=request.user, namespace=namespace, name=name)
     branch, path = _branch_of(repo, rest)
     if path != "README.md":
-        raise RevisionNotFound("only the model card (README.md) can be edited in the browser")
+        raise RevisionNotFound(_("only the model card (README.md) can be edited in the browser"))
     head = revision_commit(repo=repo, revision=branch)
     current = repo_readme(repo=repo, commit=head)
     stale = False

@@ -339,6 +339,8 @@ class LicenseAcceptance(models.Model):
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # What the deciding admin told a rejected requester (shown to them on the model page); "" unless rejected.
+    rejection_reason = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         constraints = [

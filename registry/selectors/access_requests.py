@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext
 
 from registry import permissions
 from registry.exceptions import EntryNotFound, InvalidInput
@@ -22,10 +23,11 @@ def _current_version(repo: ModelRepo) -> int:
 
 
 def access_requests_admin_check(*, viewer: Any, repo: ModelRepo, api_key: ApiKey | None = None) -> None:
-    """The repo's admins only (404 to those who can't see it), and only on gated repos (400)."""
-    permissions.require_admin_repo(viewer, repo, api_key)
+    """The repo's managers only (its organisation's write and admin members, as on the Hub; 404 to those who can't
+    see it), and only on gated repos (400)."""
+    permissions.require_manage_access_requests(viewer, repo, api_key)
     if not repo.is_gated:
-        raise InvalidInput("this model is not gated: it has no access requests")
+        raise InvalidInput(gettext("this model is not gated: it has no access requests"))
 
 
 def access_requests_page(*, viewer: Any, repo: ModelRepo, status: str, after: int = 0, limit: int,
@@ -34,7 +36,7 @@ def access_requests_page(*, viewer: Any, repo: ModelRepo, status: str, after: in
     request id `after`; and the id the next page starts after (None on the last page). One query."""
     access_requests_admin_check(viewer=viewer, repo=repo, api_key=api_key)
     if status not in STATUSES:
-        raise InvalidInput("status must be one of: pending, accepted, rejected")
+        raise InvalidInput(gettext("status must be one of: pending, accepted, rejected"))
     rows = list(LicenseAcceptance.objects.filter(repo=repo, license_version=_current_version(repo), status=status,
                                                  id__gt=after)
                 .select_related("user").order_by("id")[: limit + 1])
@@ -46,7 +48,7 @@ def access_request_find(*, viewer: Any, repo: ModelRepo, username: str | None = 
     """The request of the current license version named by a username or a request id (EntryNotFound if none)."""
     access_requests_admin_check(viewer=viewer, repo=repo, api_key=api_key)
     if (username is None) == (request_id is None):
-        raise InvalidInput('give exactly one of "user" or "requestId"')
+        raise InvalidInput(gettext('give exactly one of "user" or "requestId"'))
     rows = LicenseAcceptance.objects.filter(repo=repo, license_version=_current_version(repo))
     if username is not None:
         user = user_by_username(username)
@@ -55,7 +57,7 @@ def access_request_find(*, viewer: Any, repo: ModelRepo, username: str | None = 
         found = rows.filter(pk=int(request_id)).first() if str(request_id).isdigit() and len(str(request_id)) < 19 \
             else None
     if found is None:
-        raise EntryNotFound("no access request of this user for this model")
+        raise EntryNotFound(gettext("no access request of this user for this model"))
     found.repo = repo
     return found
 
@@ -63,8 +65,8 @@ def access_request_find(*, viewer: Any, repo: ModelRepo, username: str | None = 
 def user_by_username(username: Any) -> Any:
     """The user called `username` (EntryNotFound when there is none)."""
     if not isinstance(username, str) or not username or len(username) > 150:
-        raise InvalidInput('"user" must be a username')
+        raise InvalidInput(gettext('"user" must be a username'))
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
-        raise EntryNotFound(f"user {username} does not exist on this hub")
+        raise EntryNotFound(gettext("user %(username)s does not exist on this hub") % {"username": username})
     return user

@@ -34,6 +34,7 @@ from django.contrib.postgres.search import SearchQuery
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Upper
+from django.utils.translation import gettext
 
 from registry.exceptions import InvalidInput
 from registry.lineage import parse_base_model_filter
@@ -290,7 +291,7 @@ def parameters_range(value: str) -> tuple[int | None, int | None]:
         key, sep, amount = part.strip().partition(":")
         match = re.fullmatch(r"(\d{1,15}(?:\.\d{1,6})?)([KMBT]?)", amount.strip().upper())
         if not sep or key not in ("min", "max") or match is None:
-            raise InvalidInput('num_parameters must look like "min:6B,max:128B"')
+            raise InvalidInput(gettext('num_parameters must look like "min:6B,max:128B"'))
         scale = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}[match.group(2)]
         bounds[key] = min(int(float(match.group(1)) * scale), 2**63 - 1)
     return bounds.get("min"), bounds.get("max")

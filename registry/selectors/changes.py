@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext
 
 from registry.exceptions import RevisionNotFound
 from registry.hashing import COMMIT_OID_RE
@@ -46,11 +47,12 @@ def commit_by_oid(*, repo: ModelRepo, oid: str) -> Commit:
         found = list(Commit.objects.filter(repo=repo, oid__gte=oid, oid__lt=oid + "g", oid__startswith=oid)
                      .select_related("parent")[:2])
         if len(found) > 1:
-            raise RevisionNotFound(f"{oid} names more than one commit of this model: give more of its id")
+            raise RevisionNotFound(gettext("%(oid)s names more than one commit of this model: give more of its id")
+                % {"oid": oid})
     else:
         found = []
     if not found:
-        raise RevisionNotFound(f"no commit {oid[:40]} in this model")
+        raise RevisionNotFound(gettext("no commit %(oid)s in this model") % {"oid": oid[:40]})
     return found[0]
 
 
@@ -61,7 +63,8 @@ def commit_or_ref(*, repo: ModelRepo, revision: str) -> Commit:
     except RevisionNotFound:
         if lookup_ok(revision) and OID_PREFIX_MIN <= len(revision) < 40:
             return commit_by_oid(repo=repo, oid=revision)
-        raise RevisionNotFound(f"{revision} is no branch, tag or commit of this model") from None
+        raise RevisionNotFound(gettext("%(revision)s is no branch, tag or commit of this model")
+            % {"revision": revision}) from None
 
 
 COMPARE_COMMITS = 100  # commits listed between two revisions; a longer range says how to see the rest (history)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, Sum
+from django.utils.translation import gettext
 
 from registry.exceptions import EntryNotFound, RevisionNotFound
 from registry.hashing import COMMIT_OID_RE, lfs_pointer
@@ -88,7 +89,8 @@ def _first_revision(repo: ModelRepo, candidates: Sequence[tuple[str, str]]) -> t
     for revision, path in candidates:
         if revision in known:
             return revision, path, known[revision]
-    raise RevisionNotFound(f"Invalid rev id: {candidates[0][0] if candidates else ''}")
+    raise RevisionNotFound(gettext("Invalid rev id: %(revision)s") % {
+        "revision": candidates[0][0] if candidates else ""})
 
 
 def counts_as_download(*, commit_oid: str, repo: ModelRepo, path: str) -> bool:
@@ -159,7 +161,8 @@ def tree_page(*, commit: Commit, path: str = "", recursive: bool = False, after:
         single = (CommitFile.objects.select_related("blob").defer("content")
                   .filter(commit=commit, path=path).first()) if lookup_ok(path) else None  # no NUL (PG)
         if single is None:
-            raise EntryNotFound(f"{path} does not exist in revision {commit.oid}")
+            raise EntryNotFound(gettext("%(path)s does not exist in revision %(oid)s")
+                % {"path": path, "oid": commit.oid})
         return ([_file_entry(single)] if not after else []), False
     rows, more = trees.tree_rows(commit=commit, folder=path, recursive=recursive, after=after, limit=limit)
     return [_entry(row) for row in rows], more

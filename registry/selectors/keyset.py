@@ -23,6 +23,7 @@ from django.db.models import F, QuerySet
 # Row comparisons: Django's own (used for composite primary keys since 5.2). They compile to `(a, b) < (x, y)` on
 # PostgreSQL and to the equivalent OR/AND expansion on SQLite.
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.utils.translation import gettext
 
 from registry.exceptions import InvalidInput
 
@@ -107,7 +108,7 @@ def cursor_decode(cursor: str, *, ordering: Ordering, tiers: int = 1) -> tuple[s
         return direction, tier, [_value(value, kind) for value, (_key, kind) in zip(values, ordering.keys,
                                                                                      strict=True)]
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
-        raise InvalidInput("invalid cursor: use the one a previous page gave, with the same sort") from None
+        raise InvalidInput(gettext("invalid cursor: use the one a previous page gave, with the same sort")) from None
 
 
 def _value(value: Any, kind: str) -> Any:

@@ -117,7 +117,7 @@ def tree_listing(*, commit: Commit, path: str = "", after: tuple[str, str] | Non
     path = path.strip("/")
     folder = trees.folder_get(commit=commit, path=path) if lookup_ok(path) else None
     if folder is None:
-        raise EntryNotFound(f"{path} does not exist in revision {commit.oid}")
+        raise EntryNotFound(gettext("%(path)s does not exist in revision %(oid)s") % {"path": path, "oid": commit.oid})
     page = trees.folder_page(commit=commit, folder=path, after=after, limit=limit or TREE_PAGE_SIZE)
     quarantine_attach(files=page.files)
     entries = [TreeEntry(posixpath.basename(d.path), d.path, True, d.size, files=d.files) for d in page.folders]
@@ -130,7 +130,7 @@ def tree_file(*, commit: Commit, path: str) -> CommitFile:
     """The file (content included), with `quarantine_reason` annotated for `file_quarantine`."""
     entry = with_quarantine(CommitFile.objects.select_related("blob").filter(commit=commit, path=path)).first()
     if entry is None:
-        raise EntryNotFound(f"{path} does not exist in revision {commit.oid}")
+        raise EntryNotFound(gettext("%(path)s does not exist in revision %(oid)s") % {"path": path, "oid": commit.oid})
     return entry
 
 
@@ -220,6 +220,11 @@ class NamespacePage:
     def viewer_is_admin(self) -> bool:
         return self.viewer_role == Membership.Role.ADMIN
 
+    @property
+    def viewer_reviews_access(self) -> bool:
+        """Write and admin members review the organisation's access requests."""
+        return self.viewer_role in permissions.WRITE_ROLES
+
 
 def namespace_page(*, viewer: Any, slug: str, cursor: str | None = None, page_size: int = 30) -> NamespacePage:
     """An organisation (members, roles, a page of its models) or a user's models. RepoNotFound when neither
@@ -238,7 +243,7 @@ def namespace_page(*, viewer: Any, slug: str, cursor: str | None = None, page_si
     else:
         user = get_user_model().objects.filter(lower_is("username", slug), is_active=True).first()
         if user is None:
-            raise RepoNotFound(f"{slug} does not exist")
+            raise RepoNotFound(gettext("%(slug)s does not exist") % {"slug": slug})
     slug = org.slug if org else user.get_username()
     repos = repo_page(viewer=viewer, query=RepoQuery(namespace=slug), cursor=cursor, size=page_size)
     return NamespacePage(slug, org, user, memberships, repos, role)
@@ -248,21 +253,29 @@ def _members_refused() -> str:
     return gettext("Only the organisation's admins manage its members.")
 
 
-def _org_for_admin(*, viewer: Any, slug: str, refused: str = "") -> Organization:
-    """The organisation, for one of its admins; `refused` is what a non-admin's 403 page says."""
+def _org_for_admin(*, viewer: Any, slug: str, refused: str,
+                   roles: frozenset[str] = frozenset({Membership.Role.ADMIN})) -> Organization:
+    """The organisation, for one of its members with one of `roles` (its admins unless told); `refused` is what
+    anyone else's 403 page says."""
     org = Organization.objects.filter(lower_is("slug", slug)).first()
     if org is None:
-        raise RepoNotFound(f"{slug} does not exist")
+        raise RepoNotFound(gettext("%(slug)s does not exist") % {"slug": slug})
     if not getattr(viewer, "is_authenticated", False):
-        raise PermissionDenied("sign in as an organisation admin")
-    if not (viewer.is_superuser or permissions.org_role(viewer, org) == Membership.Role.ADMIN):
-        raise PermissionDenied(refused or gettext("Only the organisation's admins review access requests."))
+        raise PermissionDenied(gettext("sign in as an organisation admin"))
+    if not (viewer.is_superuser or permissions.org_role(viewer, org) in roles):
+        raise PermissionDenied(refused)
     return org
 
 
+def _org_for_access_requests(*, viewer: Any, slug: str) -> Organization:
+    return _org_for_admin(viewer=viewer, slug=slug, roles=frozenset(permissions.WRITE_ROLES), refused=gettext(
+        "Only the organisation's members with the write or admin role review access requests."))
+
+
 def access_requests_pending(*, viewer: Any, slug: str) -> tuple[Organization, list[LicenseAcceptance]]:
-    """Pending license acceptances for the organisation's repos; org admins (and staff) only."""
-    org = _org_for_admin(viewer=viewer, slug=slug)
+    """Pending license acceptances for the organisation's repos; its write and admin members (and staff) only, who
+    manage access requests as on the Hugging Face Hub (registry.permissions.can_manage_access_requests)."""
+    org = _org_for_access_requests(viewer=viewer, slug=slug)
     pending = list(
         LicenseAcceptance.objects.filter(repo__owner_org=org, status=LicenseAcceptance.Status.PENDING)
         .select_related("user", "repo", "license")
@@ -272,11 +285,11 @@ def access_requests_pending(*, viewer: Any, slug: str) -> tuple[Organization, li
 
 
 def access_request_get(*, viewer: Any, slug: str, pk: int) -> LicenseAcceptance:
-    org = _org_for_admin(viewer=viewer, slug=slug)
+    org = _org_for_access_requests(viewer=viewer, slug=slug)
     acceptance = (LicenseAcceptance.objects.select_related("user", "repo", "repo__owner_org", "license")
                   .filter(pk=pk, repo__owner_org=org).first())
     if acceptance is None:
-        raise EntryNotFound("no such access request")
+        raise EntryNotFound(gettext("no such access request"))
     return acceptance
 
 
@@ -291,7 +304,7 @@ def api_keys_of(*, user: Any) -> list[ApiKey]:
 def api_key_own(*, user: Any, pk: int) -> ApiKey:
     key = ApiKey.objects.filter(user=user, pk=pk).first()
     if key is None:
-        raise EntryNotFound("no such API key")
+        raise EntryNotFound(gettext("no such API key"))
     return key
 
 
@@ -334,7 +347,7 @@ def repo_for_admin(*, viewer: Any, namespace: str, name: str) -> ModelRepo:
 
     repo = repo_get(viewer=viewer, namespace=namespace, name=name)
     if not permissions.can_admin_repo(viewer, repo):
-        raise PermissionDenied("only the model's organisation admins can see this page")
+        raise PermissionDenied(gettext("only the model's organisation admins can see this page"))
     return repo
 
 
@@ -343,7 +356,7 @@ def repo_for_writer(*, viewer: Any, namespace: str, name: str) -> ModelRepo:
 
     repo = repo_get(viewer=viewer, namespace=namespace, name=name)
     if not permissions.can_write_repo(viewer, repo):
-        raise PermissionDenied("you need write access to this model")
+        raise PermissionDenied(gettext("you need write access to this model"))
     return repo
 
 
@@ -406,7 +419,7 @@ def org_membership_get(*, viewer: Any, slug: str, pk: int) -> Membership:
     org = _org_for_admin(viewer=viewer, slug=slug, refused=_members_refused())
     membership = Membership.objects.select_related("user", "organization").filter(pk=pk, organization=org).first()
     if membership is None:
-        raise EntryNotFound("no such member")
+        raise EntryNotFound(gettext("no such member"))
     return membership
 
 
@@ -417,7 +430,7 @@ def org_invitation_get(*, viewer: Any, slug: str, pk: int) -> Any:
     invitation = (OrgInvitation.objects.select_related("organization")
                   .filter(pk=pk, organization=org, accepted_at__isnull=True).first())
     if invitation is None:
-        raise EntryNotFound("no such invitation")
+        raise EntryNotFound(gettext("no such invitation"))
     return invitation
 
 

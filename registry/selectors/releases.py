@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from registry import permissions
 from registry.exceptions import ReleaseNotFound
@@ -35,7 +36,8 @@ def release_visible_get(*, viewer: Any, repo: ModelRepo, version: str) -> Releas
     release = release_get(repo=repo, version=version)
     if release.state not in (Release.State.PUBLISHED, Release.State.WITHDRAWN) \
             and not permissions.can_see_open_releases(viewer, repo):
-        raise ReleaseNotFound(f"{repo.repo_id} has no release {version}")
+        raise ReleaseNotFound(gettext("%(repo_id)s has no release %(version)s")
+            % {"repo_id": repo.repo_id, "version": version})
     return release
 
 
@@ -44,7 +46,8 @@ def release_get(*, repo: ModelRepo, version: str) -> Release:
                                               "inference_waived_by")
                .filter(repo=repo, version=version.removeprefix("v")).first())
     if release is None:
-        raise ReleaseNotFound(f"{repo.repo_id} has no release {version}")
+        raise ReleaseNotFound(gettext("%(repo_id)s has no release %(version)s")
+            % {"repo_id": repo.repo_id, "version": version})
     return release
 
 

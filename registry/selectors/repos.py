@@ -5,6 +5,7 @@ from typing import Any
 from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
+from django.utils.translation import gettext
 
 from registry import permissions
 from registry.exceptions import EntryNotFound, InvalidInput, RepoNotFound, RevisionNotFound
@@ -27,7 +28,7 @@ def repo_get(*, viewer: Any, namespace: str, name: str) -> ModelRepo:
     """The repo, or RepoNotFound — the same answer whether it is missing or private to the viewer."""
     repo = repo_by_name(namespace=namespace, name=name)
     if repo is None or not permissions.can_read_repo(viewer, repo):
-        raise RepoNotFound("Repository not found")
+        raise RepoNotFound(gettext("Repository not found"))
     return repo
 
 
@@ -54,9 +55,9 @@ def repo_id_ci(namespace: str, name: str) -> Q:
 def revision_resolve(*, repo: ModelRepo, revision: str) -> Commit:
     """A branch, a tag, or a full commit id of this repo."""
     if not isinstance(revision, str):
-        raise InvalidInput("a revision must be a string (a branch, a tag or a commit id)")
+        raise InvalidInput(gettext("a revision must be a string (a branch, a tag or a commit id)"))
     if not lookup_ok(revision):
-        raise RevisionNotFound(f"Invalid rev id: {revision}")
+        raise RevisionNotFound(gettext("Invalid rev id: %(revision)s") % {"revision": revision})
     branch = Branch.objects.select_related("head").filter(repo=repo, name=revision).first()
     if branch is not None:
         return branch.head
@@ -67,7 +68,7 @@ def revision_resolve(*, repo: ModelRepo, revision: str) -> Commit:
         commit = Commit.objects.filter(repo=repo, oid=revision).first()
         if commit is not None:
             return commit
-    raise RevisionNotFound(f"Invalid rev id: {revision}")
+    raise RevisionNotFound(gettext("Invalid rev id: %(revision)s") % {"revision": revision})
 
 
 def commit_files(*, commit: Commit, prefix: str = "") -> QuerySet[CommitFile]:
@@ -79,10 +80,10 @@ def commit_files(*, commit: Commit, prefix: str = "") -> QuerySet[CommitFile]:
 
 def commit_file(*, commit: Commit, path: str) -> CommitFile:
     if not lookup_ok(path):
-        raise EntryNotFound(f"{path} does not exist in revision {commit.oid}")
+        raise EntryNotFound(gettext("%(path)s does not exist in revision %(oid)s") % {"path": path, "oid": commit.oid})
     entry = CommitFile.objects.select_related("blob").filter(commit=commit, path=path).first()
     if entry is None:
-        raise EntryNotFound(f"{path} does not exist in revision {commit.oid}")
+        raise EntryNotFound(gettext("%(path)s does not exist in revision %(oid)s") % {"path": path, "oid": commit.oid})
     return entry
 
 

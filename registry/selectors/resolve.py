@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.utils.translation import gettext
+
 from registry import generation, permissions
 from registry.exceptions import RepoNotFound
 from registry.models import CommitFile, ModelRepo
@@ -23,13 +25,13 @@ def repo_for_download(*, viewer: Any, namespace: str, name: str) -> tuple[ModelR
     repo = generation.memoised(("repo", namespace.lower(), name.lower()),
                                lambda: repo_by_name(namespace=namespace, name=name))
     if repo is None:
-        raise RepoNotFound("Repository not found")
+        raise RepoNotFound(gettext("Repository not found"))
     viewer_key = viewer.pk if getattr(viewer, "is_authenticated", False) else None
     readable, downloadable = generation.memoised(
         ("repo_access", repo.pk, viewer_key),
         lambda: (permissions.can_read_repo(viewer, repo), permissions.can_download(viewer, repo)))
     if not readable:
-        raise RepoNotFound("Repository not found")
+        raise RepoNotFound(gettext("Repository not found"))
     return repo, downloadable
 
 

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext
+
 from registry.exceptions import Conflict, EntryNotFound, InvalidInput, PermissionDenied
 from registry.models import Blob, Commit, CommitFile, ContentTensor, ModelRepo
 from registry.selectors.blobs import file_granted
@@ -121,12 +123,15 @@ def _servable(repo: ModelRepo, entry: CommitFile, path: str) -> None:
     """The same refusals as /resolve: bytes the repo does not hold, quarantined or rejected content, bytes still
     being checked (those are a 503 there; here a 409 the caller may retry)."""
     if not file_granted(repo=repo, commit_file=entry):
-        raise PermissionDenied(f"{path} is not verified for this repository", code="BlobNotVerified")
+        raise PermissionDenied(gettext("%(path)s is not verified for this repository")
+            % {"path": path}, code="BlobNotVerified")
     reason = file_quarantine(commit_file=entry)
     if reason is not None:
-        raise PermissionDenied(f"{path} failed validation and is quarantined: {reason}", code="FileQuarantined")
+        raise PermissionDenied(gettext("%(path)s failed validation and is quarantined: %(reason)s")
+            % {"path": path, "reason": reason}, code="FileQuarantined")
     if entry.blob_id is not None and entry.blob.state != Blob.State.VERIFIED:
-        raise Conflict(f"{path} was just uploaded and is still being checked; retry in a few seconds")
+        raise Conflict(gettext("%(path)s was just uploaded and is still being checked; retry in a few seconds")
+            % {"path": path})
 
 
 def safetensors_header(*, repo: ModelRepo, entry: CommitFile) -> dict[str, Any]:
@@ -135,16 +140,18 @@ def safetensors_header(*, repo: ModelRepo, entry: CommitFile) -> dict[str, Any]:
     _servable(repo, entry, entry.path)
     prefix = _file_bytes(entry, start=0, end=8)
     if len(prefix) < 8:
-        raise InvalidInput(f"{entry.path} is not a safetensors file (too short)")
+        raise InvalidInput(gettext("%(path)s is not a safetensors file (too short)") % {"path": entry.path})
     (length,) = struct.unpack("<Q", prefix)
     if length > MAX_HEADER or length + 8 > entry.size:
-        raise InvalidInput(f"{entry.path}: safetensors header length {length} is not plausible")
+        raise InvalidInput(gettext("%(path)s: safetensors header length %(length)s is not plausible")
+            % {"path": entry.path, "length": length})
     try:
         header = loads_strict(_file_bytes(entry, start=8, end=8 + length), max_depth=JSON_DEPTH)
     except JsonInvalid as exc:
-        raise InvalidInput(f"{entry.path}: the safetensors header is not JSON: {exc}") from exc
+        raise InvalidInput(gettext("%(path)s: the safetensors header is not JSON: %(exc)s")
+            % {"path": entry.path, "exc": exc}) from exc
     if not isinstance(header, dict):
-        raise InvalidInput(f"{entry.path}: the safetensors header is not an object")
+        raise InvalidInput(gettext("%(path)s: the safetensors header is not an object") % {"path": entry.path})
     return header
 
 
@@ -156,23 +163,27 @@ def sharded_safetensors_metadata(*, repo: ModelRepo, commit: Commit, index_path:
     files = with_quarantine(CommitFile.objects.select_related("blob").filter(commit=commit))
     index = files.filter(path=index_path).first()
     if index is None:
-        raise EntryNotFound(f"{index_path} does not exist in revision {commit.oid}")
+        raise EntryNotFound(gettext("%(index_path)s does not exist in revision %(oid)s")
+            % {"index_path": index_path, "oid": commit.oid})
     _servable(repo, index, index_path)
     if index.size > MAX_INDEX:
-        raise InvalidInput(f"{index_path} is larger than {MAX_INDEX} bytes")
+        raise InvalidInput(gettext("%(index_path)s is larger than %(MAX_INDEX)s bytes")
+            % {"index_path": index_path, "MAX_INDEX": MAX_INDEX})
     try:
         root = loads_strict(_file_bytes(index, start=0, end=index.size), max_depth=JSON_DEPTH)
     except JsonInvalid as exc:
-        raise InvalidInput(f"{index_path} is not JSON: {exc}") from exc
+        raise InvalidInput(gettext("%(index_path)s is not JSON: %(exc)s")
+            % {"index_path": index_path, "exc": exc}) from exc
     weight_map = root.get("weight_map") if isinstance(root, dict) else None
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) and v for v in weight_map.values()):
-        raise InvalidInput(f"{index_path} has no weight_map of shard names")
+        raise InvalidInput(gettext("%(index_path)s has no weight_map of shard names") % {"index_path": index_path})
     shards = {name: resolve_shard_path(index_path, name) for name in sorted(set(weight_map.values()))}
     entries = {e.path: e for e in files.filter(path__in=list(shards.values()))}
     headers = {}
     for name, path in shards.items():
         if path not in entries:
-            raise EntryNotFound(f"{path}, named by {index_path}, does not exist in revision {commit.oid}")
+            raise EntryNotFound(gettext("%(path)s, named by %(index_path)s, does not exist in revision %(oid)s")
+                % {"path": path, "index_path": index_path, "oid": commit.oid})
         headers[name] = safetensors_header(repo=repo, entry=entries[path])
     metadata = root.get("metadata")
     return ShardedMetadata(index_metadata=metadata if isinstance(metadata, dict) else None, headers=headers)

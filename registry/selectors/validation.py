@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext
 
 from registry.exceptions import EntryNotFound
 from registry.models import Blob, Commit, CommitFile, ContentVerdict, FileCheck, ModelRepo, ValidationRun
@@ -31,7 +32,8 @@ def validation_for_revision(*, viewer: Any, namespace: str, name: str, revision:
     commit = revision_resolve(repo=repo, revision=revision)
     result = validation_for_commit(repo=repo, commit=commit, revision=revision)
     if result is None:
-        raise EntryNotFound(f"revision {commit.oid} has not been validated", code="ValidationNotFound")
+        raise EntryNotFound(gettext("revision %(oid)s has not been validated")
+            % {"oid": commit.oid}, code="ValidationNotFound")
     return result
 
 

@@ -10,6 +10,7 @@ from typing import Any, BinaryIO
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from registry.exceptions import BlobMissing, InvalidInput
 from registry.hashing import SHA256_RE, digests_equal, sha256_stream
@@ -20,7 +21,7 @@ from registry.storage import blob_key, get_store
 def _check_sha(sha256: str) -> str:
     sha256 = (sha256 or "").lower()
     if not SHA256_RE.match(sha256):
-        raise InvalidInput(f"{sha256!r} is not a sha256 hex digest")
+        raise InvalidInput(gettext("%(sha256)r is not a sha256 hex digest") % {"sha256": sha256})
     return sha256
 
 
@@ -32,7 +33,7 @@ def blob_register_pending(*, sha256: str, size: int) -> Blob:
     """
     sha256 = _check_sha(sha256)
     if size < 0:
-        raise InvalidInput("size must not be negative")
+        raise InvalidInput(gettext("size must not be negative"))
     try:
         with transaction.atomic():
             blob, _ = Blob.objects.get_or_create(
@@ -47,7 +48,8 @@ def blob_register(*, sha256: str, size: int) -> Blob:
     """The row for an object about to be stored, or already stored with that size (InvalidInput otherwise)."""
     blob = blob_register_pending(sha256=sha256, size=size)
     if blob.size != size and blob.state == Blob.State.VERIFIED:
-        raise InvalidInput(f"object {blob.sha256} is known with size {blob.size}, not {size}")
+        raise InvalidInput(gettext("object %(sha256)s is known with size %(size)s, not %(size2)s")
+            % {"sha256": blob.sha256, "size": blob.size, "size2": size})
     return blob
 
 
@@ -59,7 +61,7 @@ def blob_verify(*, blob: Blob) -> Blob:
     store = get_store()
     info = store.head(blob.storage_key)
     if info is None:
-        raise BlobMissing(f"object {blob.sha256} was never uploaded")
+        raise BlobMissing(gettext("object %(sha256)s was never uploaded") % {"sha256": blob.sha256})
     sha256, size = sha256_stream(store.iter_bytes(blob.storage_key))
     now = timezone.now()
     with transaction.atomic():
@@ -106,7 +108,8 @@ def blob_ingest_stream(*, stream: BinaryIO, expected_sha256: str | None = None, 
             spool.write(chunk)
         sha256 = digest.hexdigest()
         if expected_sha256 and not digests_equal(sha256, expected_sha256.lower()):
-            raise InvalidInput(f"content has sha256 {sha256}, not the declared {expected_sha256}")
+            raise InvalidInput(gettext("content has sha256 %(sha256)s, not the declared %(expected_sha256)s")
+                % {"sha256": sha256, "expected_sha256": expected_sha256})
         blob = blob_register(sha256=sha256, size=size)
         if blob.state != Blob.State.VERIFIED:
             spool.seek(0, os.SEEK_SET)

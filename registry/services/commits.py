@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from registry import hooks, permissions
 from registry.cards import CardError, card_fields, card_summary, parse_card
@@ -166,14 +167,14 @@ def _apply(repo: ModelRepo, tree: dict[str, _Entry], operations: Sequence[Operat
             counts["added"] += 1
         elif isinstance(op, Delete):
             if op.path not in tree:
-                raise EntryNotFound(f"A file with this name doesn't exist: {op.path}")
+                raise EntryNotFound(gettext("A file with this name doesn't exist: %(path)s") % {"path": op.path})
             del tree[op.path]
             counts["deleted"] += 1
         elif isinstance(op, DeleteFolder):
             prefix = op.path.rstrip("/") + "/"
             doomed = [p for p in tree if p.startswith(prefix)]
             if not doomed:
-                raise EntryNotFound(f"A folder with this name doesn't exist: {op.path}")
+                raise EntryNotFound(gettext("A folder with this name doesn't exist: %(path)s") % {"path": op.path})
             for p in doomed:
                 del tree[p]
             counts["deleted"] += len(doomed)
@@ -181,7 +182,8 @@ def _apply(repo: ModelRepo, tree: dict[str, _Entry], operations: Sequence[Operat
             source_tree = (tree if op.src_revision is None
                            else _load_tree(_resolve_in_repo(repo, op.src_revision)))
             if op.src_path not in source_tree:
-                raise EntryNotFound(f"A file with this name doesn't exist: {op.src_path}")
+                raise EntryNotFound(gettext("A file with this name doesn't exist: %(src_path)s")
+                    % {"src_path": op.src_path})
             tree[op.dest_path] = source_tree[op.src_path]
             counts["copied"] += 1
     added = [op.dest_path if isinstance(op, Copy) else op.path
@@ -203,11 +205,11 @@ def _check_operations(operations: Sequence[Operation]) -> list[Operation]:
         elif isinstance(op, Copy):
             op = Copy(normalize_path(op.src_path), normalize_path(op.dest_path), op.src_revision)
         else:
-            raise InvalidInput(f"unknown operation {op!r}")
+            raise InvalidInput(gettext("unknown operation %(op)r") % {"op": op})
         if isinstance(op, AddBlob):
             sha = (op.sha256 or "").lower()
             if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
-                raise InvalidInput(f"{op.path}: oid must be a sha256 hex digest")
+                raise InvalidInput(gettext("%(path)s: oid must be a sha256 hex digest") % {"path": op.path})
             op = AddBlob(op.path, sha, op.size)
         checked.append(op)
     return checked
@@ -226,12 +228,15 @@ def blob_refs_check(*, actor: Any, repo: ModelRepo, operations: Sequence[Operati
     for sha, op in wanted.items():
         ref = refs.get(sha)
         if ref is None or (rows and ref.blob is None):
-            raise BlobMissing(f"{op.path}: object {sha} was never uploaded to this repository; upload it before "
-                              "committing")
+            raise BlobMissing(gettext("%(path)s: object %(sha)s was never uploaded to this repository; upload it "
+                                      "before committing")
+                % {"path": op.path, "sha": sha})
         if ref.via != UPLOADING and ref.blob is not None and ref.blob.state == Blob.State.REJECTED:
-            raise BlobMissing(f"{op.path}: object {sha} was rejected: {ref.blob.rejected_reason}")
+            raise BlobMissing(gettext("%(path)s: object %(sha)s was rejected: %(rejected_reason)s")
+                % {"path": op.path, "sha": sha, "rejected_reason": ref.blob.rejected_reason})
         if op.size is not None and ref.size != op.size:
-            raise InvalidInput(f"{op.path}: declared size {op.size} but the uploaded object has {ref.size} bytes")
+            raise InvalidInput(gettext("%(path)s: declared size %(size)s but the uploaded object has %(size2)s bytes")
+                % {"path": op.path, "size": op.size, "size2": ref.size})
     return refs
 
 
@@ -275,16 +280,16 @@ def commit_create(
         create_branch = False
     elif not permissions.can_write_repo(actor, repo, api_key):
         if not permissions.can_read_repo(actor, repo):
-            raise RepoNotFound("Repository not found")
-        raise PermissionDenied("You don't have write access to this repository")
+            raise RepoNotFound(gettext("Repository not found"))
+        raise PermissionDenied(gettext("You don't have write access to this repository"))
     if repo.disabled:
-        raise PermissionDenied("This repository has been disabled")
+        raise PermissionDenied(gettext("This repository has been disabled"))
     title = check_text(title or "", what="the commit summary").strip()
     check_text(message or "", what="the commit description")
     if not title:
-        raise InvalidInput("a commit needs a summary")
+        raise InvalidInput(gettext("a commit needs a summary"))
     if parent_oid is not None and not COMMIT_OID_RE.match(parent_oid):
-        raise InvalidInput(f"parentCommit {parent_oid!r} is not a commit id")
+        raise InvalidInput(gettext("parentCommit %(parent_oid)r is not a commit id") % {"parent_oid": parent_oid})
     operations = _check_operations(operations)
     refs = blob_refs_check(actor=actor, repo=repo, operations=operations)
     author_name = actor.get_username() if getattr(actor, "is_authenticated", False) else "system"
@@ -298,12 +303,13 @@ def commit_create(
                 # row after waiting for a concurrent commit, and would then return no branch at all.
                 ref = Branch.objects.select_for_update().filter(repo=repo, name=branch).first()
                 if ref is None and not create_branch:
-                    raise RevisionNotFound(f"Invalid rev id: {branch}")
+                    raise RevisionNotFound(gettext("Invalid rev id: %(revision)s") % {"revision": branch})
                 head = ref.head if ref else None
                 if parent_oid is not None and (head is None or head.oid != parent_oid):
                     raise StaleParent(
-                        f"parent commit {parent_oid} is not the head of {branch} "
-                        f"({head.oid if head else 'none'}); pull and retry"
+                        gettext(
+                            "parent commit %(parent_oid)s is not the head of %(branch)s (%(value)s); pull and retry")
+                            % {"parent_oid": parent_oid, "branch": branch, "value": head.oid if head else 'none'}
                     )
                 tree = _load_tree(head)
                 stored = set(tree)
@@ -345,7 +351,9 @@ def commit_create(
                         # locks): roll back and rebuild on the new head.
                         transaction.set_rollback(True)
                         if parent_oid is not None:
-                            raise StaleParent(f"parent commit {parent_oid} is no longer the head of {branch}")
+                            raise StaleParent(gettext(
+                                "parent commit %(parent_oid)s is no longer the head of %(branch)s")
+                                % {"parent_oid": parent_oid, "branch": branch})
                         continue
                 repo_fields = {"updated_at": now}
                 lineage_changed = False
@@ -393,7 +401,7 @@ def commit_create(
                 raise
             lock_waits += 1
             time.sleep(random.uniform(0.005, min(0.25, 0.01 * 2 ** min(lock_waits, 5))))
-    raise Conflict("the branch is too busy right now; retry the commit")
+    raise Conflict(gettext("the branch is too busy right now; retry the commit"))
 
 
 def _no_card() -> dict[str, Any]:
@@ -413,7 +421,8 @@ def _card_cache(entry: _Entry, *, paths: Iterable[str] = ()) -> dict[str, Any]:
     try:
         card = parse_card(entry.content.decode("utf-8", errors="replace"))
     except CardError as exc:
-        raise InvalidInput(f"Invalid metadata in {CARD_PATH}: {exc}", code="InvalidCard") from exc
+        raise InvalidInput(gettext("Invalid metadata in %(CARD_PATH)s: %(exc)s")
+            % {"CARD_PATH": CARD_PATH, "exc": exc}, code="InvalidCard") from exc
     fields = card_fields(card.data, paths=paths)
     fields["description"] = card_summary(card.body)
     return fields

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from registry.exceptions import NotAuthenticated
 from registry.models import ModelRepo, RepoFollow
@@ -13,7 +14,7 @@ from registry.models import ModelRepo, RepoFollow
 def follow_set(*, user: Any, repo: ModelRepo, follow: bool) -> bool:
     """Follow or unfollow (idempotent). The caller has checked the user can read the repo."""
     if not getattr(user, "is_authenticated", False):
-        raise NotAuthenticated("sign in to follow a model")
+        raise NotAuthenticated(gettext("sign in to follow a model"))
     if not follow:
         RepoFollow.objects.filter(user=user, repo=repo).delete()
         return False

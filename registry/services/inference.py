@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from registry import hooks, permissions
 from registry.exceptions import NotAuthenticated, PermissionDenied, RepoNotFound
@@ -126,12 +127,13 @@ def inference_check_rerun(*, actor: Any, repo: ModelRepo, commit: Commit, api_ke
     """Check the commit again (a new row; the history stays). Needs write access, like validation re-runs."""
     if not permissions.can_write_repo(actor, repo, api_key):
         if not permissions.can_read_repo(actor, repo):
-            raise RepoNotFound("Repository not found")
+            raise RepoNotFound(gettext("Repository not found"))
         if not getattr(actor, "is_authenticated", False):
-            raise NotAuthenticated("Sign in or send an API key with the write scope to re-run inference checks")
-        raise PermissionDenied("You need write access to this repository to re-run inference checks")
+            raise NotAuthenticated(gettext(
+                "Sign in or send an API key with the write scope to re-run inference checks"))
+        raise PermissionDenied(gettext("You need write access to this repository to re-run inference checks"))
     if commit.repo_id != repo.pk:
-        raise RepoNotFound("Repository not found")
+        raise RepoNotFound(gettext("Repository not found"))
     with transaction.atomic():
         check = inference_check_request(commit=commit)
         audit_record(actor=actor, action="inference.rerun", target=repo, ip=ip,

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from registry import generation
 from registry.exceptions import InvalidInput, PermissionDenied
@@ -39,19 +40,19 @@ def api_key_create(
     """Create a key; returns (row, secret). The secret exists only in this return value."""
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise InvalidInput("a key needs a name of at most 100 characters")
+        raise InvalidInput(gettext("a key needs a name of at most 100 characters"))
     scopes = sorted(set(scopes or []))
     if not scopes or any(s not in ApiKey.Scope.values for s in scopes):
-        raise InvalidInput("scopes must be a non-empty subset of read, write, admin")
+        raise InvalidInput(gettext("scopes must be a non-empty subset of read, write, admin"))
     if "admin" in scopes and not (user.is_staff or Membership.objects.filter(
             user=user, role=Membership.Role.ADMIN).exists()):
-        raise PermissionDenied("only organisation admins and staff can create admin-scope keys")
+        raise PermissionDenied(gettext("only organisation admins and staff can create admin-scope keys"))
     if organization is not None and not (
         user.is_superuser or Membership.objects.filter(user=user, organization=organization).exists()
     ):
-        raise PermissionDenied(f"you are not a member of {organization.slug}")
+        raise PermissionDenied(gettext("you are not a member of %(slug)s") % {"slug": organization.slug})
     if expires_days is not None and expires_days < 1:
-        raise InvalidInput("expiry must be at least one day")
+        raise InvalidInput(gettext("expiry must be at least one day"))
     public_id = "".join(secrets.choice(_ALPHABET) for _ in range(8))
     secret = f"{KEY_PREFIX}{public_id}_{secrets.token_urlsafe(32)}"
     with transaction.atomic():
@@ -68,7 +69,7 @@ def api_key_create(
 
 def api_key_revoke(*, actor: Any, key: ApiKey, ip: str | None = None) -> ApiKey:
     if not (getattr(actor, "is_staff", False) or actor.pk == key.user_id):
-        raise PermissionDenied("you can only revoke your own keys")
+        raise PermissionDenied(gettext("you can only revoke your own keys"))
     if key.revoked_at is not None:
         return key
     with transaction.atomic():

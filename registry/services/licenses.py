@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from registry import permissions
 from registry.exceptions import InvalidInput, NotAuthenticated, PermissionDenied, RepoNotFound
@@ -16,18 +17,18 @@ from registry.services.audit import audit_record
 
 def _check_answers(repo: ModelRepo, answers: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(answers, dict):
-        raise InvalidInput("answers must be an object")
+        raise InvalidInput(gettext("answers must be an object"))
     cleaned: dict[str, Any] = {}
     for question in repo.gating_fields or []:
         value = answers.get(question["name"])
         if question.get("type") == "checkbox":
             value = bool(value)
             if question.get("required") and not value:
-                raise InvalidInput(f"{question['label']}: this box must be ticked")
+                raise InvalidInput(gettext("%(question)s: this box must be ticked") % {"question": question['label']})
         else:
             value = str(value or "").strip()[:1000]
             if question.get("required") and not value:
-                raise InvalidInput(f"{question['label']}: this field is required")
+                raise InvalidInput(gettext("%(question)s: this field is required") % {"question": question['label']})
         cleaned[question["name"]] = value
     return cleaned
 
@@ -39,11 +40,11 @@ def license_accept(*, user: Any, repo: ModelRepo, answers: dict[str, Any] | None
     Accepting again after a decision keeps the decision (a rejected user can't re-approve themselves).
     """
     if not getattr(user, "is_authenticated", False):
-        raise NotAuthenticated("Sign in to accept the license")
+        raise NotAuthenticated(gettext("Sign in to accept the license"))
     if not permissions.can_read_repo(user, repo):
-        raise RepoNotFound("Repository not found")
+        raise RepoNotFound(gettext("Repository not found"))
     if not repo.is_gated:
-        raise InvalidInput("this model is not gated; no license acceptance is needed")
+        raise InvalidInput(gettext("this model is not gated; no license acceptance is needed"))
     cleaned = _check_answers(repo, answers or {})
     version = repo.license.version if repo.license_id else 0
     status = (LicenseAcceptance.Status.ACCEPTED if repo.gating == ModelRepo.Gating.AUTO
@@ -60,11 +61,13 @@ def license_accept(*, user: Any, repo: ModelRepo, answers: dict[str, Any] | None
     return acceptance
 
 
-def license_decide(*, actor: Any, acceptance: LicenseAcceptance, approve: bool,
+def license_decide(*, actor: Any, acceptance: LicenseAcceptance, approve: bool, rejection_reason: str = "",
                    ip: str | None = None) -> LicenseAcceptance:
-    """An owning-organisation admin (or staff) approves or rejects a pending request."""
+    """A manager of the repo's access requests (write or admin member, staff) approves or rejects a request; a
+    rejection may say why (the requester reads it on the model page)."""
     status = LicenseAcceptance.Status.ACCEPTED if approve else LicenseAcceptance.Status.REJECTED
-    return access_request_set_status(actor=actor, acceptance=acceptance, status=status, ip=ip)
+    return access_request_set_status(actor=actor, acceptance=acceptance, status=status,
+                                     rejection_reason=rejection_reason, ip=ip)
 
 
 REJECTION_REASON_MAX = 200  # characters, as the Hub allows
@@ -76,23 +79,26 @@ _STATUS_ACTIONS = {LicenseAcceptance.Status.ACCEPTED: "license.approve",
 def access_request_set_status(*, actor: Any, acceptance: LicenseAcceptance, status: str,
                               rejection_reason: str = "", ip: str | None = None) -> LicenseAcceptance:
     """Move an access request to `status` (accepted, rejected, or back to pending: a cancelled decision), as the
-    portal's queue and the HF API's `user-access-request/handle` do. The repo's admins (or staff) only; one
-    AuditEvent per change (license.approve / license.reject / license.cancel)."""
-    if not permissions.can_admin_repo(actor, acceptance.repo):
-        raise PermissionDenied("only the model's organisation admins can decide access requests")
+    portal's queue and the HF API's `user-access-request/handle` do. The org's write and admin members (or staff,
+    or a user repo's owner); one AuditEvent per change (license.approve / license.reject / license.cancel)."""
+    if not permissions.can_manage_access_requests(actor, acceptance.repo):
+        raise PermissionDenied(gettext(
+            "only members of the model's organisation with the write or admin role can decide access requests"))
     if status not in _STATUS_ACTIONS:
-        raise InvalidInput("status must be one of: accepted, rejected, pending")
+        raise InvalidInput(gettext("status must be one of: accepted, rejected, pending"))
     reason = " ".join(str(rejection_reason or "").split())
     if reason and status != LicenseAcceptance.Status.REJECTED:
-        raise InvalidInput("a rejection reason can only be given when rejecting a request")
+        raise InvalidInput(gettext("a rejection reason can only be given when rejecting a request"))
     if len(reason) > REJECTION_REASON_MAX:
-        raise InvalidInput(f"the rejection reason is longer than {REJECTION_REASON_MAX} characters")
+        raise InvalidInput(gettext("the rejection reason is longer than %(REJECTION_REASON_MAX)s characters")
+            % {"REJECTION_REASON_MAX": REJECTION_REASON_MAX})
     pending = status == LicenseAcceptance.Status.PENDING
     with transaction.atomic():
         acceptance.status = status
         acceptance.decided_at = None if pending else timezone.now()
         acceptance.decided_by = None if pending else actor
-        acceptance.save(update_fields=["status", "decided_at", "decided_by"])
+        acceptance.rejection_reason = reason  # "" unless rejecting: a later decision clears an old reason
+        acceptance.save(update_fields=["status", "decided_at", "decided_by", "rejection_reason"])
         metadata: dict[str, Any] = {"user": acceptance.user.get_username(),
                                     "license_version": acceptance.license_version}
         if reason:
@@ -102,12 +108,14 @@ def access_request_set_status(*, actor: Any, acceptance: LicenseAcceptance, stat
 
 
 def access_grant(*, actor: Any, repo: ModelRepo, user: Any, ip: str | None = None) -> LicenseAcceptance:
-    """An admin lets `user` download a gated repo without a request of theirs: an accepted record for the current
-    license version (a pending or rejected one turns accepted). InvalidInput when the user already has access."""
-    if not permissions.can_admin_repo(actor, repo):
-        raise PermissionDenied("only the model's organisation admins can grant access")
+    """A manager of the repo's access requests lets `user` download a gated repo without a request of theirs: an
+    accepted record for the current license version (a pending or rejected one turns accepted). InvalidInput when
+    the user already has access."""
+    if not permissions.can_manage_access_requests(actor, repo):
+        raise PermissionDenied(gettext(
+            "only members of the model's organisation with the write or admin role can grant access"))
     if not repo.is_gated:
-        raise InvalidInput("this model is not gated: everyone who can see it can download it")
+        raise InvalidInput(gettext("this model is not gated: everyone who can see it can download it"))
     version = repo.license.version if repo.license_id else 0
     now = timezone.now()
     with transaction.atomic():
@@ -118,11 +126,13 @@ def access_grant(*, actor: Any, repo: ModelRepo, user: Any, ip: str | None = Non
         )
         if not created:
             if acceptance.status == LicenseAcceptance.Status.ACCEPTED:
-                raise InvalidInput(f"{user.get_username()} already has access to this model")
+                raise InvalidInput(gettext("%(username)s already has access to this model")
+                    % {"username": user.get_username()})
             acceptance.status = LicenseAcceptance.Status.ACCEPTED
             acceptance.decided_at = now
             acceptance.decided_by = actor
-            acceptance.save(update_fields=["status", "decided_at", "decided_by"])
+            acceptance.rejection_reason = ""
+            acceptance.save(update_fields=["status", "decided_at", "decided_by", "rejection_reason"])
         audit_record(actor=actor, action="license.grant", target=repo, ip=ip,
                      metadata={"user": user.get_username(), "license_version": version})
     return acceptance
@@ -131,7 +141,7 @@ def access_grant(*, actor: Any, repo: ModelRepo, user: Any, ip: str | None = Non
 def license_update_text(*, actor: Any, license: License, text: str, ip: str | None = None) -> License:
     """Change a license's text; the version goes up, so every gated user must accept again."""
     if not getattr(actor, "is_staff", False):
-        raise PermissionDenied("only staff can change license texts")
+        raise PermissionDenied(gettext("only staff can change license texts"))
     if text == license.text:
         return license
     with transaction.atomic():

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from registry import permissions
 from registry.exceptions import InvalidInput, PermissionDenied
@@ -55,22 +56,23 @@ def token_decrypt(token_encrypted: str) -> str:
     try:
         return _fernet().decrypt(token_encrypted.encode()).decode()
     except InvalidToken as exc:
-        raise InvalidInput("the mirror token can't be decrypted (the encryption key changed?): set it again") from exc
+        raise InvalidInput(gettext(
+            "the mirror token can't be decrypted (the encryption key changed?): set it again")) from exc
 
 
 def mirror_target_set(*, actor: Any, repo: ModelRepo, endpoint: str, target_repo_id: str, token: str,
                       enabled: bool = True, ip: str | None = None) -> MirrorTarget:
     """Set (or replace) where the repo's releases are mirrored. Admins of the repo only."""
     if not (permissions.can_admin_repo(actor, repo) or getattr(actor, "is_superuser", False)):
-        raise PermissionDenied(f"only admins of {repo.repo_id} can set its mirror")
+        raise PermissionDenied(gettext("only admins of %(repo_id)s can set its mirror") % {"repo_id": repo.repo_id})
     endpoint = (endpoint or "").strip().rstrip("/")
     parsed = urlparse(endpoint)
     if parsed.scheme not in {"http", "https"} or not parsed.netloc:
-        raise InvalidInput("the mirror endpoint must be an http(s) URL, e.g. https://huggingface.co")
+        raise InvalidInput(gettext("the mirror endpoint must be an http(s) URL, e.g. https://huggingface.co"))
     if not repo_id_ok(target_repo_id):
-        raise InvalidInput("the target repository must be namespace/name")
+        raise InvalidInput(gettext("the target repository must be namespace/name"))
     if not (token or "").strip():
-        raise InvalidInput("a token with write access on the target hub is needed")
+        raise InvalidInput(gettext("a token with write access on the target hub is needed"))
     with transaction.atomic():
         target, _ = MirrorTarget.objects.update_or_create(repo=repo, defaults={
             "endpoint": endpoint, "target_repo_id": target_repo_id, "enabled": enabled,
@@ -99,7 +101,7 @@ def _queue(mirror_id: int) -> None:
 
 def mirror_retry(*, actor: Any, mirror: ReleaseMirror) -> None:
     if not getattr(actor, "is_staff", False):
-        raise PermissionDenied("only staff can retry mirror pushes")
+        raise PermissionDenied(gettext("only staff can retry mirror pushes"))
     if mirror.status == ReleaseMirror.Status.DONE:
         return
     ReleaseMirror.objects.filter(pk=mirror.pk).update(status=ReleaseMirror.Status.PENDING, error="")
@@ -115,7 +117,7 @@ def _snapshot(release: Release) -> Iterator[Path]:
         for entry in CommitFile.objects.filter(commit=release.commit).select_related("blob").iterator():
             target = (root / entry.path).resolve()
             if not target.is_relative_to(root.resolve()):
-                raise InvalidInput(f"refusing to write {entry.path!r} outside the snapshot")
+                raise InvalidInput(gettext("refusing to write %(path)r outside the snapshot") % {"path": entry.path})
             target.parent.mkdir(parents=True, exist_ok=True)
             with target.open("wb") as out:
                 if entry.blob_id is None:
@@ -162,7 +164,8 @@ def _push(release: Release, target: MirrorTarget) -> str:
                 api.create_tag(target.target_repo_id, tag=tag, revision=remote,
                                tag_message=f"Release {release.version}")
             elif existing[tag] != remote:
-                raise InvalidInput(f"the target already has a tag {tag} on another commit ({existing[tag]})")
+                raise InvalidInput(gettext("the target already has a tag %(tag)s on another commit (%(existing)s)")
+                    % {"tag": tag, "existing": existing[tag]})
     except HfHubHTTPError as exc:
         status = getattr(exc.response, "status_code", 0) or 0
         if status >= 500 or status in (408, 429):

@@ -19,6 +19,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from registry import permissions
 from registry.exceptions import Conflict, InvalidInput, PermissionDenied
@@ -35,14 +36,14 @@ class MemberAddResult:
 
 def _require_admin(actor: Any, org: Organization) -> None:
     if not getattr(actor, "is_authenticated", False):
-        raise PermissionDenied("sign in as an organisation admin")
+        raise PermissionDenied(gettext("sign in as an organisation admin"))
     if not (actor.is_superuser or permissions.org_role(actor, org) == Membership.Role.ADMIN):
-        raise PermissionDenied("only the organisation's admins can manage its members")
+        raise PermissionDenied(gettext("only the organisation's admins can manage its members"))
 
 
 def _check_role(role: str) -> str:
     if role not in Membership.Role.values:
-        raise InvalidInput(f"role must be one of {', '.join(Membership.Role.values)}")
+        raise InvalidInput(gettext("role must be one of %(join)s") % {"join": ', '.join(Membership.Role.values)})
     return role
 
 
@@ -64,40 +65,44 @@ def org_member_add(*, actor: Any, org: Organization, who: str, role: str, ip: st
     role = _check_role(role)
     who = (who or "").strip()
     if not who:
-        raise InvalidInput("enter a username or an email address")
+        raise InvalidInput(gettext("enter a username or an email address"))
     user_model = get_user_model()
     if "@" in who:
         try:
             validate_email(who)
         except ValidationError as exc:
-            raise InvalidInput(f"{who!r} is not a valid email address") from exc
+            raise InvalidInput(gettext("%(who)r is not a valid email address") % {"who": who}) from exc
         email = who.lower()
         user = _user_with_confirmed_email(email)
     else:
         email = ""
         user = user_model.objects.filter(username__iexact=who, is_active=True).first()
         if user is None:
-            raise InvalidInput(f"no user named {who!r}; invite them by email instead")
+            raise InvalidInput(gettext("no user named %(who)r; invite them by email instead") % {"who": who})
     if user is not None:
         try:
             with transaction.atomic():
                 if Membership.objects.filter(organization=org, user=user).exists():
-                    raise Conflict(f"{user.get_username()} is already a member of {org.slug}")
+                    raise Conflict(gettext("%(username)s is already a member of %(slug)s")
+                        % {"username": user.get_username(), "slug": org.slug})
                 membership = Membership.objects.create(organization=org, user=user, role=role)
                 audit_record(actor=actor, action="org.member_add", target=org, ip=ip,
                              metadata={"user": user.get_username(), "role": role})
         except IntegrityError as exc:
-            raise Conflict(f"{user.get_username()} is already a member of {org.slug}") from exc
+            raise Conflict(gettext("%(username)s is already a member of %(slug)s")
+                % {"username": user.get_username(), "slug": org.slug}) from exc
         return MemberAddResult(membership=membership)
     try:
         with transaction.atomic():
             if OrgInvitation.objects.filter(organization=org, email=email, accepted_at__isnull=True).exists():
-                raise Conflict(f"{email} has already been invited to {org.slug}")
+                raise Conflict(gettext("%(email)s has already been invited to %(slug)s")
+                    % {"email": email, "slug": org.slug})
             invitation = OrgInvitation.objects.create(organization=org, email=email, role=role, invited_by=actor)
             audit_record(actor=actor, action="org.invite", target=org, ip=ip, metadata={"email": email, "role": role})
             transaction.on_commit(lambda: _send_invitation(invitation.pk))
     except IntegrityError as exc:
-        raise Conflict(f"{email} has already been invited to {org.slug}") from exc
+        raise Conflict(gettext("%(email)s has already been invited to %(slug)s")
+            % {"email": email, "slug": org.slug}) from exc
     return MemberAddResult(invitation=invitation)
 
 
@@ -124,7 +129,7 @@ def _send_invitation(invitation_id: int) -> None:
 def org_invitation_cancel(*, actor: Any, invitation: OrgInvitation, ip: str | None = None) -> None:
     _require_admin(actor, invitation.organization)
     if not invitation.is_pending:
-        raise InvalidInput("this invitation was already accepted")
+        raise InvalidInput(gettext("this invitation was already accepted"))
     with transaction.atomic():
         audit_record(actor=actor, action="org.invite_cancel", target=invitation.organization, ip=ip,
                      metadata={"email": invitation.email})
@@ -141,8 +146,9 @@ def org_member_set_role(*, actor: Any, membership: Membership, role: str, ip: st
         if locked.role == role:
             return locked
         if locked.role == Membership.Role.ADMIN and len(admins) <= 1:
-            raise InvalidInput(f"{locked.user.get_username()} is the last admin of {org.slug}; "
-                               "make someone else an admin first")
+            raise InvalidInput(gettext("%(username)s is the last admin of %(slug)s; make someone else an admin "
+                                       "first")
+                % {"username": locked.user.get_username(), "slug": org.slug})
         old = locked.role
         locked.role = role
         locked.save(update_fields=["role"])
@@ -160,7 +166,8 @@ def org_member_remove(*, actor: Any, membership: Membership, ip: str | None = No
         if locked is None:
             return
         if locked.role == Membership.Role.ADMIN and len(admins) <= 1:
-            raise InvalidInput(f"{locked.user.get_username()} is the last admin of {org.slug} and can't be removed")
+            raise InvalidInput(gettext("%(username)s is the last admin of %(slug)s and can't be removed")
+                % {"username": locked.user.get_username(), "slug": org.slug})
         username = locked.user.get_username()
         locked.delete()
         audit_record(actor=actor, action="org.member_remove", target=org, ip=ip, metadata={"user": username})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from registry import hooks, permissions
 from registry.exceptions import Conflict, InvalidInput, RevisionNotFound
@@ -32,7 +33,7 @@ def branch_create(*, actor: Any, repo: ModelRepo, name: str, start_revision: str
     check_ref_name(name)
     commit = _start(repo, start_revision)
     if Tag.objects.filter(repo=repo, name=name).exists():
-        raise Conflict(f"a tag named {name!r} already exists")
+        raise Conflict(gettext("a tag named %(name)r already exists") % {"name": name})
     try:
         with transaction.atomic():
             branch = Branch.objects.create(repo=repo, name=name, head=commit)
@@ -40,7 +41,7 @@ def branch_create(*, actor: Any, repo: ModelRepo, name: str, start_revision: str
                          metadata={"branch": name, "commit": commit.oid})
             _ref_event(repo, f"refs/heads/{name}", None, commit.oid)
     except IntegrityError as exc:
-        raise Conflict(f"Reference already exists: refs/heads/{name}") from exc
+        raise Conflict(gettext("Reference already exists: refs/heads/%(name)s") % {"name": name}) from exc
     return branch
 
 
@@ -48,16 +49,16 @@ def branch_delete(*, actor: Any, repo: ModelRepo, name: str, api_key: ApiKey | N
                   ip: str | None = None) -> None:
     permissions.require_write_repo(actor, repo, api_key)
     if name == DEFAULT_BRANCH:
-        raise InvalidInput("the default branch can't be deleted")
+        raise InvalidInput(gettext("the default branch can't be deleted"))
     if name.startswith(PR_REF_PREFIX):
-        raise InvalidInput("a pull request's ref is not a branch: close the pull request instead")
+        raise InvalidInput(gettext("a pull request's ref is not a branch: close the pull request instead"))
     if not lookup_ok(name):
-        raise RevisionNotFound(f"Invalid rev id: {name}")
+        raise RevisionNotFound(gettext("Invalid rev id: %(revision)s") % {"revision": name})
     with transaction.atomic():
         old = Branch.objects.filter(repo=repo, name=name).values_list("head__oid", flat=True).first()
         deleted, _ = Branch.objects.filter(repo=repo, name=name).delete()
         if not deleted:
-            raise RevisionNotFound(f"Invalid rev id: {name}")
+            raise RevisionNotFound(gettext("Invalid rev id: %(revision)s") % {"revision": name})
         audit_record(actor=actor, action="branch.delete", target=repo, ip=ip, metadata={"branch": name})
         _ref_event(repo, f"refs/heads/{name}", old, None)
 
@@ -69,7 +70,7 @@ def tag_create(*, actor: Any, repo: ModelRepo, name: str, revision: str | None =
     check_text(message, what="the tag message", max_length=10_000)
     commit = _start(repo, revision)
     if Branch.objects.filter(repo=repo, name=name).exists():
-        raise Conflict(f"a branch named {name!r} already exists")
+        raise Conflict(gettext("a branch named %(name)r already exists") % {"name": name})
     try:
         with transaction.atomic():
             tag = Tag.objects.create(
@@ -80,7 +81,7 @@ def tag_create(*, actor: Any, repo: ModelRepo, name: str, revision: str | None =
                          metadata={"tag": name, "commit": commit.oid})
             _ref_event(repo, f"refs/tags/{name}", None, commit.oid)
     except IntegrityError as exc:
-        raise Conflict(f"Tag already exists: {name}") from exc
+        raise Conflict(gettext("Tag already exists: %(name)s") % {"name": name}) from exc
     return tag
 
 
@@ -88,11 +89,11 @@ def tag_delete(*, actor: Any, repo: ModelRepo, name: str, api_key: ApiKey | None
                ip: str | None = None) -> None:
     permissions.require_write_repo(actor, repo, api_key)
     if not lookup_ok(name):
-        raise RevisionNotFound(f"Invalid rev id: {name}")
+        raise RevisionNotFound(gettext("Invalid rev id: %(revision)s") % {"revision": name})
     with transaction.atomic():
         old = Tag.objects.filter(repo=repo, name=name).values_list("commit__oid", flat=True).first()
         deleted, _ = Tag.objects.filter(repo=repo, name=name).delete()
         if not deleted:
-            raise RevisionNotFound(f"Invalid rev id: {name}")
+            raise RevisionNotFound(gettext("Invalid rev id: %(revision)s") % {"revision": name})
         audit_record(actor=actor, action="tag.delete", target=repo, ip=ip, metadata={"tag": name})
         _ref_event(repo, f"refs/tags/{name}", old, None)

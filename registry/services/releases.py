@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from registry import hooks, permissions
 from registry.cards import CardError, parse_card
@@ -76,9 +76,10 @@ def _require_reviewer(actor: Any, repo: ModelRepo) -> None:
     """Not found to those who can't read the repo (whatever they administer elsewhere), refused to readers who are
     not consortium admins (registry.permissions.can_review_releases)."""
     if not permissions.can_read_repo(actor, repo):
-        raise RepoNotFound("Repository not found")
+        raise RepoNotFound(gettext("Repository not found"))
     if not permissions.is_consortium_admin(actor):
-        raise PermissionDenied("only consortium admins (admins of a consortium member organisation) can do this")
+        raise PermissionDenied(gettext(
+            "only consortium admins (admins of a consortium member organisation) can do this"))
 
 
 # --- checklist ---------------------------------------------------------------------------------------------
@@ -200,14 +201,16 @@ def release_request(*, actor: Any, repo: ModelRepo, version: str, revision: str,
     permissions.require_write_repo(actor, repo, api_key)  # not found to non-readers, refused to readers
     version = (version or "").strip().removeprefix("v")
     if not SEMVER_RE.match(version):
-        raise InvalidInput(f"{version!r} is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.0.0)")
+        raise InvalidInput(gettext("%(version)r is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.0.0)")
+            % {"version": version})
     if len(version) > VERSION_MAX_LENGTH:  # the column, and the tag v{version} must stay a short ref name
-        raise InvalidInput(f"the version is longer than {VERSION_MAX_LENGTH} characters")
+        raise InvalidInput(gettext("the version is longer than %(VERSION_MAX_LENGTH)s characters")
+            % {"VERSION_MAX_LENGTH": VERSION_MAX_LENGTH})
     title = (title or "").strip()
     if not title:
-        raise InvalidInput("a release needs a title")
+        raise InvalidInput(gettext("a release needs a title"))
     if len(title) > 200:
-        raise InvalidInput("the title is longer than 200 characters")
+        raise InvalidInput(gettext("the title is longer than 200 characters"))
     commit = revision_resolve(repo=repo, revision=revision or "main")
     now = timezone.now()
     try:
@@ -222,7 +225,8 @@ def release_request(*, actor: Any, repo: ModelRepo, version: str, revision: str,
                          metadata={"version": version, "commit": commit.oid, "state": release.state})
             _release_event(release, "requested")
     except IntegrityError as exc:
-        raise Conflict(f"{repo.repo_id} already has a release {version}") from exc
+        raise Conflict(gettext("%(repo_id)s already has a release %(version)s")
+            % {"repo_id": repo.repo_id, "version": version}) from exc
     return release
 
 
@@ -232,7 +236,8 @@ def release_recheck(*, release: Release, actor: Any = None, ip: str | None = Non
     with transaction.atomic():
         release = Release.objects.select_for_update(of=("self",)).select_related("repo", "commit").get(pk=release.pk)
         if actor is not None and release.state not in (Release.State.DRAFT, Release.State.PENDING):
-            raise Conflict(f"release {release.version} is {release.state}; only open requests are re-checked")
+            raise Conflict(gettext("release %(version)s is %(state)s; only open requests are re-checked")
+                % {"version": release.version, "state": release.state})
         before = release.state
         _store_checklist(release)
         release.updated_at = timezone.now()
@@ -248,11 +253,11 @@ def release_rerun_checklist(*, actor: Any, release: Release, reason: str = "", i
     """Re-run a stale checklist (e.g. after the license was set or the inference check ran): the member who
     requested the release, or a consortium admin; others who can read the repo are refused."""
     if not permissions.can_read_repo(actor, release.repo):
-        raise RepoNotFound("Repository not found")
+        raise RepoNotFound(gettext("Repository not found"))
     requester = release.requested_by_id is not None and release.requested_by_id == getattr(actor, "pk", None)
     if not requester and not permissions.is_consortium_admin(actor):
-        raise PermissionDenied("only the member who requested this release, or a consortium admin, can re-run "
-                               "its checklist")
+        raise PermissionDenied(gettext("only the member who requested this release, or a consortium admin, can re-run "
+                               "its checklist"))
     return release_recheck(release=release, actor=actor, ip=ip)
 
 
@@ -260,11 +265,12 @@ def release_waive_inference(*, actor: Any, release: Release, reason: str, ip: st
     _require_reviewer(actor, release.repo)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("waiving the inference check needs a reason")
+        raise InvalidInput(gettext("waiving the inference check needs a reason"))
     with transaction.atomic():
         release = Release.objects.select_for_update(of=("self",)).select_related("repo", "commit").get(pk=release.pk)
         if release.state not in (Release.State.DRAFT, Release.State.PENDING):
-            raise Conflict(f"release {release.version} is {release.state}; only open requests can be changed")
+            raise Conflict(gettext("release %(version)s is %(state)s; only open requests can be changed")
+                % {"version": release.version, "state": release.state})
         release.inference_waived_by = actor
         release.inference_waiver_reason = reason
         _store_checklist(release)
@@ -306,18 +312,21 @@ def _decide(actor: Any, release: Release, decision: str, reason: str, ip: str | 
         if release.state == Release.State.DRAFT:
             _store_checklist(release)  # a blocked request may have become complete since
         if release.state == Release.State.DRAFT:
-            unmet = "; ".join(item["detail"] or item["label"] for item in release.checklist if not item["ok"])
-            raise Conflict(f"release {release.version} is blocked by its checklist: {unmet}")
+            unmet = "; ".join(
+                item["detail"] or gettext(item["label"]) for item in release.checklist if not item["ok"])
+            raise Conflict(gettext("release %(version)s is blocked by its checklist: %(unmet)s")
+                % {"version": release.version, "unmet": unmet})
         if release.state not in DECIDABLE:
-            raise Conflict(f"release {release.version} is {release.state}; there is nothing to decide")
+            raise Conflict(gettext("release %(version)s is %(state)s; there is nothing to decide")
+                % {"version": release.version, "state": release.state})
         if release.requested_by_id is not None and release.requested_by_id == actor.pk:
-            raise PermissionDenied("a release can't be signed off by the member who requested it")
+            raise PermissionDenied(gettext("a release can't be signed off by the member who requested it"))
         try:
             with transaction.atomic():
                 ReleaseDecision.objects.create(release=release, user=actor, decision=decision, reason=reason,
                                                organization_id=_decision_org(actor, release.repo))
         except IntegrityError as exc:
-            raise Conflict("you have already decided on this release") from exc
+            raise Conflict(gettext("you have already decided on this release")) from exc
         now = timezone.now()
         if decision == ReleaseDecision.Decision.REJECT:
             release.state = Release.State.REJECTED
@@ -345,7 +354,7 @@ def release_approve(*, actor: Any, release: Release, reason: str = "", ip: str |
 def release_reject(*, actor: Any, release: Release, reason: str, ip: str | None = None) -> Release:
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("rejecting a release needs a reason")
+        raise InvalidInput(gettext("rejecting a release needs a reason"))
     return _decide(actor, release, ReleaseDecision.Decision.REJECT, reason, ip)
 
 
@@ -357,7 +366,8 @@ def release_queue_publish(*, actor: Any, release: Release) -> None:
     """Send an approved (unpublished) release to the publisher again, e.g. after fixing the signing key."""
     _require_reviewer(actor, release.repo)
     if release.state != Release.State.APPROVED:
-        raise Conflict(f"release {release.version} is {release.state}, not approved")
+        raise Conflict(gettext("release %(version)s is %(state)s, not approved")
+            % {"version": release.version, "state": release.state})
     job_enqueue(task="registry.publish_release", key=release.pk, send=lambda key: _queue_publish(key))
 
 
@@ -538,11 +548,12 @@ def release_withdraw(*, actor: Any, release: Release, reason: str, ip: str | Non
     _require_reviewer(actor, release.repo)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("withdrawing a release needs a reason")
+        raise InvalidInput(gettext("withdrawing a release needs a reason"))
     with transaction.atomic():
         release = Release.objects.select_for_update(of=("self",)).select_related("repo", "commit").get(pk=release.pk)
         if release.state != Release.State.PUBLISHED:
-            raise Conflict(f"release {release.version} is {release.state}; only published releases are withdrawn")
+            raise Conflict(gettext("release %(version)s is %(state)s; only published releases are withdrawn")
+                % {"version": release.version, "state": release.state})
         now = timezone.now()
         release.state = Release.State.WITHDRAWN
         release.withdrawn_at, release.withdrawn_by, release.withdrawn_reason = now, actor, reason

@@ -6,6 +6,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from registry import hooks, permissions
 from registry.exceptions import Conflict, InvalidInput, PermissionDenied, RepoNotFound
@@ -38,7 +39,7 @@ def _owner_for(namespace: str) -> tuple[Any, Organization | None]:
         return None, org
     user = get_user_model().objects.filter(username=namespace).first()
     if user is None:
-        raise InvalidInput(f"no user or organisation named {namespace!r}")
+        raise InvalidInput(gettext("no user or organisation named %(namespace)r") % {"namespace": namespace})
     return user, None
 
 
@@ -61,12 +62,13 @@ def repo_create(
 
     _validate_id(namespace, name)
     if gating not in ModelRepo.Gating.values:
-        raise InvalidInput(f"gating must be one of {', '.join(ModelRepo.Gating.values)}")
+        raise InvalidInput(gettext("gating must be one of %(join)s") % {"join": ', '.join(ModelRepo.Gating.values)})
     if not permissions.can_write_namespace(actor, namespace, api_key):
-        raise PermissionDenied(f"You don't have the rights to create a model under the namespace {namespace!r}")
+        raise PermissionDenied(gettext("You don't have the rights to create a model under the namespace %(namespace)r")
+            % {"namespace": namespace})
     owner_user, owner_org = _owner_for(namespace)
     if ModelRepo.objects.filter(repo_id_ci(namespace, name)).exists():
-        raise Conflict("You already created this model repo", code="RepoExists")
+        raise Conflict(gettext("You already created this model repo"), code="RepoExists")
     try:
         with transaction.atomic():
             repo = ModelRepo.objects.create(
@@ -91,7 +93,7 @@ def repo_create(
             hooks.hub_event(scope="repo", action="create", repo_id=repo.pk)
             catalogue_update(repo_id=repo.pk, before=set())
     except IntegrityError as exc:
-        raise Conflict("You already created this model repo", code="RepoExists") from exc
+        raise Conflict(gettext("You already created this model repo"), code="RepoExists") from exc
     return repo
 
 
@@ -123,8 +125,8 @@ def repo_delete(*, actor: Any, repo: ModelRepo, api_key: ApiKey | None = None, i
     """
     if not permissions.can_admin_repo(actor, repo, api_key):
         if not permissions.can_read_repo(actor, repo):
-            raise RepoNotFound("Repository not found")
-        raise PermissionDenied("You need admin rights on this repository to delete it")
+            raise RepoNotFound(gettext("Repository not found"))
+        raise PermissionDenied(gettext("You need admin rights on this repository to delete it"))
     with transaction.atomic():
         repo_id = repo.repo_id
         from registry.models import Branch, Commit, CommitFile, Tag
@@ -160,14 +162,15 @@ def repo_update_settings(
     """Change visibility, gating, license or acceptance questions. `license=False` leaves it unchanged."""
     if not permissions.can_write_repo(actor, repo, api_key):
         if not permissions.can_read_repo(actor, repo):
-            raise RepoNotFound("Repository not found")
-        raise PermissionDenied("You need write access to change this repository's settings")
+            raise RepoNotFound(gettext("Repository not found"))
+        raise PermissionDenied(gettext("You need write access to change this repository's settings"))
     changes: dict[str, Any] = {}
     if private is not None and private != repo.private:
         changes["private"] = bool(private)
     if gating is not None:
         if gating not in ModelRepo.Gating.values:
-            raise InvalidInput(f"gated must be one of: auto, manual, false (got {gating!r})")
+            raise InvalidInput(gettext("gated must be one of: auto, manual, false (got %(gating)r)")
+                % {"gating": gating})
         if gating != repo.gating:
             changes["gating"] = gating
     if license is not False and license != repo.license:
@@ -196,12 +199,12 @@ def repo_update_settings(
 
 def _check_gating_fields(fields: list[dict[str, Any]]) -> None:
     if not isinstance(fields, list):
-        raise InvalidInput("gating fields must be a list")
+        raise InvalidInput(gettext("gating fields must be a list"))
     for item in fields:
         if not isinstance(item, dict) or not item.get("name") or not item.get("label"):
-            raise InvalidInput('each gating field needs a "name" and a "label"')
+            raise InvalidInput(gettext('each gating field needs a "name" and a "label"'))
         if item.get("type", "text") not in {"text", "country", "checkbox", "select"}:
-            raise InvalidInput("gating field type must be text, country, checkbox or select")
+            raise InvalidInput(gettext("gating field type must be text, country, checkbox or select"))
 
 
 def repo_move(
@@ -212,16 +215,18 @@ def repo_move(
     _validate_id(to_namespace, to_name)
     if not permissions.can_admin_repo(actor, repo, api_key):
         if not permissions.can_read_repo(actor, repo):
-            raise RepoNotFound("Repository not found")
-        raise PermissionDenied("You need admin rights on this repository to move it")
+            raise RepoNotFound(gettext("Repository not found"))
+        raise PermissionDenied(gettext("You need admin rights on this repository to move it"))
     if to_namespace != repo.namespace and not permissions.can_admin_namespace(actor, to_namespace, api_key):
-        raise PermissionDenied(f"You can't move a repository into {to_namespace!r}")
+        raise PermissionDenied(gettext("You can't move a repository into %(to_namespace)r")
+            % {"to_namespace": to_namespace})
     owner_user, owner_org = _owner_for(to_namespace)
     old = repo.repo_id
     try:
         with transaction.atomic(), catalogue_tracked(repo_id=repo.pk):
             if ModelRepo.objects.filter(repo_id_ci(to_namespace, to_name)).exclude(pk=repo.pk).exists():
-                raise Conflict(f"{to_namespace}/{to_name} already exists", code="RepoExists")
+                raise Conflict(gettext("%(to_namespace)s/%(to_name)s already exists")
+                    % {"to_namespace": to_namespace, "to_name": to_name}, code="RepoExists")
             repo.namespace = owner_org.slug if owner_org else owner_user.get_username()
             repo.name = to_name
             repo.owner_org = owner_org
@@ -232,7 +237,8 @@ def repo_move(
                          metadata={"from": old, "to": repo.repo_id})
             hooks.hub_event(scope="repo", action="move", repo_id=repo.pk, moved_from=old)
     except IntegrityError as exc:
-        raise Conflict(f"{to_namespace}/{to_name} already exists", code="RepoExists") from exc
+        raise Conflict(gettext("%(to_namespace)s/%(to_name)s already exists")
+            % {"to_namespace": to_namespace, "to_name": to_name}, code="RepoExists") from exc
     return repo
 
 
@@ -240,7 +246,7 @@ def repo_set_disabled(*, actor: Any, repo: ModelRepo, disabled: bool, reason: st
                       ip: str | None = None) -> ModelRepo:
     """Take a repo down (nothing downloadable, page says why) or restore it. Staff only."""
     if not getattr(actor, "is_staff", False):
-        raise PermissionDenied("only staff can take repositories down")
+        raise PermissionDenied(gettext("only staff can take repositories down"))
     with transaction.atomic():
         repo.disabled = disabled
         repo.disabled_reason = (reason or "Taken down by an administrator") if disabled else ""

@@ -30,6 +30,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from registry import permissions
 from registry.exceptions import BlobMissing, InvalidInput, RevisionNotFound, TooLarge
@@ -123,7 +124,8 @@ def preupload_plan(
 
     upload_access_check(actor=actor, repo=repo, revision=revision, create_pr=create_pr, api_key=api_key)
     if len(files) > MAX_PREUPLOAD_FILES:
-        raise InvalidInput(f"at most {MAX_PREUPLOAD_FILES} files per preupload call")
+        raise InvalidInput(gettext("at most %(MAX_PREUPLOAD_FILES)s files per preupload call")
+            % {"MAX_PREUPLOAD_FILES": MAX_PREUPLOAD_FILES})
     try:
         head: Commit | None = revision_resolve(repo=repo, revision=revision)
     except RevisionNotFound:
@@ -139,7 +141,7 @@ def preupload_plan(
     answers = []
     for item in files:
         if item.size < 0:
-            raise InvalidInput(f"{item.path}: size must not be negative")
+            raise InvalidInput(gettext("%(path)s: size must not be negative") % {"path": item.path})
         mode = upload_mode_decide(path=item.path, size=item.size, sample=item.sample, patterns=patterns)
         answers.append(PreuploadAnswer(item.path, mode, _existing_oid(existing.get(item.path), mode)))
     return answers
@@ -208,7 +210,8 @@ def lfs_batch_plan(
     """
     permissions.require_propose(actor, repo, api_key)  # a PR's bytes too: any reader who may propose
     if len(objects) > MAX_BATCH_OBJECTS:
-        raise InvalidInput(f"at most {MAX_BATCH_OBJECTS} objects per batch request")
+        raise InvalidInput(gettext("at most %(MAX_BATCH_OBJECTS)s objects per batch request")
+            % {"MAX_BATCH_OBJECTS": MAX_BATCH_OBJECTS})
     checked: list[tuple[str, int] | LfsObjectPlan] = []
     for obj in objects:
         oid, size = obj.get("oid"), obj.get("size")
@@ -319,20 +322,21 @@ def _after_upload(*, upload: BlobUpload, actor: Any, ip: str | None) -> BlobUplo
     store = get_store()
     info = store.head(upload.staging_key)
     if info is None:
-        raise BlobMissing(f"object {upload.sha256} has not been uploaded (nothing in the store)")
+        raise BlobMissing(gettext("object %(sha256)s has not been uploaded (nothing in the store)")
+            % {"sha256": upload.sha256})
     if info.size != upload.size:
         store.delete(upload.staging_key)
         raise InvalidInput(
-            f"object {upload.sha256}: {info.size} bytes were uploaded but {upload.size} were declared; "
-            "upload it again",
+            gettext("object %(sha256)s: %(size)s bytes were uploaded but %(size2)s were declared; upload it again")
+                % {"sha256": upload.sha256, "size": info.size, "size2": upload.size},
             status=422,
         )
     if upload.size <= settings.SYNC_VERIFY_MAX_SIZE:
         upload = lfs_upload_check(upload_id=upload.pk, actor=actor, ip=ip) or upload
         if upload.state == BlobUpload.State.REJECTED:
             raise InvalidInput(
-                f"object {upload.sha256} was rejected: its content does not match its sha256 "
-                f"({upload.rejected_reason})",
+                gettext("object %(sha256)s was rejected: its content does not match its sha256 (%(rejected_reason)s)")
+                    % {"sha256": upload.sha256, "rejected_reason": upload.rejected_reason},
                 code="ObjectRejected",
                 status=422,
             )
@@ -442,14 +446,16 @@ def lfs_upload_verify(
     """The client says a basic (or multipart) upload is done: check the bytes before anything uses them."""
     permissions.require_propose(actor, repo, api_key)  # a PR's bytes too: any reader who may propose
     if not isinstance(oid, str) or not SHA256_RE.match(oid):
-        raise InvalidInput(f"oid {oid!r} is not a lower-case sha256 hex digest")
+        raise InvalidInput(gettext("oid %(oid)r is not a lower-case sha256 hex digest") % {"oid": oid})
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise InvalidInput(f"size {size!r} is not a non-negative integer")
+        raise InvalidInput(gettext("size %(size)r is not a non-negative integer") % {"size": size})
     upload = BlobUpload.objects.select_related("repo").filter(repo=repo, sha256=oid, user=actor).first()
     if upload is None:
-        raise BlobMissing(f"object {oid} is unknown: ask the LFS batch endpoint for an upload URL first")
+        raise BlobMissing(gettext("object %(oid)s is unknown: ask the LFS batch endpoint for an upload URL first")
+            % {"oid": oid})
     if upload.size != size:
-        raise InvalidInput(f"object {oid} was announced with {upload.size} bytes, not {size}", status=422)
+        raise InvalidInput(gettext("object %(oid)s was announced with %(size)s bytes, not %(size2)s")
+            % {"oid": oid, "size": upload.size, "size2": size}, status=422)
     return _after_upload(upload=upload, actor=actor, ip=ip)
 
 
@@ -459,19 +465,20 @@ def lfs_multipart_complete(
     """Assemble a multipart upload (the completion URL is the authority: it names the upload and its multipart id)."""
     upload = BlobUpload.objects.select_related("repo").filter(pk=upload_pk).first()
     if upload is None or not isinstance(oid, str) or oid != upload.sha256:
-        raise BlobMissing("this completion URL does not belong to that object; ask the batch endpoint again")
+        raise BlobMissing(gettext("this completion URL does not belong to that object; ask the batch endpoint again"))
     if not isinstance(parts, list) or not parts:
-        raise InvalidInput("parts must be a non-empty list of {partNumber, etag}")
+        raise InvalidInput(gettext("parts must be a non-empty list of {partNumber, etag}"))
     checked: list[tuple[int, str]] = []
     for part in parts:
         number = part.get("partNumber") if isinstance(part, dict) else None
         etag = part.get("etag") if isinstance(part, dict) else None
         if not isinstance(number, int) or isinstance(number, bool) or number < 1 or not isinstance(etag, str):
-            raise InvalidInput(f"bad part {part!r}: need an integer partNumber and a string etag")
+            raise InvalidInput(gettext("bad part %(part)r: need an integer partNumber and a string etag")
+                % {"part": part})
         checked.append((number, etag))
     checked.sort()
     if [n for n, _ in checked] != list(range(1, len(checked) + 1)):
-        raise InvalidInput("parts must be numbered 1..N without gaps or repeats")
+        raise InvalidInput(gettext("parts must be numbered 1..N without gaps or repeats"))
     if upload.state == BlobUpload.State.VERIFIED:
         return upload
     store = get_store()
@@ -481,7 +488,8 @@ def lfs_multipart_complete(
         except (InvalidUpload, ObjectMissing) as exc:
             info = store.head(upload.staging_key)
             if info is None or info.size != upload.size:
-                raise InvalidInput(f"the store refused to assemble the parts: {exc}", status=422) from exc
+                raise InvalidInput(gettext("the store refused to assemble the parts: %(exc)s")
+                    % {"exc": exc}, status=422) from exc
         BlobUpload.objects.filter(pk=upload.pk, multipart_upload_id=upload_id).update(multipart_upload_id="")
         upload.multipart_upload_id = ""
     # else: already completed (a retried completion request) — the checks below still apply.
@@ -509,25 +517,26 @@ def lfs_uploads_requeue(*, older_than_minutes: int = 60, limit: int = 1000) -> l
 def inline_content_decode(*, path: str, content: Any, encoding: Any) -> bytes:
     """Decode a `file` line's content; refuse what should have gone through LFS."""
     if encoding != "base64":
-        raise InvalidInput(f"{path}: encoding must be 'base64', not {encoding!r}")
+        raise InvalidInput(gettext("%(path)s: encoding must be 'base64', not %(encoding)r")
+            % {"path": path, "encoding": encoding})
     if not isinstance(content, str):
-        raise InvalidInput(f"{path}: content must be a base64 string")
+        raise InvalidInput(gettext("%(path)s: content must be a base64 string") % {"path": path})
     if len(content) > (settings.INLINE_FILE_MAX_SIZE + 2) // 3 * 4 + 4:
         raise TooLarge(_too_large(path))
     try:
         data = base64.b64decode(content, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise InvalidInput(f"{path}: content is not valid base64") from exc
+        raise InvalidInput(gettext("%(path)s: content is not valid base64") % {"path": path}) from exc
     if len(data) > settings.INLINE_FILE_MAX_SIZE:
         raise TooLarge(_too_large(path))
     return data
 
 
 def _too_large(path: str) -> str:
-    return (
-        f"{path}: files over {settings.INLINE_FILE_MAX_SIZE} bytes must be uploaded through Xet or LFS, "
+    return gettext(
+        "%(path)s: files over %(size)s bytes must be uploaded through Xet or LFS, "
         "not inline in the commit (huggingface_hub does so for the files preupload marks 'lfs')"
-    )
+    ) % {"path": path, "size": settings.INLINE_FILE_MAX_SIZE}
 
 
 def commit_from_upload(

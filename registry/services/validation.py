@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from registry import hooks, permissions
 from registry.exceptions import Conflict, NotAuthenticated, PermissionDenied, RepoNotFound
@@ -578,17 +579,17 @@ def validation_run_rerun(*, actor: Any, repo: ModelRepo, commit: Commit, api_key
     """
     if not permissions.can_write_repo(actor, repo, api_key):
         if not permissions.can_read_repo(actor, repo):
-            raise RepoNotFound("Repository not found")
+            raise RepoNotFound(gettext("Repository not found"))
         if not getattr(actor, "is_authenticated", False):
-            raise NotAuthenticated("Sign in or send an API key with the write scope to re-run validation")
-        raise PermissionDenied("You need write access to this repository to re-run validation")
+            raise NotAuthenticated(gettext("Sign in or send an API key with the write scope to re-run validation"))
+        raise PermissionDenied(gettext("You need write access to this repository to re-run validation"))
     if commit.repo_id != repo.pk:
-        raise RepoNotFound("Repository not found")
+        raise RepoNotFound(gettext("Repository not found"))
     run = validation_run_create(commit=commit, queue=False)
     with transaction.atomic():
         run = ValidationRun.objects.select_for_update().get(pk=run.pk)
         if _busy(run, timezone.now()):
-            raise Conflict("This commit is being validated right now; re-run it once the run finishes")
+            raise Conflict(gettext("This commit is being validated right now; re-run it once the run finishes"))
         shas = list(run.files.values_list("sha256", flat=True))
         for part in _chunks(shas):
             ContentVerdict.objects.filter(sha256__in=part).update(stale=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from registry import permissions
 from registry.exceptions import InvalidInput, TooLarge
@@ -34,7 +35,8 @@ def card_save(*, actor: Any, repo: ModelRepo, content: str, branch: str, parent_
     """Commit a new model card (or another small text file) on top of `parent_oid`."""
     data = content.replace("\r\n", "\n").encode("utf-8")
     if len(data) > settings.INLINE_FILE_MAX_SIZE:
-        raise TooLarge(f"{path}: the text is larger than {settings.INLINE_FILE_MAX_SIZE} bytes")
+        raise TooLarge(gettext("%(path)s: the text is larger than %(INLINE_FILE_MAX_SIZE)s bytes")
+            % {"path": path, "INLINE_FILE_MAX_SIZE": settings.INLINE_FILE_MAX_SIZE})
     return commit_create(actor=actor, repo=repo, operations=[AddInline(path, data)],
                          title=title or f"Update {path}", message=message, branch=branch,
                          parent_oid=parent_oid or None, ip=ip)
@@ -49,16 +51,17 @@ def commit_upload_files(*, actor: Any, repo: ModelRepo, files: Sequence[Uploaded
     """
     permissions.require_write_repo(actor, repo)
     if not files:
-        raise InvalidInput("choose at least one file")
+        raise InvalidInput(gettext("choose at least one file"))
     limit = settings.PORTAL_UPLOAD_MAX_BYTES
     paths: set[str] = set()
     for item in files:
         path = normalize_path(item.path)
         if path in paths:
-            raise InvalidInput(f"{path} is uploaded twice")
+            raise InvalidInput(gettext("%(path)s is uploaded twice") % {"path": path})
         paths.add(path)
         if item.size > limit:
-            raise TooLarge(f"{path} is larger than {limit} bytes; upload it with the hf CLI")
+            raise TooLarge(gettext("%(path)s is larger than %(limit)s bytes; upload it with the hf CLI")
+                % {"path": path, "limit": limit})
     operations: list[Operation] = []
     for item in files:
         path = normalize_path(item.path)

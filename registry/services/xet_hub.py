@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from registry import permissions
 from registry.exceptions import PermissionDenied
@@ -60,7 +61,7 @@ def xet_token_issue(*, principal: Any, repo: ModelRepo, scope: str, revision: st
         else:
             permissions.require_write_repo(user, repo, api_key)
         if repo.disabled:
-            raise PermissionDenied("This repository has been disabled")
+            raise PermissionDenied(gettext("This repository has been disabled"))
     return cas.issue_token(principal=principal, repo=repo, scope=scope, revision=revision, base_url=base_url,
                            proposal=proposal)
 
@@ -102,8 +103,9 @@ def xet_blobs_prepare(*, repo: ModelRepo, shas: Sequence[tuple[str, str, int | N
         if xet_file is None:
             continue  # unknown to both stores: commit_create answers as for any missing object
         if size is not None and size != xet_file.size:
-            raise InvalidInput(f"{path}: declared size {size} but the file uploaded over Xet with sha256 {sha256} "
-                               f"has {xet_file.size} bytes")
+            raise InvalidInput(gettext("%(path)s: declared size %(size)s but the file uploaded over Xet with sha256 "
+                                       "%(sha256)s has %(size2)s bytes")
+                % {"path": path, "size": size, "sha256": sha256, "size2": xet_file.size})
         if blob is not None and blob.state == Blob.State.REJECTED and blob.xet_hash == xet_file.hash:
             continue  # the same reconstruction was already found wrong: commit_create says it was rejected
         pending.append(_blob_for_xet_file(sha256=sha256, xet_file=xet_file).pk)

@@ -27,9 +27,11 @@ def test_org_page_private_models_only_for_members(as_user, personas, seed, who, 
     assert ("acme/secret-model" in html) is sees
 
 
-def test_only_admins_see_access_request_link(as_user, personas, seed):
+def test_writers_and_admins_see_access_request_link(as_user, personas, seed):
     assert b"/acme/access-requests" in as_user(personas.owner).get("/acme").content
-    assert b"/acme/access-requests" not in as_user(personas.member).get("/acme").content
+    member = as_user(personas.member).get("/acme").content
+    assert b"/acme/access-requests" in member and b"/organizations/acme/members" not in member
+    assert b"/acme/access-requests" not in as_user(personas.reader).get("/acme").content
 
 
 def test_user_namespace_page(client, personas, db):
@@ -92,7 +94,7 @@ def pending(personas, seed):
 
 
 @pytest.mark.parametrize("who, status", [
-    ("anonymous", 302), ("outsider", 403), ("reader", 403), ("member", 403), ("owner", 200),
+    ("anonymous", 302), ("outsider", 403), ("reader", 403), ("member", 200), ("owner", 200),
 ])
 def test_access_requests_page_permissions(as_user, personas, pending, who, status):
     response = as_user(getattr(personas, who)).get("/acme/access-requests")
@@ -104,20 +106,21 @@ def test_access_requests_page_permissions(as_user, personas, pending, who, statu
         assert b"403" in response.content
 
 
+@pytest.mark.parametrize("who", ["owner", "member"])
 @pytest.mark.parametrize("decision, status", [("approve", "accepted"), ("reject", "rejected")])
-def test_admin_decides(as_user, personas, pending, decision, status):
-    client = as_user(personas.owner)
+def test_writers_and_admins_decide(as_user, personas, pending, decision, status, who):
+    client = as_user(getattr(personas, who))
     response = client.post("/acme/access-requests", {"request": pending.pk, "decision": decision},
                            follow=True)
     assert response.status_code == 200
     pending.refresh_from_db()
-    assert pending.status == status and pending.decided_by == personas.owner
+    assert pending.status == status and pending.decided_by == getattr(personas, who)
     assert b"oscar" in response.content  # the message names the user; the queue is empty now
     assert response.context["pending"] == []
 
 
-@pytest.mark.parametrize("who", ["outsider", "member"])
-def test_non_admins_cannot_decide(as_user, personas, pending, who):
+@pytest.mark.parametrize("who", ["outsider", "reader"])
+def test_readers_and_outsiders_cannot_decide(as_user, personas, pending, who):
     response = as_user(getattr(personas, who)).post("/acme/access-requests",
                                                     {"request": pending.pk, "decision": "approve"})
     assert response.status_code == 403

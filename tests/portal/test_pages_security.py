@@ -63,9 +63,9 @@ def test_posts_without_csrf_token_are_refused(personas, seed, path, data):
 
 
 def test_403_page_explains(as_user, personas, seed):
-    response = as_user(personas.member).get("/acme/access-requests")
+    response = as_user(personas.reader).get("/acme/access-requests")
     assert response.status_code == 403
     html = response.content.decode()
     assert "You don't have permission to do that" in html
-    assert "Only the organisation&#x27;s admins review access requests." in html
-    assert "signed in as mina" in html
+    assert "Only the organisation&#x27;s members with the write or admin role review access requests." in html
+    assert "signed in as rae" in html

@@ -47,10 +47,11 @@ def test_members_page_refuses_a_non_admin_with_its_own_reason(as_user, personas)
     assert "조직 관리자만 구성원을 관리할 수 있습니다." in ko
 
 
-def test_access_requests_page_refuses_a_non_admin_with_its_reason(as_user, personas):
-    response = as_user(personas.member).get("/acme/access-requests")
+def test_access_requests_page_refuses_a_reader_with_its_reason(as_user, personas):
+    response = as_user(personas.reader).get("/acme/access-requests")
     assert response.status_code == 403
-    assert "Only the organisation&#x27;s admins review access requests." in response.content.decode()
+    refused = "Only the organisation&#x27;s members with the write or admin role review access requests."
+    assert refused in response.content.decode()
 
 
 def test_not_found_page_names_the_site(client, db):

@@ -167,7 +167,7 @@ def test_decide_action_reports_refusals_instead_of_crashing(client, hub, persona
     assert response.status_code == 200
     hub["request"].refresh_from_db()
     assert hub["request"].status == LicenseAcceptance.Status.PENDING
-    assert any("only the model" in str(m) for m in response.context["messages"])
+    assert any("with the write or admin role can decide" in str(m) for m in response.context["messages"])
 
 
 def test_revoke_key_action_is_audited(admin_client, hub, superuser):

@@ -1,5 +1,6 @@
 """Gated-access requests through the stock client: list_pending/accepted/rejected_access_requests,
-accept/reject/cancel_access_request and grant_access, for the repo's admins only, with the portal's audit trail."""
+accept/reject/cancel_access_request and grant_access, for the org's write and admin members (as on the Hub), with the
+portal's audit trail."""
 
 from __future__ import annotations
 
@@ -102,9 +103,8 @@ def test_handling_errors_read_as_the_hub_documents_them(hub, make_repo):  # noqa
 
 
 @pytest.mark.live
-@pytest.mark.parametrize("who, status", [("member", 403), ("reader", 403), ("outsider", 403),
-                                         ("anonymous", 401)])
-def test_only_the_repos_admins_may_call_them(hub, make_repo, who, status):  # noqa: ANN001
+@pytest.mark.parametrize("who, status", [("reader", 403), ("outsider", 403), ("anonymous", 401)])
+def test_only_the_repos_writers_and_admins_may_call_them(hub, make_repo, who, status):  # noqa: ANN001
     repo = make_repo("gate", gating="manual")
     requesters(repo, 1)
     api = hub.api(who)
@@ -123,6 +123,21 @@ def test_only_the_repos_admins_may_call_them(hub, make_repo, who, status):  # no
     assert LicenseAcceptance.objects.get().status == "pending"
     assert not AuditEvent.objects.filter(action__in=["license.approve", "license.reject", "license.cancel",
                                                      "license.grant"]).exists()
+
+
+@pytest.mark.live
+def test_a_write_member_manages_requests_as_on_the_hub(hub, make_repo):  # noqa: ANN001
+    repo = make_repo("gate", gating="manual")
+    first, second = requesters(repo, 2)
+    api = hub.api("member")  # mina: the write role in acme, not an admin
+    assert names(api.list_pending_access_requests(REPO)) == ["asker0", "asker1"]
+    api.accept_access_request(REPO, "asker0")
+    api.reject_access_request(REPO, "asker1", rejection_reason="Not in the project")
+    api.grant_access(REPO, "oscar")
+    assert names(api.list_accepted_access_requests(REPO)) == ["asker0", "oscar"]
+    assert permissions.can_download(first, repo) and not permissions.can_download(second, repo)
+    events = AuditEvent.objects.filter(action__in=["license.approve", "license.reject", "license.grant"])
+    assert {event.actor.username for event in events} == {"mina"} and events.count() == 3
 
 
 @pytest.mark.live

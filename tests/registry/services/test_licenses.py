@@ -140,8 +140,17 @@ def test_superuser_decides_requests(personas, make_repo):
     assert LicenseAcceptance.objects.get().status == LicenseAcceptance.Status.ACCEPTED
 
 
-@pytest.mark.parametrize("who", ["member", "reader", "outsider", "anonymous"])
-def test_only_org_admins_decide(personas, make_repo, who):
+@pytest.mark.parametrize("who", ["owner", "member"])
+def test_org_writers_and_admins_decide(personas, make_repo, who):
+    repo = make_repo(gating="manual")
+    acceptance = license_accept(user=make_user("requester"), repo=repo)
+    license_decide(actor=getattr(personas, who), acceptance=acceptance, approve=False)
+    assert LicenseAcceptance.objects.get().status == LicenseAcceptance.Status.REJECTED
+    assert AuditEvent.objects.get(action="license.reject").actor == getattr(personas, who)
+
+
+@pytest.mark.parametrize("who", ["reader", "outsider", "anonymous"])
+def test_only_org_writers_and_admins_decide(personas, make_repo, who):
     repo = make_repo(gating="manual")
     requester = make_user("requester")
     acceptance = license_accept(user=requester, repo=repo)
@@ -275,8 +284,16 @@ def test_a_rejection_reason_is_recorded_and_bounded(personas, make_repo):
     assert AuditEvent.objects.get(action="license.reject").metadata["rejection_reason"] == "Not a member"
 
 
-@pytest.mark.parametrize("who", ["member", "reader", "outsider"])
-def test_only_admins_grant_access(personas, make_repo, who):
+def test_a_write_member_grants_access(personas, make_repo):
+    from registry.services.licenses import access_grant
+
+    repo = make_repo(gating="manual")
+    access_grant(actor=personas.member, repo=repo, user=personas.outsider)
+    assert LicenseAcceptance.objects.get(user=personas.outsider).status == LicenseAcceptance.Status.ACCEPTED
+
+
+@pytest.mark.parametrize("who", ["reader", "outsider"])
+def test_only_writers_and_admins_grant_access(personas, make_repo, who):
     from registry.services.licenses import access_grant
 
     repo = make_repo(gating="manual")
