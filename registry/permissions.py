@@ -104,13 +104,13 @@ def require_propose(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = None
     if can_write_repo(user, repo, api_key) and not repo.disabled:
         return
     if not can_read_repo(user, repo):
-        raise RepoNotFound("Repository not found")
+        raise RepoNotFound(gettext("Repository not found"))
     if not _authenticated(user):
-        raise NotAuthenticated("sign in to open a pull request")
+        raise NotAuthenticated(gettext("sign in to open a pull request"))
     if repo.disabled:
-        raise PermissionDenied("This repository has been disabled")
+        raise PermissionDenied(gettext("This repository has been disabled"))
     if not key_allows_write(api_key, repo.owner_org_id):
-        raise PermissionDenied("this API key is read-only: a pull request needs a key with the write scope")
+        raise PermissionDenied(gettext("this API key is read-only: a pull request needs a key with the write scope"))
 
 
 def can_admin_repo(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = None) -> bool:

@@ -34,7 +34,7 @@ def _org(request: HttpRequest, slug: str | None) -> Organization | None:
 
     org = Organization.objects.filter(slug=slug).first()
     if org is None or not permissions.can_admin_namespace(request.user, org.slug):
-        raise WebhookNotFound("Organisation not found")
+        raise WebhookNotFound(_("Organisation not found"))
     return org
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from registry.exceptions import WebhookNotFound
 from registry.models import Organization, Webhook, WebhookDelivery
@@ -29,12 +30,12 @@ def org_webhooks(*, org: Organization) -> QuerySet[Webhook]:
 def webhook_get(*, viewer: Any, uid: str, org: Organization | None = None) -> Webhook:
     """A hook the viewer manages: their own (org=None) or `org`'s; anything else is not found."""
     if not isinstance(uid, str) or len(uid) > 24:
-        raise WebhookNotFound("Webhook not found")
+        raise WebhookNotFound(gettext("Webhook not found"))
     qs = Webhook.objects.select_related("owner_user", "owner_org").filter(uid=uid.lower())
     qs = qs.filter(owner_org=org) if org is not None else qs.filter(owner_user_id=getattr(viewer, "pk", None))
     hook = qs.first()
     if hook is None or not can_manage(viewer, hook):
-        raise WebhookNotFound("Webhook not found")
+        raise WebhookNotFound(gettext("Webhook not found"))
     return hook
 
 
@@ -48,8 +49,8 @@ def delivery_get(*, webhook: Webhook, delivery_id: Any) -> WebhookDelivery:
     try:
         pk = int(delivery_id)
     except (TypeError, ValueError) as exc:
-        raise WebhookNotFound("Delivery not found") from exc
+        raise WebhookNotFound(gettext("Delivery not found")) from exc
     delivery = WebhookDelivery.objects.filter(webhook=webhook, pk=pk).select_related("webhook").first()
     if delivery is None:
-        raise WebhookNotFound("Delivery not found")
+        raise WebhookNotFound(gettext("Delivery not found"))
     return delivery

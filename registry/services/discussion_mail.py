@@ -18,6 +18,7 @@ from django.core import signing
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from registry import permissions
 from registry.exceptions import InvalidInput
@@ -45,7 +46,7 @@ def unsubscribe_read(token: str) -> tuple[int, int]:
         data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
         return int(data["u"]), int(data["d"])
     except (signing.BadSignature, KeyError, TypeError, ValueError):
-        raise InvalidInput("this unsubscribe link is not valid") from None
+        raise InvalidInput(gettext("this unsubscribe link is not valid")) from None
 
 
 def thread_mute_set(*, user: Any, discussion: Discussion, muted: bool) -> bool:

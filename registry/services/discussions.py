@@ -41,7 +41,7 @@ Type = DiscussionEvent.Type
 def _signed_in(actor: Any, repo: ModelRepo, api_key: ApiKey | None) -> None:
     """A writer of community content: signed in, able to read the repo, with a key that may write."""
     if not permissions.can_read_repo(actor, repo):
-        raise RepoNotFound("Repository not found")
+        raise RepoNotFound(gettext("Repository not found"))
     if not getattr(actor, "is_authenticated", False):
         raise NotAuthenticated(gettext("sign in to take part in discussions"))
     if api_key is not None and not permissions.key_allows_write(api_key, repo.owner_org_id):

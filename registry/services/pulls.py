@@ -78,29 +78,30 @@ def _is_author(actor: Any, discussion: Discussion) -> bool:
 def pr_push_check(*, actor: Any, repo: ModelRepo, branch: str, api_key: ApiKey | None = None) -> Discussion:
     """May `actor` commit to `refs/pr/N`? The PR, or the error every write route answers."""
     if not permissions.can_read_repo(actor, repo):
-        raise RepoNotFound("Repository not found")
+        raise RepoNotFound(gettext("Repository not found"))
     if not getattr(actor, "is_authenticated", False):
-        raise NotAuthenticated("sign in to push to a pull request")
+        raise NotAuthenticated(gettext("sign in to push to a pull request"))
     discussion = pr_for_ref(repo=repo, branch=branch)
     if discussion is None:
-        raise RevisionNotFound(f"Invalid rev id: {branch}")
+        raise RevisionNotFound(gettext("Invalid rev id: %(revision)s") % {"revision": branch})
     writer = permissions.can_write_repo(actor, repo, api_key)
     if not writer:
         if not permissions.key_allows_write(api_key, repo.owner_org_id):
-            raise PermissionDenied("this API key is read-only: pushing to a pull request needs the write scope")
+            raise PermissionDenied(gettext("this API key is read-only: pushing to a pull request needs the write "
+                                           "scope"))
         if not _is_author(actor, discussion):
-            raise PermissionDenied(f"only the author of pull request #{discussion.num} or the repository's writers "
-                                   f"can push to {branch}")
+            raise PermissionDenied(gettext("only the author of pull request #%(num)d or the repository's writers can "
+                                           "push to %(branch)s") % {"num": discussion.num, "branch": branch})
     if repo.disabled:
-        raise PermissionDenied("This repository has been disabled")
+        raise PermissionDenied(gettext("This repository has been disabled"))
     _check_pushable(discussion)
     return discussion
 
 
 def _check_pushable(discussion: Discussion) -> None:
     if discussion.status not in PUSHABLE:
-        raise Conflict(f"pull request #{discussion.num} is {discussion.status}: it takes no more commits",
-                       code="PullRequestClosed")
+        raise Conflict(gettext("pull request #%(num)d is %(status)s: it takes no more commits")
+                       % {"num": discussion.num, "status": discussion.status}, code="PullRequestClosed")
 
 
 def upload_access_check(*, actor: Any, repo: ModelRepo, revision: str, create_pr: bool,
@@ -120,7 +121,7 @@ def pr_commit_recorded(*, discussion: Discussion, actor: Any, commit: Commit) ->
     so a merge or a close in between wins cleanly), and its thread gets a `commit` event."""
     locked = Discussion.objects.select_for_update().filter(pk=discussion.pk).first()
     if locked is None:
-        raise RevisionNotFound(f"Invalid rev id: {pr_ref(discussion.num)}")
+        raise RevisionNotFound(gettext("Invalid rev id: %(revision)s") % {"revision": pr_ref(discussion.num)})
     _check_pushable(locked)
     now = timezone.now()
     DiscussionEvent.objects.create(
@@ -153,12 +154,12 @@ def pr_commit_open(*, actor: Any, repo: ModelRepo, operations: Sequence[Operatio
 
     permissions.require_propose(actor, repo, api_key)
     if not isinstance(title, str) or not title.strip():
-        raise InvalidInput("a commit needs a summary")
+        raise InvalidInput(gettext("a commit needs a summary"))
     parent = None
     if parent_oid is not None:
         # HF: with create_pr, `parent_commit` is where the PR starts (its merge base), not a head check.
         if not isinstance(parent_oid, str):
-            raise InvalidInput("parentCommit must be a commit id")
+            raise InvalidInput(gettext("parentCommit must be a commit id"))
         parent = commit_by_oid(repo=repo, oid=parent_oid)
     with transaction.atomic():
         discussion = discussion_create(actor=actor, repo=repo, title=_pr_title(title), description=message or "",
@@ -203,7 +204,7 @@ def pr_merge(*, actor: Any, discussion: Discussion, comment: object = "", api_ke
 
     repo = discussion.repo
     if not permissions.can_read_repo(actor, repo):
-        raise RepoNotFound("Repository not found")
+        raise RepoNotFound(gettext("Repository not found"))
     if not getattr(actor, "is_authenticated", False):
         raise NotAuthenticated(gettext("sign in to merge a pull request"))
     if not discussion.is_pull_request:
@@ -214,7 +215,7 @@ def pr_merge(*, actor: Any, discussion: Discussion, comment: object = "", api_ke
     with transaction.atomic():
         locked = Discussion.objects.select_for_update().filter(pk=discussion.pk).first()
         if locked is None:
-            raise RepoNotFound("Discussion not found")
+            raise RepoNotFound(gettext("Discussion not found"))
         if locked.status == Status.MERGED:
             raise Conflict(gettext("pull request #%(num)d is already merged") % {"num": locked.num},
                            code="PullRequestMerged")

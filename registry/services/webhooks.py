@@ -31,6 +31,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from registry import hooks, permissions
 from registry.exceptions import InvalidInput, PermissionDenied, WebhookNotFound
@@ -102,26 +103,27 @@ def _literal_ip(host: str) -> str | None:
 
 def clean_url(url: Any) -> str:
     if not isinstance(url, str) or not url.strip():
-        raise InvalidInput("url is required")
+        raise InvalidInput(gettext("url is required"))
     url = url.strip()
     if len(url) > URL_MAX:
-        raise InvalidInput(f"url is longer than {URL_MAX} characters")
+        raise InvalidInput(gettext("url is longer than %(max)d characters") % {"max": URL_MAX})
     if any(ord(c) < 33 or ord(c) == 127 for c in url):
-        raise InvalidInput("url must not contain spaces or control characters")
+        raise InvalidInput(gettext("url must not contain spaces or control characters"))
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not one
     except ValueError as exc:
-        raise InvalidInput(f"url is not a valid URL: {exc}") from exc
+        raise InvalidInput(gettext("url is not a valid URL: %(error)s") % {"error": exc}) from exc
     if parts.scheme not in ("http", "https"):
-        raise InvalidInput("url must be an http:// or https:// URL")
+        raise InvalidInput(gettext("url must be an http:// or https:// URL"))
     if not parts.hostname:
-        raise InvalidInput("url needs a host")
+        raise InvalidInput(gettext("url needs a host"))
     if parts.username or parts.password:
-        raise InvalidInput("url must not carry credentials")
+        raise InvalidInput(gettext("url must not carry credentials"))
     literal = _literal_ip(parts.hostname)
     if literal is not None and not allow_private() and _forbidden_address(literal):
-        raise InvalidInput("url points at a private, loopback or reserved address, which webhooks may not reach")
+        raise InvalidInput(gettext("url points at a private, loopback or reserved address, which webhooks may not "
+                                    "reach"))
     return url
 
 
@@ -129,33 +131,35 @@ def clean_domains(domains: Any) -> list[str]:
     if domains is None:
         return list(WEBHOOK_DOMAINS)
     if not isinstance(domains, list) or not domains or not all(isinstance(d, str) for d in domains):
-        raise InvalidInput(f"domains must be a non-empty list of {', '.join(WEBHOOK_DOMAINS)}")
+        raise InvalidInput(gettext("domains must be a non-empty list of %(domains)s")
+                           % {"domains": ", ".join(WEBHOOK_DOMAINS)})
     unknown = sorted(set(domains) - set(WEBHOOK_DOMAINS))
     if unknown:
-        raise InvalidInput(f"unknown domain(s) {', '.join(unknown)}: use {', '.join(WEBHOOK_DOMAINS)}")
+        raise InvalidInput(gettext("unknown domain(s) %(unknown)s: use %(domains)s")
+                           % {"unknown": ", ".join(unknown), "domains": ", ".join(WEBHOOK_DOMAINS)})
     return [d for d in WEBHOOK_DOMAINS if d in domains]
 
 
 def clean_watched(watched: Any) -> list[dict[str, str]]:
     if not isinstance(watched, list):
-        raise InvalidInput("watched must be a list of {type, name}")
+        raise InvalidInput(gettext("watched must be a list of {type, name}"))
     if len(watched) > WATCHED_MAX:
-        raise InvalidInput(f"a webhook watches at most {WATCHED_MAX} items")
+        raise InvalidInput(gettext("a webhook watches at most %(max)d items") % {"max": WATCHED_MAX})
     seen: set[tuple[str, str]] = set()
     cleaned = []
     for item in watched:
         if not isinstance(item, dict) or not isinstance(item.get("type"), str) or not isinstance(item.get("name"),
                                                                                                    str):
-            raise InvalidInput("each watched item needs a type and a name")
+            raise InvalidInput(gettext("each watched item needs a type and a name"))
         kind, name = item["type"], item["name"].strip()
         if kind not in WATCHED_TYPES:
-            raise InvalidInput(f"watched type must be one of {', '.join(WATCHED_TYPES)}")
+            raise InvalidInput(gettext("watched type must be one of %(types)s") % {"types": ", ".join(WATCHED_TYPES)})
         if not name or len(name) > 200 or any(ord(c) < 32 for c in name):
-            raise InvalidInput("a watched name must be 1 to 200 printable characters")
+            raise InvalidInput(gettext("a watched name must be 1 to 200 printable characters"))
         if kind in ("model", "dataset", "space", "bucket") and name.count("/") != 1:
-            raise InvalidInput(f"a watched {kind} is named namespace/name")
+            raise InvalidInput(gettext("a watched %(type)s is named namespace/name") % {"type": kind})
         if kind in ("user", "org") and "/" in name:
-            raise InvalidInput(f"a watched {kind} is a bare name")
+            raise InvalidInput(gettext("a watched %(type)s is a bare name") % {"type": kind})
         if (kind, name.lower()) not in seen:
             seen.add((kind, name.lower()))
             cleaned.append({"type": kind, "name": name})
@@ -166,11 +170,11 @@ def clean_secret(secret: Any) -> str:
     if secret is None:
         return ""
     if not isinstance(secret, str):
-        raise InvalidInput("secret must be a string")
+        raise InvalidInput(gettext("secret must be a string"))
     if len(secret) > SECRET_MAX:
-        raise InvalidInput(f"secret is longer than {SECRET_MAX} characters")
+        raise InvalidInput(gettext("secret is longer than %(max)d characters") % {"max": SECRET_MAX})
     if not secret.isascii() or any(ord(c) < 32 or ord(c) == 127 for c in secret):
-        raise InvalidInput("secret must be printable ASCII (it is sent as a header)")
+        raise InvalidInput(gettext("secret must be printable ASCII (it is sent as a header)"))
     return secret
 
 
@@ -199,16 +203,17 @@ def _audit(actor: Any, action: str, webhook: Webhook, ip: str | None, **extra: A
 def webhook_create(*, actor: Any, url: Any, watched: Any, domains: Any = None, secret: Any = None,
                    org: Organization | None = None, ip: str | None = None) -> Webhook:
     if actor is None or not getattr(actor, "is_authenticated", False):
-        raise PermissionDenied("sign in to create webhooks")
+        raise PermissionDenied(gettext("sign in to create webhooks"))
     if org is not None and not (actor.is_superuser
                                 or permissions.org_role(actor, org) == Membership.Role.ADMIN):
-        raise PermissionDenied("only the organisation's admins manage its webhooks")
+        raise PermissionDenied(gettext("only the organisation's admins manage its webhooks"))
     hook = Webhook(owner_user=None if org else actor, owner_org=org, url=clean_url(url),
                    watched=clean_watched(watched), domains=clean_domains(domains), secret=clean_secret(secret),
                    created_by=actor)
     owned = Webhook.objects.filter(owner_org=org) if org else Webhook.objects.filter(owner_user=actor)
     if owned.count() >= HOOKS_PER_OWNER:
-        raise InvalidInput(f"a user or an organisation has at most {HOOKS_PER_OWNER} webhooks: delete one first")
+        raise InvalidInput(gettext("a user or an organisation has at most %(max)d webhooks: delete one first")
+                           % {"max": HOOKS_PER_OWNER})
     with transaction.atomic():
         hook.save()
         _write_watches(hook)
@@ -221,7 +226,7 @@ def webhook_update(*, actor: Any, webhook: Webhook, url: Any = None, watched: An
     """Change what is given. An empty `watched` leaves the list as it is: the HF client always sends `watched`
     (`[]` when the caller gave none)."""
     if not can_manage(actor, webhook):
-        raise WebhookNotFound("Webhook not found")
+        raise WebhookNotFound(gettext("Webhook not found"))
     changes: dict[str, Any] = {}
     if url is not None:
         changes["url"] = clean_url(url)
@@ -251,7 +256,7 @@ def webhook_set_disabled(*, actor: Any, webhook: Webhook, disabled: bool, reason
                          ip: str | None = None, staff: bool = False) -> Webhook:
     """Enable or disable. Enabling clears the failure streak (the owner says the receiver is back)."""
     if not (staff and getattr(actor, "is_staff", False)) and not can_manage(actor, webhook):
-        raise WebhookNotFound("Webhook not found")
+        raise WebhookNotFound(gettext("Webhook not found"))
     with transaction.atomic():
         webhook.disabled = disabled
         webhook.disabled_reason = (reason or "")[:300] if disabled else ""
@@ -265,7 +270,7 @@ def webhook_set_disabled(*, actor: Any, webhook: Webhook, disabled: bool, reason
 
 def webhook_delete(*, actor: Any, webhook: Webhook, ip: str | None = None, staff: bool = False) -> None:
     if not (staff and getattr(actor, "is_staff", False)) and not can_manage(actor, webhook):
-        raise WebhookNotFound("Webhook not found")
+        raise WebhookNotFound(gettext("Webhook not found"))
     with transaction.atomic():
         _audit(actor, "webhook.delete", webhook, ip)
         webhook.delete()
@@ -276,7 +281,7 @@ def webhook_replay(*, actor: Any, delivery: WebhookDelivery, ip: str | None = No
     """Send a logged delivery's payload again, as a new delivery (the log keeps both)."""
     webhook = delivery.webhook
     if not (staff and getattr(actor, "is_staff", False)) and not can_manage(actor, webhook):
-        raise WebhookNotFound("Webhook not found")
+        raise WebhookNotFound(gettext("Webhook not found"))
     with transaction.atomic():
         again = WebhookDelivery.objects.create(webhook=webhook, scope=delivery.scope, action=delivery.action,
                                                repo_name=delivery.repo_name, payload=delivery.payload,
