@@ -51,7 +51,8 @@ _event_listeners: list[Callable[[dict], None]] = []
 
 
 def on_hub_event(listener: Callable[[dict], None]) -> Callable[[dict], None]:
-    """Register `listener(event)`, called after the transaction that made the event has committed.
+    """Register `listener(event)`, called once the transaction that made the event has committed, inside a
+    transaction of its own (rows and jobs it writes land together with the event's dispatch).
 
     `event` is a plain dict: {"scope": "repo" | "repo.content" | "repo.config" | "discussion" |
     "discussion.comment" | "release", "action": "create" | "update" | "delete" | "move" | ..., "repo_id": int,
@@ -65,5 +66,14 @@ def on_hub_event(listener: Callable[[dict], None]) -> Callable[[dict], None]:
 
 
 def hub_event(**event) -> None:
-    for listener in list(_event_listeners):
-        transaction.on_commit(lambda listener=listener: listener(dict(event)))
+    """Report an event. It is written as a row in the caller's transaction (registry.services.events) and handed to
+    every listener once that commits: at once in this process, or by a worker when this process dies first."""
+    if not _event_listeners:
+        return
+    from registry.services.events import event_record
+
+    event_record(event)
+
+
+def hub_event_listeners() -> list[Callable[[dict], None]]:
+    return list(_event_listeners)

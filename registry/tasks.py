@@ -215,10 +215,11 @@ def deliver_webhook(self, delivery_id: int) -> str:  # noqa: ANN001
 
 @shared_task(name="registry.prune_webhook_deliveries", acks_late=True, soft_time_limit=300, time_limit=360)
 def prune_webhook_deliveries() -> int:
-    """Hourly: the delivery log keeps 30 days."""
+    """Hourly: the delivery log keeps 30 days, dispatched hub events a week."""
+    from registry.services.events import hub_events_prune
     from registry.services.webhooks import webhook_deliveries_prune
 
-    return webhook_deliveries_prune()
+    return webhook_deliveries_prune() + hub_events_prune()
 
 
 # --- reliable dispatch --------------------------------------------------------------------------------------
@@ -264,6 +265,16 @@ def notify_discussion(event_id: int) -> int:
     return notify(event_id=event_id)
 
 
+@shared_task(name="registry.dispatch_hub_event", acks_late=True, soft_time_limit=120, time_limit=150)
+@leased("registry.dispatch_hub_event")
+def dispatch_hub_event(event_id: int) -> bool:
+    """Hand a hub event to its listeners (webhook deliveries, notification mail) when the process that made it could
+    not (registry.services.events)."""
+    from registry.services.events import event_dispatch
+
+    return event_dispatch(event_id=event_id)
+
+
 # The tasks behind registry.models.Job rows, by name (registry/services/jobs.py sends them through these).
 JOB_TASKS: dict[str, Callable[[], Any]] = {
     "registry.verify_blob": lambda: verify_blob,
@@ -276,4 +287,5 @@ JOB_TASKS: dict[str, Callable[[], Any]] = {
     "registry.push_release_mirror": lambda: push_release_mirror,
     "registry.notify_discussion": lambda: notify_discussion,
     "registry.deliver_webhook": lambda: deliver_webhook,
+    "registry.dispatch_hub_event": lambda: dispatch_hub_event,
 }

@@ -33,7 +33,7 @@ from registry.models.core import (
     validate_repo_part,
 )
 from registry.models.downloads import DownloadDay, UserDownload
-from registry.models.jobs import Job
+from registry.models.jobs import HubEvent, Job
 from registry.models.lineage import RepoBaseModel
 from registry.models.orgs import OrgInvitation
 from registry.models.releases import (
@@ -87,6 +87,7 @@ __all__ = [
     "XorbUploader",
     "DownloadDay",
     "Job",
+    "HubEvent",
     "OrgInvitation",
     "UserDownload",
     "NAME_RE",

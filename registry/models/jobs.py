@@ -49,3 +49,19 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task}({self.key}) {self.state}"
+
+
+class HubEvent(models.Model):
+    """Something webhooks and notification e-mails react to (registry.hooks.hub_event), kept as a row written in the
+    transaction of the change that made it, with a Job that hands it to the listeners (registry.services.events):
+    a hub or worker that dies right after a commit delays the webhook, never loses it."""
+
+    payload = models.JSONField(help_text="{scope, action, repo_id, ...}: see registry.hooks.on_hub_event")
+    created_at = models.DateTimeField(default=timezone.now)
+    dispatched_at = models.DateTimeField(null=True, blank=True, help_text="When the listeners had it")
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="hubevent_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.payload.get('scope')}.{self.payload.get('action')} #{self.pk}"
