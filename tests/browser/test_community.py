@@ -72,3 +72,55 @@ def test_open_a_discussion_and_comment_on_it(page, console, screenshot, sign_in,
     assert not console.csp_violations(), console
     # The follower heard of the thread and the comment (the reader wrote both: they get nothing).
     assert sorted(m.to[0] for m in mail.outbox) == ["mina@example.com", "mina@example.com"]
+
+
+def test_a_writer_merges_a_pull_request_and_a_reader_cannot(browser, live_server, page, console, screenshot, sign_in,
+                                                            personas, make_repo):
+    from registry.models import Branch
+    from registry.services.commits import AddInline, commit_create
+    from registry.services.pulls import pr_commit_open
+
+    repo = make_repo("chat-llm")
+    commit_create(actor=personas.owner, repo=repo, title="seed", operations=[AddInline("notes.txt", b"one\ntwo\n")])
+    pr, _ = pr_commit_open(actor=personas.outsider, repo=repo, title="Add a generation config",
+                           operations=[AddInline("generation_config.json", b'{\n  "temperature": 0.7\n}\n')])
+    thread = f"/acme/chat-llm/discussions/{pr.num}"
+
+    # A reader sees the PR and its diff, and no merge button.
+    context = browser.new_context(base_url=live_server.url, locale="en-US")
+    context.set_default_timeout(15_000)
+    try:
+        reader = context.new_page()
+        sign_in(reader, personas.reader)
+        reader.goto(thread)
+        assert reader.locator('.pull-request li.change[data-path="generation_config.json"]').count() == 1
+        assert reader.locator(".pr-merge").count() == 0
+        assert reader.get_by_role("button", name="Merge pull request").count() == 0
+    finally:
+        context.close()
+
+    # A writer opens the thread, reads the diff and merges.
+    sign_in(page, personas.member)
+    page.goto(thread)
+    change = page.locator('.pull-request li.change[data-path="generation_config.json"]')
+    assert change.get_attribute("data-kind") == "added"
+    assert '+  "temperature": 0.7' in change.locator("pre.diff").inner_text()
+    assert page.locator(".pull-request").get_attribute("data-pr-status") == "open"
+    screenshot(page, "pull-request-open")
+    page.fill("#pr-merge-comment", "Thanks, merging.")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Merge pull request").click()
+    assert page.url.endswith(thread)
+    assert "is merged into main" in page.locator(".messages").inner_text()
+    assert page.locator(".pull-request").get_attribute("data-pr-status") == "merged"
+    assert page.locator(".pull-request .badge.pr-merged").inner_text().strip() == "Merged"
+    assert "merged this pull request" in page.inner_text(".thread")
+    assert page.get_by_role("button", name="Merge pull request").count() == 0
+    merge_commit = Branch.objects.get(repo=repo, name="main").head.oid
+    assert page.locator(".pr-refs a code").inner_text() == merge_commit[:7]
+    screenshot(page, "pull-request-merged")
+
+    # main now holds the file: the model's files page lists it.
+    page.goto("/acme/chat-llm/tree/main")
+    assert "generation_config.json" in page.locator("table.files").inner_text()
+    assert not console.csp_violations(), console

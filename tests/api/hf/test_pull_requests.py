@@ -7,7 +7,6 @@ import hashlib
 import re
 
 import pytest
-from django.urls import Resolver404, resolve
 from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
 
@@ -218,19 +217,9 @@ def test_pr_revision_routes(no_xet, api_for, seeded, personas):
     assert status_of(caught.value) == 400
 
 
-def _discussion_routes_present() -> bool:
-    try:
-        resolve("/api/models/acme/tiny/discussions")
-    except Resolver404:
-        return False
-    return True
-
-
 def test_upload_folder_with_xet_opens_a_pr(stock_xet, api_for, seeded, personas, tmp_path):
     """upload_folder(create_pr=True) with hf_xet opens a draft with create_pull_request (the discussions API), then
     commits to refs%2Fpr%2FN."""
-    if not _discussion_routes_present():
-        pytest.skip("the discussions API (create_pull_request) is not on this branch")
     repo = seeded()
     folder = tmp_path / "model"
     folder.mkdir()
@@ -241,6 +230,12 @@ def test_upload_folder_with_xet_opens_a_pr(stock_xet, api_for, seeded, personas,
     pr_files = paths(head(repo, pr_ref(num)))
     assert {"config.json", "weights.bin"} <= pr_files.keys() and pr_files["weights.bin"].blob.xet_hash
     assert "weights.bin" not in paths(head(repo))
+    # One PR only (the draft create_pull_request opened), with the upload as its commit event.
+    assert info.pr_revision == f"refs/pr/{num}"
+    (pr,) = Discussion.objects.filter(repo=repo, is_pull_request=True)
+    assert pr.num == num and pr.title == "Upload folder using huggingface_hub" and pr.author == personas.reader
+    details = api_for(personas.reader).get_discussion_details(repo.repo_id, num)
+    assert [e.summary for e in details.events if e.type == "commit"] == ["Upload folder using huggingface_hub"]
 
 
 def test_refs_lists_pull_requests_in_bounded_queries(client, seeded, personas):
