@@ -164,6 +164,7 @@ def test_a_pr_thread_shows_its_state(as_user, seed, personas):  # noqa: ANN001
     assert 'class="pull-request" data-status="draft"' in page and "<code>refs/pr/1</code>" in page
     # Its author publishes the draft.
     assert "Ready for review" in page
+    assert "No description provided." in page  # not an empty comment box
     as_user(personas.reader).post("/acme/tiny/discussions/1/status", {"status": "open"})
     assert Discussion.objects.get(num=1).status == "open"
     assert "Ready for review" not in as_user(personas.reader).get("/acme/tiny/discussions/1").content.decode()
