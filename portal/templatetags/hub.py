@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from django import template
@@ -63,3 +64,18 @@ def own_tags(tags: object) -> list[str]:
     from registry.lineage import display_tags
 
     return display_tags(tags if isinstance(tags, list) else [])
+
+
+@register.filter
+def checklist_detail(item: Any) -> str:
+    """A release checklist item's detail in the viewer's language: its `detail_msgid` translated and filled with
+    `detail_args` (registry.services.releases._item); the stored English `detail` for older items and free text."""
+    if not isinstance(item, dict):  # a ChecklistItem not stored yet
+        item = item.as_dict()
+    msgid, args = item.get("detail_msgid"), item.get("detail_args")
+    if not msgid:
+        return item.get("detail") or ""
+    try:
+        return _(msgid) % args if args else _(msgid)
+    except (KeyError, TypeError, ValueError):  # a translation that doesn't fit its arguments: the English
+        return item.get("detail") or ""

@@ -10,7 +10,7 @@ import hashlib
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -63,10 +63,23 @@ class ChecklistItem:
     key: str
     label: str
     ok: bool
-    detail: str = ""
+    detail: str = ""  # English, as the API and the audit trail read it
+    # The detail's English text with %(name)s placeholders and their values: the portal shows it translated
+    # (portal.templatetags.hub.checklist_detail); "" when the detail is free text (a card parser's message).
+    detail_msgid: str = ""
+    detail_args: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "label": self.label, "ok": self.ok, "detail": self.detail}
+        item = {"key": self.key, "label": self.label, "ok": self.ok, "detail": self.detail}
+        if self.detail_msgid:
+            item["detail_msgid"] = self.detail_msgid
+            item["detail_args"] = self.detail_args
+        return item
+
+
+def _item(key: str, label: str, ok: bool, msgid: str = "", **args: str) -> ChecklistItem:
+    """A checklist item whose detail is `msgid` (marked with gettext_noop) filled with `args`."""
+    return ChecklistItem(key, label, ok, msgid % args if args else msgid, msgid, args)
 
 
 # --- who may decide ------------------------------------------------------------------------------------------
@@ -89,78 +102,108 @@ def _validation_item(commit: Commit) -> ChecklistItem:
     label = gettext_noop("Validation passed with no failed file")
     run = ValidationRun.objects.filter(commit=commit).first()
     if run is None:
-        return ChecklistItem("validation", label, False, "this commit was never validated")
+        return _item("validation", label, False, gettext_noop("this commit was never validated"))
     repo_checks = [c for c in (run.summary or {}).get("checks", []) if isinstance(c, dict)]
     if run.status not in (ValidationStatus.PASSED, ValidationStatus.WARNING):
         # Name the repo-level checks that failed (config.json against the weights, a sharded index…): the
         # reviewer sees why without opening the Checks tab.
         failing = [f"{c.get('name')}: {c.get('message')}" for c in repo_checks if c.get("status") == "failed"]
-        detail = f"validation is {run.status}" + (" — " + "; ".join(failing[:3]) if failing else "")
-        return ChecklistItem("validation", label, False, detail[:1000])
+        if not failing:
+            return _item("validation", label, False, gettext_noop("validation is %(status)s"), status=run.status)
+        item = _item("validation", label, False, gettext_noop("validation is %(status)s — %(failing)s"),
+                     status=run.status, failing="; ".join(failing[:3]))
+        return ChecklistItem(item.key, label, False, item.detail[:1000], item.detail_msgid,
+                             {**item.detail_args, "failing": item.detail_args["failing"][:1000]})
     failed = list(run.files.filter(status=ValidationStatus.FAILED).values_list("path", flat=True)[:5])
     if failed:
-        return ChecklistItem("validation", label, False, "failed files: " + ", ".join(failed))
+        return _item("validation", label, False, gettext_noop("failed files: %(files)s"), files=", ".join(failed))
     warned = [str(c.get("name")) for c in repo_checks if c.get("status") == "warning"]
-    detail = f"validation {run.status}" + (f" (warnings: {', '.join(warned[:6])})" if warned else "")
-    return ChecklistItem("validation", label, True, detail)
+    if warned:
+        return _item("validation", label, True, gettext_noop("validation %(status)s (warnings: %(warnings)s)"),
+                     status=run.status, warnings=", ".join(warned[:6]))
+    return _item("validation", label, True, gettext_noop("validation %(status)s"), status=run.status)
 
 
-WAIVER_HINT = ("a consortium admin who may approve releases can waive it with a reason (Waive inference check on "
-               "the release page, or POST …/waive-inference); the waiver is audited and written into the manifest")
+# The inference item's details when the check did not pass: how to get past a check that can't run here.
+_NOT_RUN_DETAILS = {
+    "none": gettext_noop(
+        "no inference check has run for this commit (not run: this hub may have no GPU worker); a consortium admin "
+        "who may approve releases can waive it with a reason (Waive inference check on the release page, or POST "
+        "…/waive-inference); the waiver is audited and written into the manifest"),
+    "status": gettext_noop(
+        "inference check %(status)s (not run: a hub without GPU workers never runs it); a consortium admin who may "
+        "approve releases can waive it with a reason (Waive inference check on the release page, or POST "
+        "…/waive-inference); the waiver is audited and written into the manifest"),
+    "status_reason": gettext_noop(
+        "inference check %(status)s: %(reason)s (not run: a hub without GPU workers never runs it); a consortium "
+        "admin who may approve releases can waive it with a reason (Waive inference check on the release page, or "
+        "POST …/waive-inference); the waiver is audited and written into the manifest"),
+}
 
 
 def _inference_item(commit: Commit, release: Release | None) -> ChecklistItem:
     label = gettext_noop("Inference check passed (or waived by an admin)")
     if not commit_is_checkable(commit=commit):
-        return ChecklistItem("inference", label, True, "no transformers model to check")
+        return _item("inference", label, True, gettext_noop("no transformers model to check"))
     check = InferenceCheck.objects.filter(commit=commit).order_by("-created_at", "-id").first()
     if check is not None and check.status == InferenceStatus.PASSED:
-        return ChecklistItem("inference", label, True, "inference check passed")
+        return _item("inference", label, True, gettext_noop("inference check passed"))
     if release is not None and release.inference_waiver_reason:
-        by = release.inference_waived_by.get_username() if release.inference_waived_by else ""
-        return ChecklistItem("inference", label, True,
-                             f"waived{f' by {by}' if by else ''}: {release.inference_waiver_reason}")
+        reason = release.inference_waiver_reason
+        if release.inference_waived_by:
+            return _item("inference", label, True, gettext_noop("waived by %(by)s: %(reason)s"),
+                         by=release.inference_waived_by.get_username(), reason=reason)
+        return _item("inference", label, True, gettext_noop("waived: %(reason)s"), reason=reason)
     if check is None:
         # No GPU worker (or no inference extra) on this hub: the check never runs, so say how to get past it.
-        return ChecklistItem("inference", label, False,
-                             f"no inference check has run for this commit (not run: this hub may have no GPU "
-                             f"worker); {WAIVER_HINT}")
-    detail = f"inference check {check.status}" + (f": {check.reason}" if check.reason else "")
+        return _item("inference", label, False, _NOT_RUN_DETAILS["none"])
     if check.status in (InferenceStatus.PENDING, InferenceStatus.RUNNING, InferenceStatus.SKIPPED):
         # Queued with no GPU worker to take it, or skipped (no inference extra): it has not run.
-        detail += f" (not run: a hub without GPU workers never runs it); {WAIVER_HINT}"
-    return ChecklistItem("inference", label, False, detail)
+        if check.reason:
+            return _item("inference", label, False, _NOT_RUN_DETAILS["status_reason"], status=check.status,
+                         reason=check.reason)
+        return _item("inference", label, False, _NOT_RUN_DETAILS["status"], status=check.status)
+    if check.reason:
+        return _item("inference", label, False, gettext_noop("inference check %(status)s: %(reason)s"),
+                     status=check.status, reason=check.reason)
+    return _item("inference", label, False, gettext_noop("inference check %(status)s"), status=check.status)
 
 
 def _card_item(commit: Commit) -> ChecklistItem:
     label = gettext_noop("Model card with license, languages and pipeline tag")
     readme = CommitFile.objects.filter(commit=commit, path="README.md").only("content", "blob_id").first()
     if readme is None:
-        return ChecklistItem("card", label, False, "README.md is missing")
+        return _item("card", label, False, gettext_noop("README.md is missing"))
     if readme.content is None:
-        return ChecklistItem("card", label, False, "README.md is stored as a large file; keep the card small")
+        return _item("card", label, False, gettext_noop("README.md is stored as a large file; keep the card small"))
     try:
         data = parse_card(bytes(readme.content).decode("utf-8", errors="replace")).data
     except CardError as exc:
         return ChecklistItem("card", label, False, str(exc))
     missing = [key for key in ("license", "language", "pipeline_tag") if not data.get(key)]
     if missing:
-        return ChecklistItem("card", label, False, "the card's metadata lacks: " + ", ".join(missing))
+        return _item("card", label, False, gettext_noop("the card's metadata lacks: %(keys)s"),
+                     keys=", ".join(missing))
     return ChecklistItem("card", label, True, "")
 
 
 def _license_item(repo: ModelRepo) -> ChecklistItem:
     label = gettext_noop("License set on the repository")
     if repo.license_id is None:
-        hint = (f"the card's license {repo.card_license!r} is not one the hub knows: a hub admin adds it, or the "
-                f"owner picks one" if repo.card_license else
-                "put `license: <id>` (e.g. apache-2.0) in the model card, or pick one")
-        return ChecklistItem("license", label, False, f"no license is set in the repository settings; {hint}")
-    detail = f"{repo.license.name} v{repo.license.version}"
-    disagreement = license_disagreement(repo)
-    if disagreement:
-        detail += f" — warning: {disagreement}"
-    return ChecklistItem("license", label, True, detail)
+        if repo.card_license:
+            return _item("license", label, False, gettext_noop(
+                "no license is set in the repository settings; the card's license %(card)s is not one the hub "
+                "knows: a hub admin adds it, or the owner picks one"), card=repr(repo.card_license))
+        return _item("license", label, False, gettext_noop(
+            "no license is set in the repository settings; put `license: <id>` (e.g. apache-2.0) in the model "
+            "card, or pick one"))
+    if license_disagreement(repo):
+        return _item("license", label, True, gettext_noop(
+            "%(name)s v%(version)s — warning: the model card says license: %(card)s, but the repository's license "
+            "setting is %(setting)s"), name=repo.license.name, version=str(repo.license.version),
+            card=repo.card_license, setting=repo.license.slug)
+    return _item("license", label, True, gettext_noop("%(name)s v%(version)s"), name=repo.license.name,
+                 version=str(repo.license.version))
 
 
 def release_checklist(*, repo: ModelRepo, commit: Commit, release: Release | None = None) -> list[ChecklistItem]:

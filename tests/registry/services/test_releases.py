@@ -107,7 +107,9 @@ def test_a_waiver_unblocks_a_failed_inference_check_and_needs_an_admin_and_a_rea
     release = release_waive_inference(actor=admins["telco"], release=release, reason="GPU pool was down")
     assert release.state == Release.State.PENDING
     assert release.checklist[1] == {"key": "inference", "label": release.checklist[1]["label"], "ok": True,
-                                    "detail": "waived by telco-admin: GPU pool was down"}
+                                    "detail": "waived by telco-admin: GPU pool was down",
+                                    "detail_msgid": "waived by %(by)s: %(reason)s",
+                                    "detail_args": {"by": "telco-admin", "reason": "GPU pool was down"}}
 
 
 def test_a_blocked_request_is_pending_once_rechecked_after_the_fix(personas, make_repo):
