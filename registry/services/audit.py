@@ -21,6 +21,7 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "mirror.set",
     "org.invite", "org.invite_accept", "org.invite_cancel", "org.member_add", "org.member_remove",
     "org.member_role",
+    "pull_request.merge",
     "release.approve", "release.mirror", "release.publish", "release.recheck", "release.reject",
     "release.request", "release.waive_inference", "release.withdraw",
     "repo.create", "repo.delete", "repo.license_from_card", "repo.move", "repo.restore", "repo.take_down",
