@@ -34,6 +34,7 @@ from registry.models.core import (
 )
 from registry.models.downloads import DownloadDay, UserDownload
 from registry.models.jobs import HubEvent, Job
+from registry.models.likes import RepoLike
 from registry.models.lineage import RepoBaseModel
 from registry.models.orgs import OrgInvitation
 from registry.models.releases import (
@@ -71,6 +72,7 @@ __all__ = [
     "CatalogueFacet",
     "RepoBlob",
     "RepoBaseModel",
+    "RepoLike",
     "MirrorTarget",
     "Release",
     "ReleaseAdvisory",
