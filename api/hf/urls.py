@@ -7,7 +7,7 @@ gets the view's RevisionNotFound/EntryNotFound rather than a route miss.
 
 from django.urls import path, re_path
 
-from api.hf import access, discussions, files, likes, pulls, repos, upload, webhooks
+from api.hf import access, attachments, discussions, files, likes, pulls, repos, upload, webhooks
 from registry.names import url_group
 
 NS = url_group("namespace")  # the one name policy (registry.names): what repo_create accepts, and nothing else
@@ -25,6 +25,9 @@ urlpatterns = [
     re_path(r"^api/settings/webhooks/(?P<uid>[^/]+)$", webhooks.webhook, name="hf-webhook"),
     re_path(r"^api/settings/webhooks/(?P<uid>[^/]+)/(?P<switch>enable|disable)$", webhooks.webhook_switch,
             name="hf-webhook-switch"),
+    path("uploads", attachments.upload, name="hf-attachment-upload"),
+    re_path(r"^uploads/(?P<uid>[0-9a-f]{32})(?P<extension>\.[a-z0-9]{2,4})$", attachments.serve,
+            name="hf-attachment"),
     path("api/validate-yaml", repos.validate_yaml, name="hf-validate-yaml"),
     path("api/models", repos.list_models, name="hf-model-list"),
     re_path(rf"^api/models/{NS}/{NAME}$", repos.model_info, name="hf-model-info"),

@@ -4,6 +4,7 @@
 New areas add a module here and re-export its names below.
 """
 
+from registry.models.attachments import Attachment
 from registry.models.catalogue import CatalogueFacet
 from registry.models.community import PR_REF_PREFIX, Discussion, DiscussionEvent, DiscussionMute, pr_ref
 from registry.models.core import (
@@ -60,6 +61,7 @@ from registry.models.xet import (
 from registry.names import NAME_RE, RESERVED_NAMESPACES
 
 __all__ = [
+    "Attachment",
     "Webhook",
     "WebhookDelivery",
     "WebhookWatch",
