@@ -164,3 +164,20 @@ def test_comments_embed_media_only_from_attachments():
     assert f'<audio controls="" src="/uploads/{uid}.mp3">' in html
     assert "evil.example" not in html and "x.example" not in html and "javascript" not in html
     assert html.count("src=") == 3
+
+
+@pytest.mark.live
+def test_on_s3_the_url_redirects_to_a_signed_url_naming_the_sniffed_type(hub, s3_store, tmp_path, monkeypatch):  # noqa: ANN001
+    url = hub.api("outsider").upload_attachment(write(tmp_path, "screenshot.png", PNG))
+    first = httpx.get(url)
+    assert first.status_code == 302 and "X-Amz-Signature" in first.headers["Location"]
+    served = httpx.get(first.headers["Location"])
+    assert served.status_code == 200 and served.content == PNG
+    assert served.headers["Content-Type"] == "image/png"
+    # A body that outgrows its limit while streaming into S3 leaves no object behind.
+    monkeypatch.setattr(attachment_service, "PNG", attachment_service.Kind("image/png", ".png", 600))
+    with pytest.raises(HfHubHTTPError) as too_big:
+        hub.api("outsider").upload_attachment(write(tmp_path, "big.png", PNG))
+    assert too_big.value.response.status_code == 413 and Attachment.objects.count() == 1
+    listed = s3_store.client.list_objects_v2(Bucket=s3_store.bucket, Prefix="attachments/")
+    assert [o["Key"] for o in listed.get("Contents", [])] == [Attachment.objects.get().storage_key]
