@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.db.models.signals import pre_delete
+from django.dispatch import receiver
 from django.utils.translation import gettext
 
 from registry import permissions
@@ -46,3 +49,10 @@ def repo_unlike(*, user: Any, repo: ModelRepo, api_key: ApiKey | None = None) ->
         if deleted:
             ModelRepo.objects.filter(pk=repo.pk, likes__gt=0).update(likes=F("likes") - 1)
     return bool(deleted)
+
+
+@receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="likes_user_deleted")
+def _user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """A deleted account's likes go with it (CASCADE): take them off the counts in the same transaction."""
+    ModelRepo.objects.filter(pk__in=RepoLike.objects.filter(user=instance).values("repo_id"),
+                             likes__gt=0).update(likes=F("likes") - 1)

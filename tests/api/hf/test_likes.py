@@ -29,6 +29,8 @@ def test_the_count_follows_likes_and_unlikes_and_is_idempotent(personas, make_re
     assert repo_unlike(user=personas.outsider, repo=repo) is True
     assert repo_unlike(user=personas.outsider, repo=repo) is False
     assert count(repo) == 1
+    personas.reader.delete()  # a deleted account's likes leave the count
+    assert count(repo) == 0 and not RepoLike.objects.exists()
 
 
 @pytest.mark.live
