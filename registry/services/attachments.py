@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Sum
 from django.utils.translation import gettext
 
 from registry.exceptions import InvalidInput, NotAuthenticated, PermissionDenied, TooLarge
 from registry.models import ApiKey, Attachment
+from registry.services.audit import audit_record
 from registry.storage import get_store
 
 logger = logging.getLogger(__name__)
@@ -158,6 +160,17 @@ def attachment_upload(*, user: Any, stream: BinaryIO, length: int | None,
         _forget(attachment.storage_key)
         raise
     return attachment
+
+
+def attachment_delete(*, actor: Any, attachment: Attachment, ip: str | None = None) -> None:
+    """Moderation (the admin): the row and an AuditEvent now, the bytes once that is committed; the URL is a 404."""
+    with transaction.atomic():
+        audit_record(actor=actor, action="attachment.delete", target=attachment, target_label=attachment.filename,
+                     metadata={"uploader": attachment.uploader_id, "type": attachment.content_type,
+                               "size": attachment.size, "sha256": attachment.sha256}, ip=ip)
+        key = attachment.storage_key
+        attachment.delete()
+        transaction.on_commit(lambda: _forget(key))
 
 
 def _forget(key: str) -> None:

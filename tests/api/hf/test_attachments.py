@@ -181,3 +181,25 @@ def test_on_s3_the_url_redirects_to_a_signed_url_naming_the_sniffed_type(hub, s3
     assert too_big.value.response.status_code == 413 and Attachment.objects.count() == 1
     listed = s3_store.client.list_objects_v2(Bucket=s3_store.bucket, Prefix="attachments/")
     assert [o["Key"] for o in listed.get("Contents", [])] == [Attachment.objects.get().storage_key]
+
+
+def test_an_admin_deletes_an_attachment_with_its_bytes_and_an_audit_event(client, personas,  # noqa: ANN001
+                                                                         django_capture_on_commit_callbacks):
+    from django.urls import reverse
+
+    from registry.models import AuditEvent
+    from tests.fixtures.personas import make_user
+
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {make_key(personas.member)}"}
+    url = client.post("/uploads", PNG, content_type="image/png", **auth).content.decode().strip()
+    path = url.split("testserver", 1)[1]
+    attachment = Attachment.objects.get()
+    assert client.get(path).status_code == 200
+    client.force_login(make_user("root", is_superuser=True, is_staff=True))
+    changelist = reverse("admin:registry_attachment_changelist")
+    assert attachment.uid in client.get(changelist, {"q": "mina"}).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(changelist, {"action": "delete_attachments", "_selected_action": [attachment.pk]})
+    assert not Attachment.objects.exists() and get_store().head(attachment.storage_key) is None
+    assert AuditEvent.objects.get(action="attachment.delete").target_label == attachment.filename
+    assert client.get(path).status_code == 404
