@@ -203,3 +203,14 @@ def test_an_admin_deletes_an_attachment_with_its_bytes_and_an_audit_event(client
     assert not Attachment.objects.exists() and get_store().head(attachment.storage_key) is None
     assert AuditEvent.objects.get(action="attachment.delete").target_label == attachment.filename
     assert client.get(path).status_code == 404
+
+
+def test_the_thread_page_shows_attachments_and_drops_other_images(client, personas, make_repo):  # noqa: ANN001
+    uid = "b" * 32
+    repo = make_repo("tiny")
+    discussion_create(actor=personas.reader, repo=repo, title="Look",
+                      description=f"![shot](http://testserver/uploads/{uid}.png) ![px](https://evil.example/p.gif)")
+    page = client.get("/acme/tiny/discussions/1")
+    html = page.content.decode()
+    assert f'src="/uploads/{uid}.png"' in html and "evil.example" not in html
+    assert "media-src 'self' https:" in page["Content-Security-Policy"]
