@@ -205,6 +205,8 @@ def rows() -> list[Row]:
         Row("search", f"portal /models?q={SEARCH}", lambda s: get(s, f"/models?q={SEARCH}")),
         Row("hf-search", f"HF list_models(search={SEARCH!r}, limit=20)", list_search),
         Row("hf-author", "HF list_models(author=…, limit=50)", list_author),
+        Row("hf-likes", "HF list_models(sort='likes', limit=50)",
+            lambda s: len(list(hf(s).list_models(sort="likes", limit=50))) or 1),
         Row("api-v1", "/api/v1/models", lambda s: get(s, "/api/v1/models")),
         Row("repo-page", "repo page /{namespace}/{name}", lambda s: get(s, repo_path(s))),
         Row("model-info", "HF model_info", lambda s: hf(s).model_info(s.facts["repo"]) and 1),

@@ -14,6 +14,7 @@ from registry.selectors.catalogue import RepoQuery
 SORT_CHOICES = [
     ("relevance", _("Best match")),
     ("downloads", _("Most downloads")),
+    ("likes", _("Most liked")),
     ("updated", _("Recently updated")),
     ("name", _("Name")),
 ]

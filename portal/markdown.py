@@ -7,6 +7,7 @@ repo (`blob` pages and `resolve` downloads of the same revision).
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote, urlsplit
 
 import markdown as md
@@ -32,6 +33,12 @@ ALLOWED_ATTRIBUTES = {
     "h1": {"id"}, "h2": {"id"}, "h3": {"id"}, "h4": {"id"}, "h5": {"id"}, "h6": {"id"},
 }
 URL_SCHEMES = {"http", "https", "mailto"}
+# Comments (discussions) embed media only from this hub's attachments (`upload_attachment`, api/hf/attachments):
+# an image from elsewhere would tell another site who reads the thread, and when.
+COMMENT_TAGS = ALLOWED_TAGS | {"audio", "video"}
+COMMENT_ATTRIBUTES = {**ALLOWED_ATTRIBUTES, "audio": {"src", "controls"}, "video": {"src", "controls"}}
+MEDIA_TAGS = {"img", "audio", "video"}
+ATTACHMENT_PATH_RE = re.compile(r"\A/uploads/[0-9a-f]{32}\.[a-z0-9]{2,4}\Z")
 EXTENSIONS = ["fenced_code", "tables", "sane_lists", "toc"]
 
 
@@ -68,15 +75,35 @@ def _make_attribute_filter(repo_base: str | None, revision: str):  # noqa: ANN20
     return _filter
 
 
-def sanitize_html(html: str, *, repo_base: str | None = None, revision: str = "main") -> str:
+def attachment_src(value: str) -> str | None:
+    """The hub-relative path of an attachment URL (`http(s)://<any host>/uploads/<uid>.<ext>` or the path alone),
+    so the browser asks this hub whatever host the writer's client used; None for anything else."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("", "http", "https") or parts.query or parts.fragment:
+        return None
+    if not parts.scheme and parts.netloc:
+        return None  # //host/...: protocol-relative, another site
+    return parts.path if ATTACHMENT_PATH_RE.match(parts.path) else None
+
+
+def _comment_filter(tag: str, attribute: str, value: str) -> str | None:
+    if tag in MEDIA_TAGS and attribute == "src":
+        return attachment_src(value)
+    if tag == "code" and attribute == "class":
+        return value if value.startswith("language-") else None
+    return value
+
+
+def sanitize_html(html: str, *, repo_base: str | None = None, revision: str = "main",
+                  comment: bool = False) -> str:
     return nh3.clean(
         html,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
+        tags=COMMENT_TAGS if comment else ALLOWED_TAGS,
+        attributes=COMMENT_ATTRIBUTES if comment else ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
-        attribute_filter=_make_attribute_filter(repo_base, revision),
+        attribute_filter=_comment_filter if comment else _make_attribute_filter(repo_base, revision),
     )
 
 
@@ -84,6 +111,13 @@ def render_markdown(text: str, *, repo_base: str | None = None, revision: str = 
     """Markdown → sanitised HTML (safe to mark safe in templates)."""
     html = md.markdown(text or "", extensions=EXTENSIONS, output_format="html")
     return sanitize_html(html, repo_base=repo_base, revision=revision)
+
+
+def render_comment(text: str) -> str:
+    """A discussion comment → sanitised HTML: as a card, but images, audio and video only from this hub's
+    attachments (`/uploads/…`)."""
+    html = md.markdown(text or "", extensions=EXTENSIONS, output_format="html")
+    return sanitize_html(html, comment=True)
 
 
 def render_card(text: str, *, repo_base: str | None = None, revision: str = "main") -> str:

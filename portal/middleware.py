@@ -21,6 +21,9 @@ DEFAULT_POLICY = "; ".join([
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' data: https:",
+    # Comments' audio and video (portal.markdown.render_comment: /uploads/… only) may redirect to the user-content
+    # origin (USER_CONTENT_URL or S3), as images do.
+    "media-src 'self' https:",
     "font-src 'self'",
     "connect-src 'self'",
     "object-src 'none'",

@@ -385,6 +385,9 @@ CELERY_BEAT_SCHEDULE["registry.sweep_jobs"] = {"task": "registry.sweep_jobs", "s
 # `resolve` (file downloads) has its own, larger budget: snapshot_download makes two calls per file.
 RATE_LIMIT_API_PER_MINUTE = env_int("RATE_LIMIT_API_PER_MINUTE", 1000, minimum=0)
 RATE_LIMIT_RESOLVE_PER_MINUTE = env_int("RATE_LIMIT_RESOLVE_PER_MINUTE", 5000, minimum=0)
+# Discussion attachments (POST /uploads): uploads per minute per user (0: no limit), and each user's total bytes.
+ATTACHMENT_UPLOADS_PER_MINUTE = env_int("ATTACHMENT_UPLOADS_PER_MINUTE", 20, minimum=0)
+ATTACHMENT_QUOTA_BYTES = env_int("ATTACHMENT_QUOTA_BYTES", 1024 * 1024 * 1024, minimum=0)
 
 # --- checkpoint validation: re-queue runs a dead worker left behind --------------------------
 # A run is stale once its worker has reported no progress for this long (progress is saved every 8 MB).

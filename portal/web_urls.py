@@ -6,7 +6,19 @@ longest known branch or tag (links quote the revision as one segment, as hugging
 
 from django.urls import include, path, re_path
 
-from portal.views import account, commits, community, models, orgs, pulls, releases, repo_manage, tokens, webhooks
+from portal.views import (
+    account,
+    commits,
+    community,
+    likes,
+    models,
+    orgs,
+    pulls,
+    releases,
+    repo_manage,
+    tokens,
+    webhooks,
+)
 from registry.names import VERSION_PATTERN, url_group
 
 # The one name policy (registry.names): every name repo_create and the sign-up accept routes here, and only those.
@@ -63,6 +75,7 @@ urlpatterns = [
     re_path(rf"^{NS}/{NAME}/discussions/{NUM}/unsubscribe$", community.discussion_unsubscribe,
             name="discussion-unsubscribe"),
     re_path(rf"^{NS}/{NAME}/follow$", releases.model_follow, name="model-follow"),
+    re_path(rf"^{NS}/{NAME}/like$", likes.model_like, name="model-like"),
     re_path(rf"^{NS}/{NAME}/discussions/{NUM}/merge$", pulls.pr_merge_view, name="pr-merge"),
     re_path(rf"^{NS}/{NAME}/settings$", repo_manage.repo_settings, name="repo-settings"),
     re_path(rf"^{NS}/{NAME}/settings/delete$", repo_manage.repo_delete_view, name="repo-delete"),

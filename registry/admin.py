@@ -941,3 +941,51 @@ class WebhookDeliveryAdmin(ScaledAdmin):
             webhook_services.webhook_replay(actor=request.user, delivery=delivery, staff=True, ip=_ip(request))
             count += 1
         self.message_user(request, f"{count} deliver(ies) queued again.", messages.SUCCESS)
+
+
+# --- discussion attachments ------------------------------------------------------------------------------------
+
+from registry.models import Attachment  # noqa: E402
+from registry.services import attachments as attachment_services  # noqa: E402
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(ScaledAdmin):
+    """Images, videos and sounds uploaded for discussions (`/uploads/<uid>.<ext>`). Deleting goes through the
+    service: an AuditEvent, and the bytes leave the store. Search: a uid or an uploader's username."""
+
+    list_display = ("filename", "uploader", "content_type", "size", "created_at")
+    list_filter = ("content_type",)
+    list_select_related = ("uploader",)
+    ordering = ("-pk",)
+    sortable_by = ()
+    search_fields = ["__indexed__"]
+    search_help_text = "an attachment's uid, or its uploader's username."
+    readonly_fields = ("uid", "uploader", "storage_key", "content_type", "extension", "size", "sha256", "created_at")
+    actions = ["delete_attachments"]
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        term = search_term.strip().lower()
+        if not term:
+            return queryset, False
+        return queryset.filter(Q(uid=term) | Q(uploader__username=term)), False
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+    @admin.action(description="Delete the selected attachments (their bytes too)")
+    def delete_attachments(self, request: HttpRequest, queryset: QuerySet) -> None:
+        done = 0
+        for attachment in queryset:
+            attachment_services.attachment_delete(actor=request.user, attachment=attachment, ip=_ip(request))
+            done += 1
+        if done:
+            self.message_user(request, f"{done} attachment(s) deleted.", messages.SUCCESS)

@@ -9,7 +9,7 @@ class RegistryConfig(AppConfig):
     def ready(self) -> None:
         # Features that react to new commits register their listeners (registry.hooks) on import.
         from registry import generation
-        from registry.services import discussion_mail, inference, validation, webhooks  # noqa: F401
+        from registry.services import discussion_mail, inference, likes, validation, webhooks  # noqa: F401
 
         # Memoised download-path reads (registry.generation) are invalidated by watching every write.
         generation.install()

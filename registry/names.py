@@ -70,6 +70,7 @@ RESERVED_NAMESPACES = frozenset({
     "admin", "api", "models", "settings", "static", "accounts", "account", "organizations",
     "healthz", "readyz", "datasets", "spaces", "kernels", "new", "docs", "login", "logout", "signup", "_blobs",
     "cas", "media", "search", "releases", ".well-known", "i18n",
+    "uploads",  # POST /uploads: discussion attachments (api/hf/attachments)
     "v1",  # POST /v1/telemetry: hf_xet posts its telemetry to the origin root (api/cas)
 })
 

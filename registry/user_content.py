@@ -4,9 +4,9 @@ An uploaded file belongs to its uploader, not to the hub. Served from the hub's 
 .svg or .xhtml file would run script with the signed-in user's cookies, and an uploaded .js could be pulled into a
 hub page with `<script src>` (the site CSP allows 'self'). So every response that carries repo bytes — /resolve,
 the local store's signed URLs, and the type an S3 presigned URL asks for — takes its headers from here: a small
-allow-list of inert types (text shown as text/plain, raster images) may be shown inline; everything else is
-`application/octet-stream` with `Content-Disposition: attachment`. `nosniff` stops a browser from guessing a more
-dangerous type (an octet-stream is then never a script or a stylesheet), and the sandbox CSP keeps any document
+allow-list of inert types (text shown as text/plain, raster images, audio and video) may be shown inline; anything
+else is `application/octet-stream` with `Content-Disposition: attachment`. `nosniff` stops a browser from guessing a
+more dangerous type (an octet-stream is then never a script or a stylesheet), and the sandbox CSP keeps any document
 rendered anyway from running script or loading anything. huggingface_hub never reads Content-Type.
 """
 
@@ -20,7 +20,8 @@ TEXT = "text/plain; charset=utf-8"
 DOWNLOAD = "application/octet-stream"
 SANDBOX_CSP = "sandbox; default-src 'none'"
 # Suffix → the type the bytes are served inline as. Text formats become text/plain, which with nosniff is neither
-# markup, script nor style; images are the raster formats browsers never run script in (SVG is not one of them).
+# markup, script nor style; images are the raster formats browsers never run script in (SVG is not one of them);
+# audio and video are played, never run.
 INLINE_TYPES = {
     **dict.fromkeys((".txt", ".md", ".markdown", ".rst", ".json", ".jsonl", ".csv", ".tsv", ".yaml", ".yml",
                      ".toml", ".cfg", ".ini", ".py", ".log"), TEXT),
@@ -29,6 +30,14 @@ INLINE_TYPES = {
     ".jpeg": "image/jpeg",
     ".gif": "image/gif",
     ".webp": "image/webp",
+    # Discussion attachments (registry.services.attachments: the type sniffed from the bytes names the file) and
+    # repo files alike: media a browser plays, never runs.
+    ".mp4": "video/mp4",
+    ".mov": "video/quicktime",
+    ".webm": "video/webm",
+    ".mp3": "audio/mpeg",
+    ".wav": "audio/wav",
+    ".ogg": "audio/ogg",
 }
 
 

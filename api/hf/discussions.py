@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from api.auth import Principal, client_ip
 from api.hf.common import absolute, get_repo, hf_view, iso, json_body
-from portal.markdown import render_markdown
+from portal.markdown import render_comment
 from registry.exceptions import InvalidInput
 from registry.models import Discussion, DiscussionEvent, ModelRepo
 from registry.selectors.discussions import comment_get, discussion_events, discussion_get, discussion_page
@@ -59,8 +59,8 @@ def _iso_text(value: object) -> str | None:
 
 
 def comment_html(text: str) -> str:
-    """A comment's Markdown as safe HTML: the sanitiser model cards go through."""
-    return render_markdown(text)
+    """A comment's Markdown as safe HTML: the sanitiser model cards go through, media only from attachments."""
+    return render_comment(text)
 
 
 def event_json(event: DiscussionEvent) -> dict[str, Any]:

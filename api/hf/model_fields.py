@@ -251,7 +251,7 @@ PRODUCERS: dict[str, Callable[[ModelRepo, ModelBatch], Any]] = {
     "inferenceProviderMapping": lambda r, _b: [],
     "lastModified": lambda r, _b: iso(r.updated_at),
     "library_name": lambda r, _b: r.library_name or None,
-    "likes": lambda r, _b: 0,  # liking is not a feature of this hub: every model has none
+    "likes": lambda r, _b: r.likes,  # the maintained count (registry.services.likes)
     "model-index": _card_value("model-index"),
     "pipeline_tag": lambda r, _b: r.pipeline_tag or None,
     "private": lambda r, _b: r.private,

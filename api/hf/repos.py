@@ -297,9 +297,9 @@ def safetensors_metadata(request: HttpRequest, principal: Principal, namespace: 
     return JsonResponse({"index": index, "headers": found.headers}, headers={"X-Repo-Commit": commit.oid})
 
 
-# HF sort names (the client maps last_modified → lastModified …) → the catalogue's orders. Every model has 0 likes
-# here (liking is not a feature of this hub), so sort=likes is a tie broken by downloads.
-HF_SORTS = {"downloads": "downloads", "lastModified": "updated", "createdAt": "created", "likes": "downloads"}
+# HF sort names (the client maps last_modified → lastModified …) → the catalogue's orders; likes is the maintained
+# count (registry.services.likes).
+HF_SORTS = {"downloads": "downloads", "lastModified": "updated", "createdAt": "created", "likes": "likes"}
 HF_DIRECTIONS = {"-1": False, "desc": False, "1": True, "asc": True}
 
 

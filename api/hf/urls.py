@@ -7,7 +7,7 @@ gets the view's RevisionNotFound/EntryNotFound rather than a route miss.
 
 from django.urls import path, re_path
 
-from api.hf import access, discussions, files, pulls, repos, upload, webhooks
+from api.hf import access, attachments, discussions, files, likes, pulls, repos, upload, webhooks
 from registry.names import url_group
 
 NS = url_group("namespace")  # the one name policy (registry.names): what repo_create accepts, and nothing else
@@ -25,6 +25,9 @@ urlpatterns = [
     re_path(r"^api/settings/webhooks/(?P<uid>[^/]+)$", webhooks.webhook, name="hf-webhook"),
     re_path(r"^api/settings/webhooks/(?P<uid>[^/]+)/(?P<switch>enable|disable)$", webhooks.webhook_switch,
             name="hf-webhook-switch"),
+    path("uploads", attachments.upload, name="hf-attachment-upload"),
+    re_path(r"^uploads/(?P<uid>[0-9a-f]{32})(?P<extension>\.[a-z0-9]{2,4})$", attachments.serve,
+            name="hf-attachment"),
     path("api/validate-yaml", repos.validate_yaml, name="hf-validate-yaml"),
     path("api/models", repos.list_models, name="hf-model-list"),
     re_path(rf"^api/models/{NS}/{NAME}$", repos.model_info, name="hf-model-info"),
@@ -46,6 +49,9 @@ urlpatterns = [
             name="hf-discussion-comment-hide"),
     re_path(rf"^api/models/{NS}/{NAME}/discussions/{NUM}/title$", discussions.title, name="hf-discussion-title"),
     re_path(rf"^api/models/{NS}/{NAME}/discussions/{NUM}/status$", discussions.status, name="hf-discussion-status"),
+    re_path(rf"^api/models/{NS}/{NAME}/like$", likes.unlike, name="hf-unlike"),
+    re_path(rf"^api/models/{NS}/{NAME}/likers$", likes.repo_likers, name="hf-likers"),
+    re_path(r"^api/users/(?P<username>[^/]{1,150})/likes$", likes.user_likes, name="hf-user-likes"),
     re_path(rf"^api/models/{NS}/{NAME}/refs$", repos.refs, name="hf-refs"),
     re_path(rf"^api/models/{NS}/{NAME}/discussions/{NUM}/merge$", pulls.merge, name="hf-pr-merge"),
     re_path(rf"^api/models/{NS}/{NAME}/commits/{REST}$", repos.commits, name="hf-commits"),

@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal.markdown import render_markdown
+from portal.markdown import render_comment
 from portal.views.common import client_ip, portal_view
 from portal.views.models import _repo_context
 from registry.exceptions import Conflict, InvalidInput, PermissionDenied, RevisionNotFound
@@ -103,7 +103,7 @@ def _event_rows(request: HttpRequest, discussion: Discussion, is_writer: bool) -
     for event in discussion_events(discussion=discussion):
         row: dict[str, Any] = {"event": event, "deleted_author": event.author_id is None}
         if event.type == DiscussionEvent.Type.COMMENT:
-            row["html"] = "" if event.hidden else render_markdown(event.content)
+            row["html"] = "" if event.hidden else render_comment(event.content)
             row["can_moderate"] = (not event.hidden and user_id is not None
                                    and (is_writer or event.author_id == user_id))
         rows.append(row)

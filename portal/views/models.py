@@ -29,6 +29,7 @@ from registry.selectors.catalogue import FacetOption, catalogue_facets, namespac
 from registry.selectors.discussions import open_count
 from registry.selectors.history import history_page
 from registry.selectors.inference import commit_inference_status, inference_latest_for_commit, inference_speed_history
+from registry.selectors.likes import like_state
 from registry.selectors.lineage import model_tree as lineage_tree
 from registry.selectors.portal import (
     DEFAULT_BRANCH,
@@ -172,6 +173,7 @@ def _repo_context(request: HttpRequest, repo: ModelRepo, *, revision: str, tab: 
         # Writers see the Settings tab (no query for anonymous viewers).
         "can_write": request.user.is_authenticated and permissions.can_write_repo(request.user, repo),
         "follow_count": None,
+        "liked": like_state(user=request.user, repo=repo),
         "community_open": open_count(repo=repo),
         # Files of a withdrawn release's commit carry a warning (one query, on the file pages only).
         "withdrawn_release": (withdrawn_release_for_commit(repo=repo, commit_id=commit.pk)

@@ -4,6 +4,7 @@
 New areas add a module here and re-export its names below.
 """
 
+from registry.models.attachments import Attachment
 from registry.models.catalogue import CatalogueFacet
 from registry.models.community import PR_REF_PREFIX, Discussion, DiscussionEvent, DiscussionMute, pr_ref
 from registry.models.core import (
@@ -34,6 +35,7 @@ from registry.models.core import (
 )
 from registry.models.downloads import DownloadDay, UserDownload
 from registry.models.jobs import HubEvent, Job
+from registry.models.likes import RepoLike
 from registry.models.lineage import RepoBaseModel
 from registry.models.orgs import OrgInvitation
 from registry.models.releases import (
@@ -59,6 +61,7 @@ from registry.models.xet import (
 from registry.names import NAME_RE, RESERVED_NAMESPACES
 
 __all__ = [
+    "Attachment",
     "Webhook",
     "WebhookDelivery",
     "WebhookWatch",
@@ -71,6 +74,7 @@ __all__ = [
     "CatalogueFacet",
     "RepoBlob",
     "RepoBaseModel",
+    "RepoLike",
     "MirrorTarget",
     "Release",
     "ReleaseAdvisory",

@@ -136,6 +136,8 @@ class ModelRepo(models.Model):
     parameter_dtypes = models.JSONField(
         default=dict, blank=True, help_text='Parameters per dtype from the safetensors headers: {"F32": 123}')
     downloads = models.PositiveBigIntegerField(default=0)
+    likes = models.PositiveIntegerField(
+        default=0, help_text="RepoLike rows of this repo, maintained in the like's transaction (services.likes).")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     # Derived: the full-text document of id, task, library, tags and description (registry.models.catalogue.
@@ -157,6 +159,7 @@ class ModelRepo(models.Model):
         # tie-breaker, is one index range whatever the page.
         indexes = [
             models.Index(fields=["downloads", "id"], name="repo_downloads_id"),
+            models.Index(fields=["likes", "id"], name="repo_likes_id"),
             models.Index(fields=["updated_at", "id"], name="repo_updated_id"),
             models.Index(fields=["created_at", "id"], name="repo_created_id"),
             models.Index(fields=["pipeline_tag"], name="repo_pipeline_tag"),

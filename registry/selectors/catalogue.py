@@ -3,7 +3,7 @@
 
 Cost is flat in the catalogue's size:
 * **Pages are keyset pages** (registry.selectors.keyset) in a stable order backed by an index — downloads, last
-  update or creation, each with the id as tie-breaker, or the repo id — never OFFSET, never COUNT(*).
+  update, creation or likes, each with the id as tie-breaker, or the repo id — never OFFSET, never COUNT(*).
 * **Search** on PostgreSQL uses indexes only (registry.models.catalogue.postgres_indexes): the repo id as a
   substring (trigram GIN on UPPER(namespace) and UPPER(name), which serve Django's icontains), the card text as
   full text (ModelRepo.search_vector, a `simple`-configuration tsvector of id, task, library, tags and description
@@ -46,6 +46,7 @@ from registry.selectors.repos import lower_is, repo_id_ci, repo_visible_queryset
 
 ORDERINGS = {
     "downloads": Ordering("downloads", (("downloads", "int"), ("id", "int"))),
+    "likes": Ordering("likes", (("likes", "int"), ("id", "int"))),  # the maintained count (services.likes)
     "updated": Ordering("updated", (("updated_at", "datetime"), ("id", "int"))),
     "created": Ordering("created", (("created_at", "datetime"), ("id", "int"))),
     "name": Ordering("name", (("namespace", "str"), ("name", "str")), descending=False),

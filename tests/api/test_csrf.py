@@ -68,7 +68,8 @@ def commit_body(path: str) -> str:
 def test_every_hf_route_refuses_a_session_write_without_the_csrf_token(browser, repo):
     """Walks every HF-compatible route (from the URL resolver: new routes are covered without being listed)."""
     walked = routes("api.hf.urls", namespace="acme", name="tiny", rest="main", token="t", write="/write",
-                    status="pending", uid="0123456789abcdef", switch="disable", num="1", comment_id="abc")
+                    status="pending", uid="0" * 32, switch="enable", num="1", comment_id="abc", username="olivia",
+                    extension=".png")
     commits = Commit.objects.filter(repo=repo).count()
     for route in walked:
         for method in UNSAFE:

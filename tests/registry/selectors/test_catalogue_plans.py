@@ -129,3 +129,31 @@ def test_lineage_reads_come_from_the_children_index(personas, make_repo):
     assert "repo_base_model_children" in filtered
     [plan] = plans_of(lambda: children_counts(viewer=None, repos=[base]))
     assert "repo_base_model_children" in plan
+
+
+@postgres_only
+def test_a_next_page_by_likes_is_an_index_range_of_the_likes_order(catalogue, personas):
+    query = RepoQuery(sort="likes")
+    first = repo_page(viewer=personas.anonymous, query=query, size=1)
+    [plan] = plans_of(lambda: repo_page(viewer=personas.anonymous, query=query, cursor=first.next, size=1))
+    assert "Index Scan Backward using repo_likes_id" in plan, plan
+    assert "Index Cond: (ROW(" in plan and "Sort" not in plan, plan
+
+
+@postgres_only
+def test_likes_lists_page_by_their_indexes(catalogue, personas):
+    from registry.selectors.likes import repo_likers_page, user_likes_page
+    from registry.services.likes import repo_like
+
+    repos = list(ModelRepo.objects.all())
+    for repo in repos:
+        repo_like(user=personas.member, repo=repo)
+        repo_like(user=personas.reader, repo=repo)
+    first = user_likes_page(viewer=personas.outsider, user=personas.member, cursor=None, size=1)
+    [plan] = plans_of(lambda: user_likes_page(viewer=personas.outsider, user=personas.member, cursor=first.next,
+                                              size=1))
+    # The index answers the user and the row range (a tiny table may still be sorted after a bitmap scan).
+    assert "on repolike_user_created" in plan and "Index Cond: ((user_id = " in plan and "ROW(" in plan, plan
+    first = repo_likers_page(repo=repos[0], cursor=None, size=1)
+    [plan] = plans_of(lambda: repo_likers_page(repo=repos[0], cursor=first.next, size=1))
+    assert "on repolike_repo_created" in plan and "Index Cond: ((repo_id = " in plan and "ROW(" in plan, plan
