@@ -11,6 +11,7 @@ from registry.models import AuditEvent
 # service writes is listed here.
 AUDIT_ACTIONS: tuple[str, ...] = (
     "api_key.create", "api_key.revoke",
+    "attachment.delete",
     "blob.materialise", "blob.reject", "blob.upload",
     "branch.create", "branch.delete",
     "commit.create",
