@@ -105,14 +105,14 @@ def test_a_writer_merges_a_pull_request_and_a_reader_cannot(browser, live_server
     change = page.locator('.pull-request li.change[data-path="generation_config.json"]')
     assert change.get_attribute("data-kind") == "added"
     assert '+  "temperature": 0.7' in change.locator("pre.diff").inner_text()
-    assert page.locator(".pull-request").get_attribute("data-pr-status") == "open"
+    assert page.locator(".pull-request").get_attribute("data-status") == "open"
     screenshot(page, "pull-request-open")
     page.fill("#pr-merge-comment", "Thanks, merging.")
     with page.expect_navigation():
         page.get_by_role("button", name="Merge pull request").click()
     assert page.url.endswith(thread)
     assert "is merged into main" in page.locator(".messages").inner_text()
-    assert page.locator(".pull-request").get_attribute("data-pr-status") == "merged"
+    assert page.locator(".pull-request").get_attribute("data-status") == "merged"
     assert page.locator(".pull-request .badge.pr-merged").inner_text().strip() == "Merged"
     assert "merged this pull request" in page.inner_text(".thread")
     assert page.get_by_role("button", name="Merge pull request").count() == 0
