@@ -13,11 +13,12 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from registry import permissions
 from registry.models import Branch, Commit, CommitFile, Discussion, FileCheck, pr_ref
 from registry.selectors.changes import ADDED, REMOVED, ChangePage, FileChange, change_page, changed_paths
-from registry.selectors.validation import file_quarantine, quarantine_attach
+from registry.selectors.validation import commit_validation_status, file_quarantine, quarantine_attach
 
 DIFF_FILES_MAX = 300  # files the API's `diff` covers
 DIFF_TEXT_MAX = 1024 * 1024  # characters of the API's `diff`; the rest is cut with a note
@@ -191,9 +192,10 @@ def pr_page_context(discussion: Discussion, *, viewer: Any) -> dict[str, Any]:
     context: dict[str, Any] = {
         "pr_files": [], "pr_counts": None, "pr_more": False, "pr_conflicts": [], "pr_failed": [],
         "pr_can_merge": False, "pr_is_writer": writer, "pr_head": None, "pr_base": None,
-        "pr_ref": pr_ref(discussion.num), "pr_target": discussion.target_branch, "pr_status": discussion.status,
+        "pr_ref": pr_ref(discussion.num), "pr_qrev": quote(pr_ref(discussion.num), safe=""),
+        "pr_target": discussion.target_branch, "pr_status": discussion.status,
         "pr_merge_url": f"/{repo.namespace}/{repo.name}/discussions/{discussion.num}/merge",
-        "pr_merge_commit": discussion.merge_commit_oid,
+        "pr_merge_commit": discussion.merge_commit_oid, "pr_checks": None,
     }
     if heads is None:
         return context
@@ -203,6 +205,8 @@ def pr_page_context(discussion: Discussion, *, viewer: Any) -> dict[str, Any]:
     context.update({
         "pr_files": page.changes, "pr_counts": page.counts, "pr_more": page.next_after is not None,
         "pr_conflicts": conflicts, "pr_failed": failed, "pr_head": heads.pr_head, "pr_base": heads.base,
+        # The PR head's validation (pending and running too: a writer sees the checks haven't finished).
+        "pr_checks": commit_validation_status(commit=heads.pr_head),
         "pr_can_merge": writer and discussion.status == Status.OPEN and heads.target_head is not None
         and not conflicts and not failed,
     })

@@ -90,3 +90,19 @@ def test_portal_tree_at_a_pr_ref_and_no_pr_in_branch_menus(pr, personas, as_user
     assert blob.status_code == 200 and "2" in blob.content.decode()
     model_page = c.get("/acme/tiny").content.decode()
     assert "refs/pr/1" not in model_page
+
+
+def test_the_pr_heads_checks_are_shown_with_a_link(pr, personas, as_user):
+    from registry.models import ValidationRun
+
+    assert "pr-checks" not in render(pr, personas.member)  # never queued: nothing to show
+    head = Branch.objects.get(repo=pr.repo, name="refs/pr/1").head
+    run = ValidationRun.objects.create(repo=pr.repo, commit=head, status="running")
+    html = render(pr, personas.member)
+    assert 'data-validation="running"' in html and 'href="/acme/tiny/checks/refs%2Fpr%2F1"' in html
+    run.status = "failed"
+    run.save()
+    assert 'data-validation="failed"' in render(pr, personas.reader)
+    assert "최신 커밋의 검사" in render(pr, personas.member, "ko")
+    page = as_user(personas.reader).get("/acme/tiny/checks/refs%2Fpr%2F1")
+    assert page.status_code == 200 and 'data-run-status="failed"' in page.content.decode()
