@@ -205,7 +205,9 @@ def test_if_the_web_server_dies_the_worker_is_stopped(embedded, tmp_path):
     returncode = embedded.process.wait(timeout=30)
     assert returncode != 0
     assert "stopping the other" in embedded.output()
-    deadline = time.monotonic() + 5
+    # The worker's warm shutdown (its pool children included) can take a while on a loaded machine; what matters
+    # is that it ends, not how fast.
+    deadline = time.monotonic() + 30
     while group_alive(embedded.process.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not group_alive(embedded.process.pid), "the worker outlived the web server"
