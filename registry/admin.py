@@ -11,6 +11,9 @@ and inlines that show the first rows of a 20,000-file commit rather than all of 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any
+
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
@@ -77,6 +80,31 @@ class ScaledAdmin(admin.ModelAdmin):
     paginator = CappedCountPaginator
     show_full_result_count = False  # a second COUNT(*) of the unfiltered table
     show_facets = admin.ShowFacets.NEVER  # a COUNT per filter choice
+
+
+class ServiceRowsAdmin(ScaledAdmin):
+    """Rows only the services make and remove, so their rules and AuditEvents apply: no add form and no plain
+    delete (without the delete permission Django leaves out its delete_selected action too). Actions call a
+    service per selected row through `each`."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+    def each(self, request: HttpRequest, rows: Iterable[Any], call: Callable[[Any], object], done: str) -> None:
+        """`call(row)` for every row; a refusal (HubError) is reported beside its row and the others go on.
+        `done` is the success message, formatted with the count ("{} thread(s) locked.")."""
+        count = 0
+        for row in rows:
+            try:
+                call(row)
+                count += 1
+            except HubError as exc:
+                self.message_user(request, f"{row}: {exc.message}", messages.ERROR)
+        if count:
+            self.message_user(request, done.format(count), messages.SUCCESS)
 
 
 class KnownValuesFilter(admin.SimpleListFilter):
@@ -748,7 +776,7 @@ class DiscussionEventInline(admin.TabularInline):
 
 
 @admin.register(Discussion)
-class DiscussionAdmin(ScaledAdmin):
+class DiscussionAdmin(ServiceRowsAdmin):
     """Moderation goes through the discussion services: the same rules and AuditEvents as the API and the portal.
     Search: `owner/name` of a repo or an owner, a title's words, or an author's username."""
 
@@ -771,50 +799,28 @@ class DiscussionAdmin(ScaledAdmin):
         match = _search_repos(queryset, term) | Q(title__icontains=term) | Q(author_name__iexact=term)
         return queryset.filter(match), False
 
-    def get_actions(self, request: HttpRequest) -> dict:
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)  # deleting goes through the service (audit row, PR ref)
-        return actions
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:  # noqa: ANN001
-        return False
-
     @admin.display(description="kind")
     def kind(self, obj: Discussion) -> str:
         return "pull request" if obj.is_pull_request else "discussion"
 
-    def _each(self, request: HttpRequest, queryset: QuerySet, verb: str, call) -> None:  # noqa: ANN001
-        done = 0
-        for discussion in queryset.select_related("repo"):
-            try:
-                call(discussion)
-                done += 1
-            except HubError as exc:
-                self.message_user(request, f"{discussion}: {exc.message}", messages.ERROR)
-        if done:
-            self.message_user(request, f"{done} thread(s) {verb}.", messages.SUCCESS)
-
     @admin.action(description="Lock the selected threads (only the repo's writers comment)")
     def lock(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._each(request, queryset, "locked", lambda d: discussion_services.discussion_lock(
-            actor=request.user, discussion=d, locked=True, ip=_ip(request)))
+        self.each(request, queryset.select_related("repo"), lambda d: discussion_services.discussion_lock(
+            actor=request.user, discussion=d, locked=True, ip=_ip(request)), "{} thread(s) locked.")
 
     @admin.action(description="Unlock the selected threads")
     def unlock(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._each(request, queryset, "unlocked", lambda d: discussion_services.discussion_lock(
-            actor=request.user, discussion=d, locked=False, ip=_ip(request)))
+        self.each(request, queryset.select_related("repo"), lambda d: discussion_services.discussion_lock(
+            actor=request.user, discussion=d, locked=False, ip=_ip(request)), "{} thread(s) unlocked.")
 
     @admin.action(description="Delete the selected threads (spam; an audit event keeps what they were)")
     def delete_threads(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._each(request, queryset, "deleted", lambda d: discussion_services.discussion_delete(
-            actor=request.user, discussion=d, ip=_ip(request)))
+        self.each(request, queryset.select_related("repo"), lambda d: discussion_services.discussion_delete(
+            actor=request.user, discussion=d, ip=_ip(request)), "{} thread(s) deleted.")
 
 
 @admin.register(DiscussionEvent)
-class DiscussionEventAdmin(ScaledAdmin):
+class DiscussionEventAdmin(ServiceRowsAdmin):
     """Comments and other events. Hiding goes through the service: the text and its history are erased for good
     and an AuditEvent is written. Search: a comment id, or `owner/name` of a repo."""
 
@@ -837,28 +843,10 @@ class DiscussionEventAdmin(ScaledAdmin):
                  | Q(author_name__iexact=term))
         return queryset.filter(match), False
 
-    def get_actions(self, request: HttpRequest) -> dict:
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:  # noqa: ANN001
-        return False
-
     @admin.action(description="Hide the selected comments for good (their text is erased)")
     def hide_comments(self, request: HttpRequest, queryset: QuerySet) -> None:
-        done = 0
-        for event in queryset.select_related("discussion__repo"):
-            try:
-                discussion_services.comment_hide(actor=request.user, event=event, ip=_ip(request))
-                done += 1
-            except HubError as exc:
-                self.message_user(request, f"{event}: {exc.message}", messages.ERROR)
-        if done:
-            self.message_user(request, f"{done} comment(s) hidden.", messages.SUCCESS)
+        self.each(request, queryset.select_related("discussion__repo"), lambda event: discussion_services.comment_hide(
+            actor=request.user, event=event, ip=_ip(request)), "{} comment(s) hidden.")
 
 
 # --- webhooks --------------------------------------------------------------------------------------------------
@@ -868,7 +856,7 @@ from registry.services import webhooks as webhook_services  # noqa: E402
 
 
 @admin.register(Webhook)
-class WebhookAdmin(ScaledAdmin):
+class WebhookAdmin(ServiceRowsAdmin):
     """Staff see every hook and can disable, enable or delete one (audited); owners edit them in the portal."""
 
     list_display = ("uid", "url", "owner_user", "owner_org", "domains", "disabled", "failure_streak", "created_at")
@@ -882,38 +870,25 @@ class WebhookAdmin(ScaledAdmin):
                        "disabled_reason", "failure_streak", "created_by", "created_at", "updated_at")
     actions = ("disable", "enable", "delete_hooks")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Webhook | None = None) -> bool:
-        return False  # the audited action below instead
-
-    def get_actions(self, request: HttpRequest) -> dict:
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
-
     @admin.action(description="Disable the selected webhooks")
     def disable(self, request: HttpRequest, queryset: QuerySet[Webhook]) -> None:
-        for hook in queryset.select_related("owner_user", "owner_org"):
-            webhook_services.webhook_set_disabled(actor=request.user, webhook=hook, disabled=True, staff=True,
-                                                  reason="disabled by an administrator", ip=_ip(request))
-        self.message_user(request, f"{queryset.count()} webhook(s) disabled.", messages.SUCCESS)
+        self.each(request, queryset.select_related("owner_user", "owner_org"),
+                  lambda hook: webhook_services.webhook_set_disabled(
+                      actor=request.user, webhook=hook, disabled=True, staff=True,
+                      reason="disabled by an administrator", ip=_ip(request)), "{} webhook(s) disabled.")
 
     @admin.action(description="Enable the selected webhooks")
     def enable(self, request: HttpRequest, queryset: QuerySet[Webhook]) -> None:
-        for hook in queryset.select_related("owner_user", "owner_org"):
-            webhook_services.webhook_set_disabled(actor=request.user, webhook=hook, disabled=False, staff=True,
-                                                  ip=_ip(request))
-        self.message_user(request, f"{queryset.count()} webhook(s) enabled.", messages.SUCCESS)
+        self.each(request, queryset.select_related("owner_user", "owner_org"),
+                  lambda hook: webhook_services.webhook_set_disabled(
+                      actor=request.user, webhook=hook, disabled=False, staff=True, ip=_ip(request)),
+                  "{} webhook(s) enabled.")
 
     @admin.action(description="Delete the selected webhooks (audited)")
     def delete_hooks(self, request: HttpRequest, queryset: QuerySet[Webhook]) -> None:
-        count = 0
-        for hook in queryset.select_related("owner_user", "owner_org"):
-            webhook_services.webhook_delete(actor=request.user, webhook=hook, staff=True, ip=_ip(request))
-            count += 1
-        self.message_user(request, f"{count} webhook(s) deleted.", messages.SUCCESS)
+        self.each(request, queryset.select_related("owner_user", "owner_org"),
+                  lambda hook: webhook_services.webhook_delete(actor=request.user, webhook=hook, staff=True,
+                                                               ip=_ip(request)), "{} webhook(s) deleted.")
 
 
 @admin.register(WebhookDelivery)
@@ -950,7 +925,7 @@ from registry.services import attachments as attachment_services  # noqa: E402
 
 
 @admin.register(Attachment)
-class AttachmentAdmin(ScaledAdmin):
+class AttachmentAdmin(ServiceRowsAdmin):
     """Images, videos and sounds uploaded for discussions (`/uploads/<uid>.<ext>`). Deleting goes through the
     service: an AuditEvent, and the bytes leave the store. Search: a uid or an uploader's username."""
 
@@ -970,22 +945,7 @@ class AttachmentAdmin(ScaledAdmin):
             return queryset, False
         return queryset.filter(Q(uid=term) | Q(uploader__username=term)), False
 
-    def get_actions(self, request: HttpRequest) -> dict:
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:  # noqa: ANN001
-        return False
-
     @admin.action(description="Delete the selected attachments (their bytes too)")
     def delete_attachments(self, request: HttpRequest, queryset: QuerySet) -> None:
-        done = 0
-        for attachment in queryset:
-            attachment_services.attachment_delete(actor=request.user, attachment=attachment, ip=_ip(request))
-            done += 1
-        if done:
-            self.message_user(request, f"{done} attachment(s) deleted.", messages.SUCCESS)
+        self.each(request, queryset, lambda attachment: attachment_services.attachment_delete(
+            actor=request.user, attachment=attachment, ip=_ip(request)), "{} attachment(s) deleted.")
