@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.db.models import Q
 from django.utils.translation import gettext
 
 from registry.exceptions import NotAuthenticated, PermissionDenied, RepoNotFound
@@ -39,6 +40,18 @@ def can_read_repo(user: Viewer, repo: ModelRepo) -> bool:
     if repo.owner_user_id is not None:
         return repo.owner_user_id == user.pk
     return org_role(user, repo.owner_org) is not None
+
+
+def repo_readers(repo: ModelRepo) -> Q:
+    """`can_read_repo` as a filter on the user table, to pick the readers among many users in one query (mail
+    recipients, webhook owners): everyone for a public repo; else superusers, the owner, the organisation's
+    members."""
+    if not repo.private:
+        return Q()
+    readers = Q(is_superuser=True)
+    if repo.owner_user_id is not None:
+        return readers | Q(pk=repo.owner_user_id)
+    return readers | Q(pk__in=Membership.objects.filter(organization_id=repo.owner_org_id).values("user_id"))
 
 
 def key_allows_write(api_key: ApiKey | None, org_id: int | None) -> bool:

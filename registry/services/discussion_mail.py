@@ -80,8 +80,7 @@ def recipients(discussion: Discussion, *, exclude_user_id: int | None) -> list[A
              .exclude(email="").exclude(pk__in=muted_ids).order_by("pk"))
     if exclude_user_id is not None:
         users = users.exclude(pk=exclude_user_id)
-    repo = discussion.repo
-    return [user for user in users[:RECIPIENTS_MAX] if permissions.can_read_repo(user, repo)]
+    return list(users.filter(permissions.repo_readers(discussion.repo))[:RECIPIENTS_MAX])
 
 
 def _thread_url(discussion: Discussion) -> str:

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
@@ -434,14 +435,12 @@ def _event_repo(event: dict[str, Any]) -> ModelRepo | None:
 
 
 def _private_readers(repo: ModelRepo, hooks_: list[Webhook]) -> set[int]:
-    """Which of the hooks' user owners may read the private `repo` (permissions.can_read_repo's rule, for all of
-    them in one query): its owner, the owning organisation's members, superusers."""
+    """Which of the hooks' user owners may read the private `repo`, in one query (permissions.repo_readers)."""
     user_ids = {h.owner_user_id for h in hooks_ if h.owner_user_id is not None}
-    readers = {h.owner_user_id for h in hooks_ if h.owner_user_id is not None and h.owner_user.is_superuser}
-    if repo.owner_user_id is not None:
-        return readers | ({repo.owner_user_id} & user_ids)
-    members = Membership.objects.filter(organization_id=repo.owner_org_id, user_id__in=user_ids)
-    return readers | set(members.values_list("user_id", flat=True))
+    if not user_ids:
+        return set()
+    return set(get_user_model().objects.filter(permissions.repo_readers(repo), pk__in=user_ids)
+               .values_list("pk", flat=True))
 
 
 def _owner_can_read(webhook: Webhook, repo: ModelRepo, readers: set[int]) -> bool:
@@ -460,7 +459,7 @@ def matching_hooks(repo: ModelRepo, scope: str, *, also_names: tuple[str, ...] =
     namespaces = {i.split("/", 1)[0] for i in ids}
     watch = Q(type="model", name__in=ids) | Q(type__in=("user", "org"), name__in=namespaces)
     hook_ids = WebhookWatch.objects.filter(watch).values("webhook_id")
-    hooks_ = [h for h in Webhook.objects.filter(pk__in=hook_ids, disabled=False).select_related("owner_user")
+    hooks_ = [h for h in Webhook.objects.filter(pk__in=hook_ids, disabled=False)
               .order_by("pk") if domain in (h.domains or [])]
     readers = _private_readers(repo, hooks_) if repo.private and hooks_ else set()
     return [h for h in hooks_ if _owner_can_read(h, repo, readers)]
