@@ -16,7 +16,6 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.mail import EmailMessage, get_connection
-from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils.translation import gettext
 
@@ -24,6 +23,7 @@ from registry import permissions
 from registry.exceptions import InvalidInput
 from registry.hooks import on_hub_event
 from registry.models import Discussion, DiscussionEvent, DiscussionMute, RepoFollow
+from registry.services.follows import row_present
 from registry.services.jobs import job_enqueue
 from registry.site import site_name, site_url
 
@@ -51,15 +51,7 @@ def unsubscribe_read(token: str) -> tuple[int, int]:
 
 def thread_mute_set(*, user: Any, discussion: Discussion, muted: bool) -> bool:
     """Stop (or resume) a thread's e-mail for a user; idempotent."""
-    if not muted:
-        DiscussionMute.objects.filter(user=user, discussion=discussion).delete()
-        return False
-    try:
-        with transaction.atomic():
-            DiscussionMute.objects.get_or_create(user=user, discussion=discussion)
-    except IntegrityError:  # a concurrent click made it
-        pass
-    return True
+    return row_present(DiscussionMute, muted, user=user, discussion=discussion)
 
 
 def is_muted(*, user: Any, discussion: Discussion) -> bool:
