@@ -95,6 +95,12 @@ def can_write_repo(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = None)
     return org_role(user, repo.owner_org) in WRITE_ROLES
 
 
+def can_moderate_community(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = None) -> bool:
+    """A repo writer in its discussions and pull requests (edit or hide anyone's comment, rename or close any
+    thread, comment on a locked one, merge): whoever can write the repo, and staff."""
+    return can_write_repo(user, repo, api_key) or (_authenticated(user) and bool(user.is_staff))
+
+
 def require_write_repo(user: Viewer, repo: ModelRepo, api_key: ApiKey | None = None) -> None:
     """Raise as every write route answers: RepoNotFound to those who can't see the repo, PermissionDenied to
     readers and read-scoped keys."""

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.markdown import render_comment
 from portal.views.common import client_ip, portal_view
 from portal.views.models import _repo_context
+from registry import permissions
 from registry.exceptions import Conflict, InvalidInput, PermissionDenied, RevisionNotFound
 from registry.models import Discussion, DiscussionEvent, ModelRepo
 from registry.selectors.discussions import (
@@ -116,7 +117,7 @@ def discussion_detail(request: HttpRequest, namespace: str, name: str, num: str)
     repo = repo_get(viewer=request.user, namespace=namespace, name=name)
     discussion = discussion_get(repo=repo, num=num)
     signed_in = request.user.is_authenticated
-    is_writer = signed_in and services.is_repo_writer(request.user, repo)
+    is_writer = signed_in and permissions.can_moderate_community(request.user, repo)
     context = _context(request, repo)
     context.update({
         "discussion": discussion,

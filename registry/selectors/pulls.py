@@ -187,8 +187,7 @@ def pr_page_context(discussion: Discussion, *, viewer: Any) -> dict[str, Any]:
     may merge (template: portal/community/_pull_request.html)."""
     repo = discussion.repo
     heads = pr_heads(discussion)
-    writer = bool(getattr(viewer, "is_authenticated", False)) and (
-        permissions.can_write_repo(viewer, repo) or bool(getattr(viewer, "is_staff", False)))
+    writer = permissions.can_moderate_community(viewer, repo)
     context: dict[str, Any] = {
         "pr_files": [], "pr_counts": None, "pr_more": False, "pr_conflicts": [], "pr_failed": [],
         "pr_can_merge": False, "pr_is_writer": writer, "pr_head": None, "pr_base": None,

@@ -50,23 +50,20 @@ def _signed_in(actor: Any, repo: ModelRepo, api_key: ApiKey | None) -> None:
         raise PermissionDenied(gettext("this repository has been disabled"))
 
 
-def is_repo_writer(actor: Any, repo: ModelRepo, api_key: ApiKey | None = None) -> bool:
-    return permissions.can_write_repo(actor, repo, api_key) or bool(getattr(actor, "is_staff", False)
-                                                                    and actor.is_authenticated)
-
-
 def _is_author(actor: Any, user_id: int | None) -> bool:
     return user_id is not None and getattr(actor, "pk", None) == user_id
 
 
 def can_moderate_thread(actor: Any, discussion: Discussion, api_key: ApiKey | None = None) -> bool:
     """Rename and change the status of a thread: its author or a repo writer."""
-    return _is_author(actor, discussion.author_id) or is_repo_writer(actor, discussion.repo, api_key)
+    return (_is_author(actor, discussion.author_id)
+            or permissions.can_moderate_community(actor, discussion.repo, api_key))
 
 
 def can_moderate_comment(actor: Any, event: DiscussionEvent, api_key: ApiKey | None = None) -> bool:
     """Edit or hide a comment: its author or a repo writer."""
-    return _is_author(actor, event.author_id) or is_repo_writer(actor, event.discussion.repo, api_key)
+    return (_is_author(actor, event.author_id)
+            or permissions.can_moderate_community(actor, event.discussion.repo, api_key))
 
 
 # --- checks ---
@@ -106,7 +103,7 @@ def _touch(discussion: Discussion, **fields: Any) -> None:
 
 
 def _locked_for(actor: Any, discussion: Discussion, api_key: ApiKey | None) -> bool:
-    return discussion.locked and not is_repo_writer(actor, discussion.repo, api_key)
+    return discussion.locked and not permissions.can_moderate_community(actor, discussion.repo, api_key)
 
 
 # --- operations ---

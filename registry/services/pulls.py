@@ -200,7 +200,7 @@ def pr_merge(*, actor: Any, discussion: Discussion, comment: object = "", api_ke
     """Merge a published PR into its target: a merge commit that applies the PR's changes on the target head."""
     from registry.selectors.pulls import pr_changed_paths, pr_conflicts, pr_failed_files, pr_heads
     from registry.services.commits import commit_create
-    from registry.services.discussions import _comment, is_repo_writer
+    from registry.services.discussions import _comment
 
     repo = discussion.repo
     if not permissions.can_read_repo(actor, repo):
@@ -209,7 +209,7 @@ def pr_merge(*, actor: Any, discussion: Discussion, comment: object = "", api_ke
         raise NotAuthenticated(gettext("sign in to merge a pull request"))
     if not discussion.is_pull_request:
         raise InvalidInput(gettext("discussion #%(num)d is not a pull request") % {"num": discussion.num})
-    if not is_repo_writer(actor, repo, api_key):
+    if not permissions.can_moderate_community(actor, repo, api_key):
         raise PermissionDenied(gettext("only the repository's writers can merge a pull request"))
     text = _comment(comment, allow_empty=True) if comment else ""
     with transaction.atomic():
