@@ -75,5 +75,12 @@ def hub_event(**event) -> None:
     event_record(event)
 
 
+def ref_moved(*, repo_id: int, ref: str, old: str | None, new: str | None) -> None:
+    """A ref was created (old None), moved, or deleted (new None): the `repo.content` event webhooks report with
+    `updatedRefs`. `ref` is full: refs/heads/…, refs/tags/…, refs/pr/N."""
+    hub_event(scope="repo.content", action="update", repo_id=repo_id,
+              updated_refs=[{"ref": ref, "oldSha": old, "newSha": new}])
+
+
 def hub_event_listeners() -> list[Callable[[dict], None]]:
     return list(_event_listeners)

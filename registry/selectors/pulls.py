@@ -166,16 +166,22 @@ def pr_diff(discussion: Discussion, *, viewer: Any = None, heads: PrHeads | None
     return "".join(out)
 
 
+def pr_changes(discussion: Discussion) -> dict[str, Any]:
+    """A PR's `changes` as the HF client reads it (details and webhook payloads): the target ref and, once merged,
+    the merge commit."""
+    changes: dict[str, Any] = {"base": f"refs/heads/{discussion.target_branch or 'main'}"}
+    if discussion.merge_commit_oid:
+        changes["mergeCommitId"] = discussion.merge_commit_oid
+    return changes
+
+
 def pr_details_extra(discussion: Discussion, *, with_diff: bool = False, viewer: Any = None) -> dict[str, Any]:
     """The PR-only keys of the HF details object: `changes`, `filesWithConflicts` and (with_diff) `diff`.
 
     `viewer`: who reads it; a gated repo's text diffs need the right to download it (None: only what everyone may
     read)."""
-    changes: dict[str, Any] = {"base": f"refs/heads/{discussion.target_branch}"}
-    if discussion.merge_commit_oid:
-        changes["mergeCommitId"] = discussion.merge_commit_oid
     heads = pr_heads(discussion)
-    extra: dict[str, Any] = {"changes": changes,
+    extra: dict[str, Any] = {"changes": pr_changes(discussion),
                              "filesWithConflicts": pr_conflicts(discussion, heads=heads) if heads else []}
     if with_diff:
         extra["diff"] = pr_diff(discussion, viewer=viewer, heads=heads) if heads else ""

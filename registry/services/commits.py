@@ -388,9 +388,8 @@ def commit_create(
                         metadata={"commit": commit.oid, "branch": branch, "title": title[:200], **counts},
                     )
                 _on_new_commit(commit)
-                hooks.hub_event(scope="repo.content", action="update", repo_id=repo.pk,
-                                updated_refs=[{"ref": ref_name(branch), "oldSha": head.oid if head else None,
-                                               "newSha": commit.oid}])
+                hooks.ref_moved(repo_id=repo.pk, ref=ref_name(branch), old=head.oid if head else None,
+                                new=commit.oid)
                 return commit
         except OperationalError as exc:
             # SQLite (embedded mode, tests) has no row locks: a writer that loses the race for the

@@ -22,7 +22,7 @@ from django.utils.translation import gettext
 
 from registry import permissions
 from registry.exceptions import Conflict, InvalidInput, NotAuthenticated, PermissionDenied, RepoNotFound
-from registry.hooks import hub_event
+from registry.hooks import hub_event, ref_moved
 from registry.models import ApiKey, Branch, Discussion, DiscussionEvent, ModelRepo, pr_ref
 from registry.names import check_text
 from registry.services.audit import audit_record
@@ -157,8 +157,7 @@ def discussion_create(
                 hub_event(scope="discussion", action="create", repo_id=repo.pk, discussion_id=discussion.pk,
                           comment_id=first.pk)
                 if target is not None:
-                    hub_event(scope="repo.content", action="update", repo_id=repo.pk,
-                              updated_refs=[{"ref": pr_ref(num), "oldSha": None, "newSha": target.head.oid}])
+                    ref_moved(repo_id=repo.pk, ref=pr_ref(num), old=None, new=target.head.oid)
                 return discussion
         except IntegrityError:
             # Two threads took the same number at once: take the next one.

@@ -22,11 +22,6 @@ def _start(repo: ModelRepo, revision: str | None):
     return revision_resolve(repo=repo, revision=revision or DEFAULT_BRANCH)
 
 
-def _ref_event(repo: ModelRepo, ref: str, old: str | None, new: str | None) -> None:
-    hooks.hub_event(scope="repo.content", action="update", repo_id=repo.pk,
-                    updated_refs=[{"ref": ref, "oldSha": old, "newSha": new}])
-
-
 def branch_create(*, actor: Any, repo: ModelRepo, name: str, start_revision: str | None = None,
                   api_key: ApiKey | None = None, ip: str | None = None) -> Branch:
     permissions.require_write_repo(actor, repo, api_key)
@@ -39,7 +34,7 @@ def branch_create(*, actor: Any, repo: ModelRepo, name: str, start_revision: str
             branch = Branch.objects.create(repo=repo, name=name, head=commit)
             audit_record(actor=actor, action="branch.create", target=repo, ip=ip,
                          metadata={"branch": name, "commit": commit.oid})
-            _ref_event(repo, f"refs/heads/{name}", None, commit.oid)
+            hooks.ref_moved(repo_id=repo.pk, ref=f"refs/heads/{name}", old=None, new=commit.oid)
     except IntegrityError as exc:
         raise Conflict(gettext("Reference already exists: refs/heads/%(name)s") % {"name": name}) from exc
     return branch
@@ -60,7 +55,7 @@ def branch_delete(*, actor: Any, repo: ModelRepo, name: str, api_key: ApiKey | N
         if not deleted:
             raise RevisionNotFound(gettext("Invalid rev id: %(revision)s") % {"revision": name})
         audit_record(actor=actor, action="branch.delete", target=repo, ip=ip, metadata={"branch": name})
-        _ref_event(repo, f"refs/heads/{name}", old, None)
+        hooks.ref_moved(repo_id=repo.pk, ref=f"refs/heads/{name}", old=old, new=None)
 
 
 def tag_create(*, actor: Any, repo: ModelRepo, name: str, revision: str | None = None, message: str = "",
@@ -79,7 +74,7 @@ def tag_create(*, actor: Any, repo: ModelRepo, name: str, revision: str | None =
             )
             audit_record(actor=actor, action="tag.create", target=repo, ip=ip,
                          metadata={"tag": name, "commit": commit.oid})
-            _ref_event(repo, f"refs/tags/{name}", None, commit.oid)
+            hooks.ref_moved(repo_id=repo.pk, ref=f"refs/tags/{name}", old=None, new=commit.oid)
     except IntegrityError as exc:
         raise Conflict(gettext("Tag already exists: %(name)s") % {"name": name}) from exc
     return tag
@@ -96,4 +91,4 @@ def tag_delete(*, actor: Any, repo: ModelRepo, name: str, api_key: ApiKey | None
         if not deleted:
             raise RevisionNotFound(gettext("Invalid rev id: %(revision)s") % {"revision": name})
         audit_record(actor=actor, action="tag.delete", target=repo, ip=ip, metadata={"tag": name})
-        _ref_event(repo, f"refs/tags/{name}", old, None)
+        hooks.ref_moved(repo_id=repo.pk, ref=f"refs/tags/{name}", old=old, new=None)

@@ -520,9 +520,8 @@ def release_publish(*, release_id: int) -> Release:
                                message=f"Release {release.version}: {release.title}")
             audit_record(actor=None, action="tag.create", target=repo,
                          metadata={"tag": release.tag_name, "commit": release.commit.oid, "release": release.pk})
-            hooks.hub_event(scope="repo.content", action="update", repo_id=repo.pk,
-                            updated_refs=[{"ref": f"refs/tags/{release.tag_name}", "oldSha": None,
-                                           "newSha": release.commit.oid}])
+            hooks.ref_moved(repo_id=repo.pk, ref=f"refs/tags/{release.tag_name}", old=None,
+                            new=release.commit.oid)
         if repo.private:
             repo.private = False
             repo.updated_at = now

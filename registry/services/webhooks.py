@@ -49,6 +49,7 @@ from registry.models import (
     WebhookWatch,
 )
 from registry.models.webhooks import RESPONSE_EXCERPT_MAX, WATCHED_TYPES, WEBHOOK_DOMAINS
+from registry.selectors.pulls import pr_changes
 from registry.services.audit import audit_record
 from registry.services.jobs import job_dispatch, job_enqueue
 from registry.site import site_name, site_url
@@ -323,11 +324,7 @@ def _discussion_part(repo: ModelRepo, discussion: Discussion) -> dict[str, Any]:
                 "api": f"{base}/api/models/{repo.repo_id}/discussions/{discussion.num}"},
     }
     if discussion.is_pull_request:
-        target = discussion.target_branch or "main"
-        changes: dict[str, Any] = {"base": f"refs/heads/{target}"}
-        if discussion.merge_commit_oid:
-            changes["mergeCommitId"] = discussion.merge_commit_oid
-        part["changes"] = changes
+        part["changes"] = pr_changes(discussion)
     return part
 
 
