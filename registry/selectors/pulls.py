@@ -47,10 +47,6 @@ def pr_heads(discussion: Discussion) -> PrHeads | None:
     return PrHeads(ref.head, base, target.head if target else None)
 
 
-def pr_changed_paths(*, head: Commit, base: Commit | None) -> set[str]:
-    return changed_paths(head=head, base=base)
-
-
 def _oids(commit: Commit, paths: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for start in range(0, len(paths), IN_CHUNK):

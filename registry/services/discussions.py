@@ -76,7 +76,7 @@ def _title(value: object) -> str:
     return title
 
 
-def _comment(value: object, *, allow_empty: bool = False) -> str:
+def comment_text(value: object, *, allow_empty: bool = False) -> str:
     text = check_text(value if value is not None else "", what=gettext("the comment"))
     if not text.strip() and not allow_empty:
         raise InvalidInput(gettext("a comment can't be empty"))
@@ -126,7 +126,7 @@ def discussion_create(
     """
     _signed_in(actor, repo, api_key)
     title = _title(title)
-    description = _comment(description, allow_empty=True)
+    description = comment_text(description, allow_empty=True)
     if status is None:
         status = Status.DRAFT if pull_request else Status.OPEN
     for _attempt in range(NUM_RETRIES):
@@ -170,7 +170,7 @@ def comment_add(*, actor: Any, discussion: Discussion, text: object, api_key: Ap
     _signed_in(actor, discussion.repo, api_key)
     if _locked_for(actor, discussion, api_key):
         raise PermissionDenied(gettext("this discussion is locked: only the repository's writers can comment"))
-    text = _comment(text)
+    text = comment_text(text)
     with transaction.atomic():
         event = _event(discussion, actor, Type.COMMENT, content=text)
         _touch(discussion)
@@ -189,7 +189,7 @@ def comment_edit(*, actor: Any, event: DiscussionEvent, text: object, api_key: A
         raise PermissionDenied(gettext("only the comment's author or the repository's writers can edit it"))
     if event.hidden:
         raise Conflict(gettext("this comment is hidden and can no longer be edited"))
-    text = _comment(text)
+    text = comment_text(text)
     with transaction.atomic():
         now = timezone.now()
         history = [*event.history, {"raw": event.content, "updatedAt": event.updated_at.isoformat(),
@@ -255,7 +255,7 @@ def status_change(*, actor: Any, discussion: Discussion, status: object, comment
         raise Conflict(gettext("this pull request is merged; its status can no longer change"))
     if discussion.status == status:
         raise Conflict(gettext("this discussion is already %(status)s") % {"status": status})
-    text = _comment(comment, allow_empty=True) if comment else ""
+    text = comment_text(comment, allow_empty=True) if comment else ""
     with transaction.atomic():
         if text.strip():
             note = _event(discussion, actor, Type.COMMENT, content=text)

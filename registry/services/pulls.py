@@ -198,9 +198,10 @@ def _merge_operations(*, head: Commit, paths: Sequence[str]) -> list[Operation]:
 def pr_merge(*, actor: Any, discussion: Discussion, comment: object = "", api_key: ApiKey | None = None,
              ip: str | None = None) -> Commit:
     """Merge a published PR into its target: a merge commit that applies the PR's changes on the target head."""
-    from registry.selectors.pulls import pr_changed_paths, pr_conflicts, pr_failed_files, pr_heads
+    from registry.selectors.changes import changed_paths
+    from registry.selectors.pulls import pr_conflicts, pr_failed_files, pr_heads
     from registry.services.commits import commit_create
-    from registry.services.discussions import _comment
+    from registry.services.discussions import comment_text
 
     repo = discussion.repo
     if not permissions.can_read_repo(actor, repo):
@@ -211,7 +212,7 @@ def pr_merge(*, actor: Any, discussion: Discussion, comment: object = "", api_ke
         raise InvalidInput(gettext("discussion #%(num)d is not a pull request") % {"num": discussion.num})
     if not permissions.can_moderate_community(actor, repo, api_key):
         raise PermissionDenied(gettext("only the repository's writers can merge a pull request"))
-    text = _comment(comment, allow_empty=True) if comment else ""
+    text = comment_text(comment, allow_empty=True) if comment else ""
     with transaction.atomic():
         locked = Discussion.objects.select_for_update().filter(pk=discussion.pk).first()
         if locked is None:
@@ -239,7 +240,7 @@ def pr_merge(*, actor: Any, discussion: Discussion, comment: object = "", api_ke
             raise Conflict(gettext("files in this pull request failed validation and can't be merged: %(files)s")
                            % {"files": "; ".join(f"{path} ({reason})" for path, reason in failed[:20])},
                            code="ValidationFailed")
-        paths = sorted(pr_changed_paths(head=heads.pr_head, base=heads.base))
+        paths = sorted(changed_paths(head=heads.pr_head, base=heads.base))
         operations = _merge_operations(head=heads.pr_head, paths=paths)
         message = locked.title + (f"\n\n{text}" if text.strip() else "")
         try:
