@@ -58,11 +58,6 @@ def _iso_text(value: object) -> str | None:
         return None
 
 
-def comment_html(text: str) -> str:
-    """A comment's Markdown as safe HTML: the sanitiser model cards go through, media only from attachments."""
-    return render_comment(text)
-
-
 def event_json(event: DiscussionEvent) -> dict[str, Any]:
     obj: dict[str, Any] = {"id": event.eid.lower(), "type": event.type, "createdAt": iso(event.created_at)}
     _with_author(obj, event.author_id, event.author_name)
@@ -70,7 +65,7 @@ def event_json(event: DiscussionEvent) -> dict[str, Any]:
         hidden = event.hidden
         latest: dict[str, Any] = {
             "raw": "" if hidden else event.content,
-            "html": "" if hidden else comment_html(event.content),
+            "html": "" if hidden else render_comment(event.content),  # card sanitiser; media from attachments
             "updatedAt": iso(event.updated_at),
         }
         _with_author(latest, event.author_id, event.author_name)
