@@ -175,7 +175,7 @@ class ApiLanguageMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if _HF_SHAPED.match(request.path) or request.path.startswith("/api/"):
+        if _HF_SHAPED.match(request.path):  # /api/… included
             translation.activate("en")
             request.LANGUAGE_CODE = "en"
         return self.get_response(request)
