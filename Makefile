@@ -74,6 +74,7 @@ lint: $(TEST_STAMP)
 
 test: $(TEST_STAMP) $(INFERENCE_DEPS)
 	@[ -x /usr/bin/chromium ] || echo "make test: /usr/bin/chromium is missing, so browser tests will be skipped (as root: apt-get install -y chromium)"
+	@command -v git-lfs >/dev/null 2>&1 || echo "make test: git-lfs is missing, so the git clone/push tests will be skipped (as root: apt-get install -y git-lfs)"
 	@# Both run even when ruff fails, so one run shows every problem; either failing fails make test.
 	@echo "$(BIN)/ruff check ."; $(BIN)/ruff check .; lint=$$?; \
 	echo "$(BIN)/pytest $(PYTEST_ARGS)"; $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \

@@ -32,6 +32,7 @@ urlpatterns = [
     path("v1/telemetry", cas_telemetry, name="xet-telemetry"),  # hf_xet posts it to the origin, without /cas
     # The HF-compatible routes (/api/models…, /{namespace}/{name}/resolve/…) before the browser pages,
     # whose /{namespace}/{name} pattern would otherwise shadow /api/models.
+    path("", include("api.git.urls")),  # git smart HTTP: clone, fetch, push (issue 21)
     path("", include("api.hf.urls")),
     path("", include("portal.web_urls")),
 ]

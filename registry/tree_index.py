@@ -11,13 +11,14 @@ and files therefore agree with the database's index order.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import CharField, F, Func, Value
 from django.db.models.functions import Length, Replace, Substr
+
+from registry.git_objects import object_id, tree_body
 
 
 def parent_of(path: str) -> str:
@@ -32,60 +33,53 @@ def ancestors_of(path: str) -> list[str]:
 
 
 def directory_oid(files: Iterable[tuple[str, str]], folder: str) -> str:
-    """The definition of a folder's id: sha1 over the sorted "<path relative to the folder> <git oid>" lines of the
-    files below it (at any depth), joined by newlines. Same content, same id, as a git tree id would be.
-
-    A reference (it reads every path); `folders_of` computes the same ids for every folder of a tree in one pass.
-    """
+    """The id of a folder: the git tree id of the files below it (at any depth) given as (path, git blob id)
+    pairs (registry.git_objects). A reference (it reads every path); `folders_of` computes every folder's id of a
+    tree in one pass."""
     prefix = folder + "/" if folder else ""
-    lines = sorted(f"{path[len(prefix):]} {oid}" for path, oid in files if path.startswith(prefix))
-    return hashlib.sha1("\n".join(lines).encode(), usedforsecurity=False).hexdigest()
+    below = [(path[len(prefix):], oid, 0) for path, oid in files if path.startswith(prefix)]
+    return next(f.oid for f in folders_of(below) if f.path == "")
 
 
 @dataclass(frozen=True)
 class Folder:
     path: str  # '' for the root
     parent: str  # '' for top-level folders and for the root itself
-    oid: str
+    oid: str  # its git tree id
     files: int  # files below it, at any depth
     size: int  # their bytes
 
 
 @dataclass
 class _Open:
-    path: str
-    prefix_len: int
-    digest: Any
+    entries: list[tuple[str, bool, str]] = field(default_factory=list)
     files: int = 0
     size: int = 0
 
-    def close(self) -> Folder:
-        return Folder(self.path, parent_of(self.path), self.digest.hexdigest(), self.files, self.size)
-
 
 def folders_of(files: Iterable[tuple[str, str, int]]) -> list[Folder]:
-    """Every folder of a tree given as (path, git oid, size) rows, the root ('') included, with `directory_oid`'s id.
-
-    One sort and one pass, O(files × depth): sorted by "<path> <oid>", the files below a folder are contiguous (they
-    share the prefix "<folder>/") and already in the order of that folder's sorted lines (the prefix is common to
-    them), so each open folder — the ancestors of the current file — hashes its lines as they come.
-    """
-    rows = sorted(((f"{path} {oid}", path, size) for path, oid, size in files), key=lambda row: row[0])
+    """Every folder of a tree given as (path, git oid, size) rows, the root ('') included, each with its git tree
+    id (registry.git_objects.tree_body): folders are hashed deepest first, so each one's subtrees are known when
+    its own body is written. O(files × depth) time, memory for the tree's names."""
+    folders: dict[str, _Open] = {"": _Open()}
+    for path, oid, size in files:
+        folder = parent_of(path)
+        for above in ["", *ancestors_of(path)]:
+            node = folders.get(above)
+            if node is None:
+                node = folders[above] = _Open()
+                folders[parent_of(above)].entries.append((above.rpartition("/")[2], True, ""))
+            node.files += 1
+            node.size += size
+        folders[folder].entries.append((path.rpartition("/")[2], False, oid))
+    ids: dict[str, str] = {}
     done: list[Folder] = []
-    stack: list[_Open] = [_Open("", 0, hashlib.sha1(usedforsecurity=False))]
-    for line, path, size in rows:
-        while len(stack) > 1 and not path.startswith(stack[-1].path + "/"):
-            done.append(stack.pop().close())
-        for folder in ancestors_of(path)[len(stack) - 1:]:
-            stack.append(_Open(folder, len(folder) + 1, hashlib.sha1(usedforsecurity=False)))
-        for open_folder in stack:
-            if open_folder.files:
-                open_folder.digest.update(b"\n")
-            open_folder.digest.update(line[open_folder.prefix_len:].encode())
-            open_folder.files += 1
-            open_folder.size += size
-    while stack:
-        done.append(stack.pop().close())
+    for path in sorted(folders, key=lambda p: (-(p.count("/") + 1 if p else 0), p)):
+        node = folders[path]
+        prefix = path + "/" if path else ""
+        entries = [(name, folder, ids[prefix + name] if folder else oid) for name, folder, oid in node.entries]
+        ids[path] = object_id("tree", tree_body(entries))
+        done.append(Folder(path, parent_of(path), ids[path], node.files, node.size))
     return done
 
 

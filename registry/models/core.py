@@ -214,7 +214,10 @@ class Blob(models.Model):
 
 
 class Commit(models.Model):
-    oid = models.CharField(max_length=40, unique=True)
+    """A commit of a repo: a real git commit object (`raw`, its body) whose SHA-1 is `oid` (registry.git_objects).
+    Ids are content addressed, so two repos may hold the same commit: an id is unique within its repo."""
+
+    oid = models.CharField(max_length=40)
     repo = models.ForeignKey(ModelRepo, on_delete=models.CASCADE, related_name="commits")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
@@ -222,15 +225,33 @@ class Commit(models.Model):
     title = models.CharField(max_length=500)
     message = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    raw = models.BinaryField(null=True, blank=True, editable=False,
+                             help_text="The git commit object's body; its SHA-1 (as a git 'commit') is the oid")
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(oid__regex=r"^[0-9a-f]{40}$"), name="commit_oid_hex"),
+            models.UniqueConstraint(fields=["repo", "oid"], name="uniq_commit_repo_oid"),
         ]
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.oid[:8]} {self.title}"
+
+
+class CommitAlias(models.Model):
+    """An id a commit had before commit ids became git ids (migration 0031): revisions pinned by users to the old id
+    still resolve, to the same commit."""
+
+    repo = models.ForeignKey(ModelRepo, on_delete=models.CASCADE, related_name="+")
+    old_oid = models.CharField(max_length=40)
+    commit = models.ForeignKey(Commit, on_delete=models.CASCADE, related_name="aliases")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repo", "old_oid"], name="uniq_commit_alias")]
+
+    def __str__(self) -> str:
+        return f"{self.old_oid[:8]} → {self.commit_id}"
 
 
 class CommitFile(models.Model):

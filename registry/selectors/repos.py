@@ -10,7 +10,7 @@ from django.utils.translation import gettext
 from registry import permissions
 from registry.exceptions import EntryNotFound, InvalidInput, RepoNotFound, RevisionNotFound
 from registry.hashing import COMMIT_OID_RE
-from registry.models import PR_REF_PREFIX, Branch, Commit, CommitFile, Membership, ModelRepo, Tag
+from registry.models import PR_REF_PREFIX, Branch, Commit, CommitAlias, CommitFile, Membership, ModelRepo, Tag
 from registry.names import lookup_ok, name_ok
 
 
@@ -68,6 +68,10 @@ def revision_resolve(*, repo: ModelRepo, revision: str) -> Commit:
         commit = Commit.objects.filter(repo=repo, oid=revision).first()
         if commit is not None:
             return commit
+        # An id from before commit ids were git ids (migration 0031): pinned revisions keep working.
+        alias = CommitAlias.objects.select_related("commit").filter(repo=repo, old_oid=revision).first()
+        if alias is not None:
+            return alias.commit
     raise RevisionNotFound(gettext("Invalid rev id: %(revision)s") % {"revision": revision})
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
-import secrets
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
@@ -28,6 +26,7 @@ from registry.exceptions import (
     RevisionNotFound,
     StaleParent,
 )
+from registry.git_objects import commit_body, commit_header, commit_message, hub_signature, object_id
 from registry.hashing import COMMIT_OID_RE, git_blob_sha1, lfs_pointer_sha1
 from registry.lineage import card_lineage, is_relation_hint
 from registry.models import PR_REF_PREFIX, ApiKey, Blob, Branch, Commit, CommitFile, ModelRepo, RepoBlob
@@ -39,7 +38,7 @@ from registry.services.catalogue import catalogue_tracked
 from registry.services.licenses import repo_license_follow_card
 from registry.services.lineage import lineage_replace
 from registry.services.trees import commit_dirs_create
-from registry.tree_index import parent_of
+from registry.tree_index import folders_of, parent_of
 
 CAS_RETRIES = 20
 CARD_PATH = "README.md"
@@ -240,14 +239,36 @@ def blob_refs_check(*, actor: Any, repo: ModelRepo, operations: Sequence[Operati
     return refs
 
 
-def _commit_oid(repo: ModelRepo, parent: Commit | None, tree: dict[str, _Entry], title: str,
-                author: str) -> str:
-    listing = json.dumps(sorted((p, e.git_oid) for p, e in tree.items()), separators=(",", ":"))
-    material = "\n".join([
-        str(repo.pk), parent.oid if parent else "", hashlib.sha256(listing.encode()).hexdigest(),
-        author, title, timezone.now().isoformat(), secrets.token_hex(8),
-    ])
-    return hashlib.sha1(material.encode(), usedforsecurity=False).hexdigest()
+def _git_commit(*, repo: ModelRepo, head: Commit | None, tree: str, title: str, message: str, author_name: str,
+                now: Any, git_raw: bytes | None) -> tuple[str, bytes]:
+    """The new commit's git object body and id (registry.git_objects): the hub's own signature and message, or
+    the body pushed over git (`git_raw`), which must name the tree the hub computed and the head as its parent.
+
+    Ids are content addressed: the same change by the same user on the same parent within one second (two PRs
+    opened from one base, say) would be one object. The hub's own commits stay distinct, as two requests are two
+    commits: the committer time moves on a second until the id is new to the repo."""
+    parents = [head.oid] if head is not None else []
+    if git_raw is None:
+        for later in range(60):
+            author = hub_signature(author_name, int(now.timestamp()))
+            committer = hub_signature(author_name, int(now.timestamp()) + later)
+            body = commit_body(tree=tree, parents=parents, author=author, committer=committer,
+                               message=commit_message(title, message))
+            oid = object_id("commit", body)
+            if not Commit.objects.filter(repo=repo, oid=oid).exists():
+                return oid, body
+        raise Conflict(gettext("the branch is too busy right now; retry the commit"))
+    else:
+        pushed_tree, pushed_parents = commit_header(git_raw)
+        if pushed_parents != parents:
+            raise StaleParent(gettext("the pushed commit's parent is not the head of the branch; pull and retry"))
+        if pushed_tree != tree:
+            raise InvalidInput(gettext("the pushed commit's tree does not match its files (only plain files of "
+                                       "mode 100644 and folders are kept)"))
+        oid = object_id("commit", git_raw)
+        if Commit.objects.filter(repo=repo, oid=oid).exists():
+            raise Conflict(gettext("this commit already exists in the repository (%(oid)s)") % {"oid": oid})
+        return oid, git_raw
 
 
 def commit_create(
@@ -263,12 +284,13 @@ def commit_create(
     api_key: ApiKey | None = None,
     ip: str | None = None,
     audit: bool = True,
+    git_raw: bytes | None = None,
 ) -> Commit:
     """Apply operations on top of the branch head and move the branch, atomically.
 
     With `parent_oid`, the commit is refused (StaleParent) unless the branch head is still that
     commit. Without it, concurrent commits on one branch serialise: each is rebuilt on the head it
-    finds, so none loses another's changes.
+    finds, so none loses another's changes. `git_raw`: the body of a commit pushed over git (its id is kept).
     """
     pull_request = None
     if branch.startswith(PR_REF_PREFIX):
@@ -316,11 +338,15 @@ def commit_create(
                 counts = _apply(repo, tree, operations, refs)
                 kept = _kept(tree, head)
                 _fill_contents(tree, kept)
+                folders = folders_of((p, e.git_oid, e.size) for p, e in tree.items())
+                root = next(f.oid for f in folders if f.path == "")
+                now = timezone.now()
+                oid, raw = _git_commit(repo=repo, head=head, tree=root, title=title, message=message,
+                                       author_name=author_name, now=now, git_raw=git_raw)
                 commit = Commit.objects.create(
-                    oid=_commit_oid(repo, head, tree, title, author_name),
-                    repo=repo, parent=head,
+                    oid=oid, raw=raw, repo=repo, parent=head,
                     author=actor if getattr(actor, "is_authenticated", False) else None,
-                    author_name=author_name, title=title[:500], message=message,
+                    author_name=author_name, title=title[:500], message=message, created_at=now,
                 )
                 if kept:
                     _copy_kept_rows(head=head, commit=commit, left_out=sorted(stored - kept))
@@ -330,7 +356,7 @@ def commit_create(
                      for path, e in sorted(tree.items()) if path not in kept),
                     batch_size=FILE_BATCH,
                 )
-                commit_dirs_create(commit=commit, files=((p, e.git_oid, e.size) for p, e in tree.items()))
+                commit_dirs_create(commit=commit, folders=folders)
                 # Bytes brought in from the repo's Xet index or from a repo the committer may download: now the
                 # repo's own (an upload still being hashed grants the repo only once it verifies).
                 for via, source in ((XET, RepoBlob.Source.XET), (REUSE, RepoBlob.Source.REUSE)):
@@ -340,7 +366,6 @@ def commit_create(
                     from registry.services.pulls import pr_commit_recorded
 
                     pr_commit_recorded(discussion=pull_request, actor=actor, commit=commit)
-                now = timezone.now()
                 if ref is None:
                     Branch.objects.create(repo=repo, name=branch, head=commit, updated_at=now)
                 else:

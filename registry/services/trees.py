@@ -12,16 +12,19 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from registry.models import Commit, CommitDir, CommitFile
-from registry.tree_index import folders_of, parent_expression
+from registry.tree_index import Folder, folders_of, parent_expression
 
 DIR_BATCH = 1000  # rows per INSERT
 READ_CHUNK = 5000  # rows per fetch while reading a commit's files
 
 
-def commit_dirs_create(*, commit: Commit, files: Iterable[tuple[str, str, int]]) -> int:
-    """Write the folder rows of `commit` (new: it has none yet) from its (path, git oid, size) rows, in bulk, in the
-    caller's transaction. Returns how many folders (the root included)."""
-    folders = folders_of(files)
+def commit_dirs_create(*, commit: Commit, files: Iterable[tuple[str, str, int]] = (),
+                       folders: list[Folder] | None = None) -> int:
+    """Write the folder rows of `commit` (new: it has none yet) from its (path, git oid, size) rows, or from the
+    folders already computed from them (`folders`), in bulk, in the caller's transaction. Returns how many folders
+    (the root included)."""
+    if folders is None:
+        folders = folders_of(files)
     CommitDir.objects.bulk_create(
         (CommitDir(commit=commit, path=f.path, parent=f.parent, oid=f.oid, files=f.files, size=f.size)
          for f in folders),
