@@ -308,6 +308,8 @@ PRESIGNED_URL_TTL = env_int("PRESIGNED_URL_TTL", 3600, minimum=60)  # seconds
 # (registry/generation.py): a change made by another process reaches this one within that time; 0 = every request.
 MEMO_RECHECK_MS = env_int("MEMO_RECHECK_MS", 50, minimum=0)
 INLINE_FILE_MAX_SIZE = env_int("INLINE_FILE_MAX_SIZE", 1024 * 1024, minimum=0)  # preupload "regular" limit
+# Largest pack a `git push` may send (api.git.receive_pack); large files go through git-lfs, not the pack.
+GIT_PUSH_MAX_PACK_SIZE = env_int("GIT_PUSH_MAX_PACK_SIZE", 2 * 1024**3, minimum=1024)
 LFS_MULTIPART_THRESHOLD = env_int("LFS_MULTIPART_THRESHOLD", 64 * 1024 * 1024, minimum=5 * 1024 * 1024)
 LFS_MULTIPART_CHUNK_SIZE = env_int("LFS_MULTIPART_CHUNK_SIZE", 64 * 1024 * 1024, minimum=5 * 1024 * 1024)
 SYNC_VERIFY_MAX_SIZE = env_int("SYNC_VERIFY_MAX_SIZE", 16 * 1024 * 1024, minimum=0)
