@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from registry.exceptions import BlobMissing, Conflict, HubError, InvalidInput, RevisionNotFound
 from registry.git_objects import EMPTY_TREE, commit_header, tree_body
@@ -39,7 +39,12 @@ HEADS = "refs/heads/"
 TAGS = "refs/tags/"
 FILE_MODE = 0o100644
 TREE_MODE = 0o040000
-OTHER_MODES = {0o100755: "an executable file", 0o120000: "a symbolic link", 0o160000: "a submodule"}
+OTHER_MODES = {  # what git calls a tree entry the hub can't keep
+    0o100755: gettext_noop("%(path)s is an executable file (mode 100755): the hub keeps only plain files (mode "
+                           "100644) and folders; run `git update-index --chmod=-x %(path)s`"),
+    0o120000: gettext_noop("%(path)s is a symbolic link: the hub keeps only plain files (mode 100644) and folders"),
+    0o160000: gettext_noop("%(path)s is a submodule: the hub keeps only plain files (mode 100644) and folders"),
+}
 LFS_PREFIX = b"version https://git-lfs.github.com/spec/"
 LFS_POINTER_MAX = 1024  # git-lfs never reads a larger file as a pointer
 LFS_POINTER_RE = re.compile(rb"\Aversion https://git-lfs\.github\.com/spec/v1\noid sha256:([0-9a-f]{64})\n"
@@ -207,9 +212,10 @@ def _tree_operations(objects: _Objects, old: str | None, new: str) -> list[Opera
                     continue
                 additions.append(objects.file_operation(path, oid))
             else:
-                raise InvalidInput(gettext(
-                    "%(path)s is %(what)s (mode %(mode)o): the hub keeps only plain files (mode 100644) and folders")
-                    % {"path": path, "what": OTHER_MODES.get(mode, gettext("not a plain file")), "mode": mode})
+                if mode in OTHER_MODES:
+                    raise InvalidInput(gettext(OTHER_MODES[mode]) % {"path": path})
+                raise InvalidInput(gettext("%(path)s has mode %(mode)s: the hub keeps only plain files (mode 100644) "
+                                           "and folders") % {"path": path, "mode": f"{mode:o}"})
         for name, (mode, _oid) in sorted(before.items()):
             deletions.append(DeleteFolder(prefix + name) if mode == TREE_MODE else Delete(prefix + name))
 

@@ -164,6 +164,14 @@ def test_several_commits_land_in_order_with_their_ids(hub, repo, tmp_path):  # n
     assert chain[:3] == ids[::-1]
     files = set(hub.api("member").list_repo_files(repo.repo_id))
     assert {"b/c.txt", "b/d.txt"} <= files and "a.txt" not in files
+    # a renamed folder and a copied file: trees and blobs the hub already has, which git does not send again
+    git("mv", "b", "renamed")
+    shutil.copy(git.root / "renamed" / "c.txt", git.root / "copy.txt")
+    renamed = git.commit("rename and copy")
+    git("push", "origin", "main")
+    assert head_oid(repo) == renamed
+    files = set(hub.api("member").list_repo_files(repo.repo_id))
+    assert {"renamed/c.txt", "renamed/d.txt", "copy.txt"} <= files and "b/c.txt" not in files
 
 
 def test_a_push_from_an_empty_repo_creates_the_first_commit_of_a_new_branch(hub, repo, tmp_path):  # noqa: F811
