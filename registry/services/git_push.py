@@ -238,14 +238,15 @@ def _commit_tree(commit: Commit) -> str:
     return root or EMPTY_TREE
 
 
-def _chain(pack: PackReader, *, new: str, stop: str | None) -> tuple[list[_Pushed], str | None]:
+def _chain(repo: ModelRepo, pack: PackReader, *, new: str, stop: str | None) -> tuple[list[_Pushed], str | None]:
     """The pushed commits from `new` back to `stop` (the branch head; None: a new branch), oldest first, and the
-    commit they build on (`stop`, a commit already in the repo for a new branch, or None for a root commit)."""
+    commit they build on: `stop`, another commit already in the repo (refused for an existing branch, the start of a
+    new one), an object neither holds, or None below a root commit."""
     chain: list[_Pushed] = []
     oid: str | None = new
     while oid is not None and oid != stop:
         found = pack(oid)
-        if found is None:
+        if found is None or Commit.objects.filter(repo=repo, oid=oid).exists():
             return list(reversed(chain)), oid
         kind, body = found
         if kind != "commit":
@@ -317,7 +318,7 @@ class _Push:
             raise Conflict(gettext("Reference already exists: %(ref)s; fetch first") % {"ref": update.ref})
         if update.old != ZERO_OID and (head is None or head.oid != update.old):
             raise Conflict(gettext("stale info: the branch has moved on the hub; fetch first"))
-        chain, base = _chain(self.pack, new=update.new, stop=head.oid if head is not None else None)
+        chain, base = _chain(self.repo, self.pack, new=update.new, stop=head.oid if head is not None else None)
         if head is not None:
             if base != head.oid:
                 raise Conflict(gettext("non-fast-forward: the pushed commits do not build on the branch head "

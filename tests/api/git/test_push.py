@@ -8,6 +8,7 @@ bodies, so the same ids) or pushes into a fresh branch.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import os
 import shutil
@@ -47,6 +48,13 @@ class Git:
         if check and done.returncode != 0:
             raise AssertionError(f"git {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
         return done
+
+    def pack(self, revs: str, *, thin: bool = False) -> bytes:
+        """`git pack-objects` of `revs` (one rev per line, ^ to exclude), as a push sends it."""
+        args = ["git", "pack-objects", "--stdout", "--revs"] + (["--thin"] if thin else [])
+        done = subprocess.run(args, cwd=self.root, env=self.env, input=revs.encode(), capture_output=True,
+                              timeout=TIMEOUT, check=True)
+        return done.stdout
 
     def write(self, path: str, content: bytes) -> None:
         target = self.root / path
@@ -305,6 +313,68 @@ def test_a_pointer_to_an_object_never_uploaded_is_refused_with_the_git_lfs_hint(
 
 def pkt(data: bytes) -> bytes:
     return f"{len(data) + 4:04x}".encode() + data
+
+
+def pkt_lines(data: bytes) -> list[bytes]:
+    lines, at = [], 0
+    while at < len(data):
+        length = int(data[at:at + 4], 16)
+        lines.append(data[at + 4:at + length] if length else b"")
+        at += length or 4
+    return lines
+
+
+def raw_push(hub: Hub, repo: ModelRepo, commands: list[tuple[str, str, str]], pack: bytes,  # noqa: F811
+             *, gzipped: bool = False) -> list[bytes]:
+    """POST a receive-pack request by hand; the report-status lines, out of side-band 1."""
+    body = b"".join(pkt(f"{old} {new} {ref}".encode() + (b"\0report-status side-band-64k" if i == 0 else b"")
+                        + b"\n") for i, (old, new, ref) in enumerate(commands)) + b"0000" + pack
+    headers = {"Content-Type": "application/x-git-receive-pack-request"}
+    if gzipped:
+        body = gzip.compress(body)
+        headers["Content-Encoding"] = "gzip"
+    response = requests.post(f"{hub.url}/{repo.repo_id}.git/git-receive-pack", data=body, headers=headers,
+                             auth=("u", hub.tokens["member"]), timeout=60)
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"] == "application/x-git-receive-pack-result"
+    report = b"".join(line[1:] for line in pkt_lines(response.content) if line[:1] == b"\x01")
+    return [line.rstrip(b"\n") for line in pkt_lines(report) if line]
+
+
+def test_a_gzipped_push_by_hand_lands(hub, repo, tmp_path):  # noqa: F811
+    git = local(tmp_path, hub, repo, hub.tokens["member"])
+    head = mirror(git, repo)
+    git.write("by-hand.txt", b"sent by hand\n")
+    new = git.commit("by hand")
+    report = raw_push(hub, repo, [(head, new, "refs/heads/main")], git.pack(f"{new}\n^{head}\n"), gzipped=True)
+    assert report == [b"unpack ok", b"ok refs/heads/main"]
+    assert head_oid(repo) == new
+
+
+def test_a_thin_pack_is_resolved_against_the_repos_objects(hub, repo, tmp_path):  # noqa: F811
+    text = "".join(f"line {n}: {os.urandom(24).hex()}\n" for n in range(400)).encode()  # barely compressible
+    hub.seed(repo, inline={"big.txt": text}, title="a text file to delta against")
+    git = local(tmp_path, hub, repo, hub.tokens["member"])
+    head = mirror(git, repo)
+    git.write("big.txt", text.replace(b"line 200:", b"line two hundred:"))
+    new = git.commit("one line changed")
+    pack = git.pack(f"{new}\n^{head}\n", thin=True)
+    assert len(pack) < len(text) // 4  # the changed file travels as a delta on the hub's copy
+    assert raw_push(hub, repo, [(head, new, "refs/heads/main")], pack) == [b"unpack ok", b"ok refs/heads/main"]
+    assert head_oid(repo) == new
+
+
+def test_a_pull_request_ref_takes_pushes_through_the_pr_rules(hub, repo, tmp_path):  # noqa: F811
+    pr = hub.api("member").create_pull_request(repo.repo_id, title="a change over git")
+    ref = f"refs/pr/{pr.num}"
+    git = local(tmp_path, hub, repo, hub.tokens["member"])
+    mirror(git, repo)
+    git.write("pr.txt", b"proposed\n")
+    new = git.commit("proposed over git")
+    git("push", "origin", f"HEAD:{ref}")
+    assert head_oid(repo, ref) == new
+    refused = git("push", "origin", f":{ref}", check=False)
+    assert refused.returncode != 0 and "close the pull request" in refused.stderr
 
 
 @pytest.mark.parametrize("body", [
