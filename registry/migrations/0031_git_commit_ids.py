@@ -19,6 +19,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('old_oid', models.CharField(max_length=40)),
             ],
+            options={'verbose_name_plural': 'commit aliases'},
         ),
         migrations.AddField(
             model_name='commit',

@@ -249,6 +249,7 @@ class CommitAlias(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["repo", "old_oid"], name="uniq_commit_alias")]
+        verbose_name_plural = "commit aliases"
 
     def __str__(self) -> str:
         return f"{self.old_oid[:8]} → {self.commit_id}"
