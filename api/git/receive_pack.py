@@ -30,7 +30,7 @@ from registry.services.git_push import ZERO_OID, RefUpdate, push_apply, repo_obj
 
 logger = logging.getLogger(__name__)
 
-CAPABILITIES = (b"report-status side-band-64k delete-refs quiet no-thin ofs-delta "
+CAPABILITIES = (b"report-status side-band-64k delete-refs quiet atomic no-thin ofs-delta "
                 b"agent=consortium-hub object-format=sha1")
 FLUSH = b"0000"
 MAX_PKT = 65520
@@ -200,7 +200,8 @@ def serve(request: HttpRequest, principal: Principal, namespace: str, name: str)
         try:
             if unpack_error is None:
                 results = push_apply(actor=principal.user, repo=repo, updates=updates, pack=_reader(pack),
-                                     api_key=principal.api_key, ip=client_ip(request))
+                                     api_key=principal.api_key, ip=client_ip(request),
+                                     atomic=b"atomic" in capabilities)
                 lines = [b"unpack ok\n"] + [
                     f"ok {r.ref}\n".encode() if r.error is None else f"ng {r.ref} {_one_line(r.error)}\n".encode()
                     for r in results]

@@ -27,10 +27,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext, gettext_noop
 
+from registry import permissions
 from registry.exceptions import BlobMissing, Conflict, HubError, InvalidInput, RevisionNotFound
 from registry.git_objects import EMPTY_TREE, commit_header, tree_body
 from registry.hashing import lfs_pointer
 from registry.models import PR_REF_PREFIX, ApiKey, Branch, Commit, CommitDir, CommitFile, ModelRepo, Tag
+from registry.names import check_ref_name
 from registry.services.commits import AddBlob, AddInline, Delete, DeleteFolder, Operation, commit_create
 from registry.services.refs import branch_create, branch_delete, tag_create, tag_delete
 
@@ -332,7 +334,12 @@ class _Push:
         if name.startswith(PR_REF_PREFIX):
             raise InvalidInput(gettext("pull request refs are created by opening a pull request, not by a push"))
         start = None
-        if base is not None:
+        if base is None:  # a root commit starts the branch: the checks branch_create makes
+            permissions.require_write_repo(self.actor, self.repo, self.api_key)
+            check_ref_name(name)
+            if Tag.objects.filter(repo=self.repo, name=name).exists():
+                raise Conflict(gettext("a tag named %(name)r already exists") % {"name": name})
+        else:
             start = Commit.objects.filter(repo=self.repo, oid=base).first()
             if start is None:
                 raise InvalidInput(gettext("%(oid)s is neither in the pack nor in the repository")
@@ -361,28 +368,51 @@ class _Push:
                    ip=self.ip)
 
 
+class _AtomicPushFailed(Exception):
+    pass
+
+
 def push_apply(*, actor: Any, repo: ModelRepo, updates: Sequence[RefUpdate], pack: PackReader,
-               api_key: ApiKey | None = None, ip: str | None = None) -> list[RefResult]:
+               api_key: ApiKey | None = None, ip: str | None = None, atomic: bool = False) -> list[RefResult]:
     """Apply a push's ref updates, branches before tags (a tag may name a commit pushed with its branch). Each
-    update is atomic and answered on its own: ok, or the reason it was refused."""
+    update is atomic and answered on its own: ok, or the reason it was refused. `atomic` (`git push --atomic`):
+    all of them or none, in one transaction."""
     push = _Push(actor=actor, repo=repo, pack=pack, api_key=api_key, ip=ip)
     results = {update.ref: RefResult(update.ref) for update in updates}
     ordered = sorted(updates, key=lambda u: u.ref.startswith(TAGS))
-    for update in ordered:
-        try:
-            with transaction.atomic():
-                if update.ref.startswith(HEADS):
-                    push.branch(update, update.ref[len(HEADS):])
-                elif update.ref.startswith(PR_REF_PREFIX):
-                    if update.new == ZERO_OID:
-                        raise InvalidInput(gettext("a pull request's ref is not a branch: close the pull request "
-                                                   "instead"))
-                    push.branch(update, update.ref)
-                elif update.ref.startswith(TAGS):
-                    push.tag(update, update.ref[len(TAGS):])
-                else:
-                    raise InvalidInput(gettext("only branches (refs/heads/…), tags (refs/tags/…) and pull request "
-                                               "refs (refs/pr/N) can be pushed"))
-        except HubError as exc:
-            results[update.ref].error = exc.message
+    if not atomic:
+        for update in ordered:
+            _update(push, update, results[update.ref])
+        return [results[update.ref] for update in updates]
+    try:
+        with transaction.atomic():
+            for update in ordered:
+                if not _update(push, update, results[update.ref]):
+                    raise _AtomicPushFailed
+    except _AtomicPushFailed:
+        for result in results.values():
+            if result.error is None:
+                result.error = gettext("atomic push failed: another ref was refused")
     return [results[update.ref] for update in updates]
+
+
+def _update(push: _Push, update: RefUpdate, result: RefResult) -> bool:
+    """Apply one ref update in its own transaction; False (and the reason in `result`) when it is refused."""
+    try:
+        with transaction.atomic():
+            if update.ref.startswith(HEADS):
+                push.branch(update, update.ref[len(HEADS):])
+            elif update.ref.startswith(PR_REF_PREFIX):
+                if update.new == ZERO_OID:
+                    raise InvalidInput(gettext("a pull request's ref is not a branch: close the pull request "
+                                               "instead"))
+                push.branch(update, update.ref)
+            elif update.ref.startswith(TAGS):
+                push.tag(update, update.ref[len(TAGS):])
+            else:
+                raise InvalidInput(gettext("only branches (refs/heads/…), tags (refs/tags/…) and pull request "
+                                           "refs (refs/pr/N) can be pushed"))
+    except HubError as exc:
+        result.error = exc.message
+        return False
+    return True

@@ -215,6 +215,30 @@ def test_lightweight_tags_are_pushed_and_annotated_ones_refused(hub, repo, tmp_p
     assert not Tag.objects.filter(repo=repo, name="v1").exists()
 
 
+def test_an_atomic_push_lands_all_its_refs_or_none(hub, repo, tmp_path):  # noqa: F811
+    git = local(tmp_path, hub, repo, hub.tokens["member"])
+    head = mirror(git, repo)
+    git.write("ok.txt", b"fine\n")
+    fine = git.commit("a fine commit")
+    git("checkout", "-q", "-b", "bad", head)
+    git.write("run.sh", b"#!/bin/sh\n")
+    (git.root / "run.sh").chmod(0o755)
+    git.commit("an executable")
+    refused = git("push", "--atomic", "origin", "main", "bad", check=False)
+    assert refused.returncode != 0 and "atomic push failed" in refused.stderr, refused.stderr
+    assert head_oid(repo) == head and head_oid(repo, "bad") is None
+    git("push", "--atomic", "origin", "main")
+    assert head_oid(repo) == fine
+    # a root commit may not start a branch named like a tag
+    git("tag", "v1", "main")
+    git("push", "origin", "v1")
+    git("checkout", "-q", "--orphan", "root")
+    git.write("root.txt", b"root\n")
+    git.commit("a root")
+    refused = git("push", "origin", "root:refs/heads/v1", check=False)
+    assert refused.returncode != 0 and "a tag named 'v1' already exists" in refused.stderr, refused.stderr
+
+
 def test_a_reader_an_outsider_and_anonymous_are_refused(hub, repo, make_repo, tmp_path):  # noqa: F811
     for persona, expected in (("reader", "don't have write access"), ("outsider", "don't have write access")):
         git = local(tmp_path, hub, repo, hub.tokens[persona], name=persona)
