@@ -38,6 +38,7 @@ SIDEBAND_DATA = 65515  # 65520 less the 4-byte length and the band byte
 MAX_COMMANDS = 1000
 READ_CHUNK = 64 * 1024
 COMMAND_RE = re.compile(r"^([0-9a-f]{40}) ([0-9a-f]{40}) (refs/[^\0 ]+)$")
+OID_RE = re.compile(r"^[0-9a-f]{40}$")
 TYPE_NAMES = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}
 
 
@@ -251,7 +252,7 @@ def _index_pack(basename: str, repo: ModelRepo):  # noqa: ANN202 — dulwich.pac
 
 def _reader(pack):  # noqa: ANN001, ANN202
     def read(oid: str) -> tuple[str, bytes] | None:
-        if pack is None:
+        if pack is None or not OID_RE.match(oid):
             return None
         try:
             type_num, raw = pack.get_raw(oid.encode("ascii"))

@@ -184,7 +184,7 @@ def _parse_tree(body: bytes, path: str) -> list[tuple[str, int, str]]:
             entries.append((name, mode, raw.hex()))
             at = nul + 21
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(gettext("%(path)s: a tree the hub can't read (file names must be UTF-8)")
+        raise InvalidInput(gettext("%(path)s: a tree the hub can't read (malformed, or a file name that isn't UTF-8)")
                            % {"path": path or "/"}) from exc
     return entries
 

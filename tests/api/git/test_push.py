@@ -49,12 +49,19 @@ class Git:
             raise AssertionError(f"git {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
         return done
 
-    def pack(self, revs: str, *, thin: bool = False) -> bytes:
-        """`git pack-objects` of `revs` (one rev per line, ^ to exclude), as a push sends it."""
-        args = ["git", "pack-objects", "--stdout", "--revs"] + (["--thin"] if thin else [])
+    def pack(self, revs: str, *, thin: bool = False, objects: bool = False) -> bytes:
+        """`git pack-objects` of `revs` (one rev per line, ^ to exclude), as a push sends it; `objects`: of exactly
+        the object ids given."""
+        args = ["git", "pack-objects", "--stdout"] + ([] if objects else ["--revs"]) + (["--thin"] if thin else [])
         done = subprocess.run(args, cwd=self.root, env=self.env, input=revs.encode(), capture_output=True,
                               timeout=TIMEOUT, check=True)
         return done.stdout
+
+    def literally(self, kind: str, body: bytes) -> str:
+        """Write an object git itself would refuse to make (`hash-object --literally`); its id."""
+        done = subprocess.run(["git", "hash-object", "--literally", "-w", "--stdin", "-t", kind], cwd=self.root,
+                              env=self.env, input=body, capture_output=True, timeout=TIMEOUT, check=True)
+        return done.stdout.decode().strip()
 
     def write(self, path: str, content: bytes) -> None:
         target = self.root / path
@@ -436,3 +443,32 @@ def test_a_pack_over_the_cap_is_refused(hub, repo, settings):  # noqa: F811
                              headers={"Content-Type": "application/x-git-receive-pack-request"},
                              auth=("u", hub.tokens["member"]), timeout=30)
     assert response.status_code == 413 and "GIT_PUSH_MAX_PACK_SIZE" in response.text
+
+
+@pytest.mark.parametrize("case", ["junk commit", "bad parent", "missing tree", "bad tree", "non-utf8 name", "tag"])
+def test_hostile_objects_in_a_pack_are_refused_per_ref_never_a_5xx(hub, repo, tmp_path, case):  # noqa: F811
+    git = local(tmp_path, hub, repo, hub.tokens["member"])
+    head = mirror(git, repo)
+    sig = b"author M <m@x> 1 +0000\ncommitter M <m@x> 1 +0000\n\nmsg\n"
+    blob = git.literally("blob", b"x\n")
+    extra: list[str] = []
+    if case == "junk commit":
+        body = b"this is not a commit"
+    elif case == "bad parent":
+        body = b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nparent " + b"Z" * 40 + b"\n" + sig
+    elif case == "missing tree":
+        body = b"tree " + b"1" * 40 + b"\nparent " + head.encode() + b"\n" + sig
+    else:
+        name = {"bad tree": b"ok.txt\0" + b"short", "non-utf8 name": b"\xff.txt\0" + bytes.fromhex(blob),
+                "tag": b"ok.txt\0" + bytes.fromhex(blob)}[case]
+        tree = git.literally("tree", b"100644 " + name)
+        extra = [tree]
+        if case == "tag":
+            tree = git.literally("tag", b"object " + blob.encode() + b"\ntype blob\ntag t\ntagger M <m@x> 1 +0000\n\n")
+            extra.append(tree)
+        body = b"tree " + tree.encode() + b"\nparent " + head.encode() + b"\n" + sig
+    commit = git.literally("commit", body)
+    pack = git.pack("\n".join([commit, blob, *extra]) + "\n", objects=True)
+    report = raw_push(hub, repo, [(head, commit, "refs/heads/main")], pack)
+    assert report[0] == b"unpack ok" and report[1].startswith(b"ng refs/heads/main "), report
+    assert head_oid(repo) == head
