@@ -25,6 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext, gettext_noop
 
 from registry import permissions
@@ -100,12 +101,7 @@ class _Objects:
         return entries
 
     def _repo_tree(self, oid: str, path: str) -> list[tuple[str, int, str]]:
-        row = None
-        if self.base is not None:
-            row = CommitDir.objects.filter(commit=self.base, oid=oid).values_list("commit_id", "path").first()
-        if row is None:
-            row = (CommitDir.objects.filter(commit__repo=self.repo, oid=oid).values_list("commit_id", "path")
-                   .first())
+        row = _nearest(CommitDir.objects.filter(oid=oid).values_list("commit_id", "path"), self.repo, self.base)
         if row is None:
             raise InvalidInput(gettext("%(path)s: tree %(oid)s is neither in the pack nor in the repository")
                                % {"path": path or "/", "oid": oid})
@@ -140,10 +136,7 @@ class _Objects:
         return AddInline(path, content)
 
     def _repo_file(self, path: str, oid: str) -> Operation:
-        query = CommitFile.objects.filter(git_oid=oid).select_related("blob")
-        row = query.filter(commit=self.base).first() if self.base is not None else None
-        if row is None:
-            row = query.filter(commit__repo=self.repo).first()
+        row = _nearest(CommitFile.objects.filter(git_oid=oid).select_related("blob"), self.repo, self.base)
         if row is None:
             raise InvalidInput(gettext("%(path)s: object %(oid)s is neither in the pack nor in the repository")
                                % {"path": path, "oid": oid})
@@ -152,13 +145,27 @@ class _Objects:
         return AddInline(path, bytes(row.content))
 
 
+def _nearest(query: QuerySet, repo: ModelRepo, base: Commit | None) -> Any:
+    """The first row of `query` (CommitFile or CommitDir rows) in the commit a push builds on, else in the repo's
+    branch heads (where a client's thin-pack bases and unchanged objects come from), else anywhere in the repo's
+    history: the common cases read one commit's rows by index, never another repo's."""
+    if base is not None:
+        row = query.filter(commit=base).first()
+        if row is not None:
+            return row
+    row = query.filter(commit_id__in=Branch.objects.filter(repo=repo).values("head_id")).first()
+    if row is not None:
+        return row
+    return query.filter(commit__repo=repo).first()
+
+
 def repo_object(repo: ModelRepo, oid: str) -> tuple[int, bytes] | None:
     """A blob (3) or tree (2) of the repo as (git type number, body), for a thin pack's delta bases; None when the
     repo holds no such object."""
-    row = CommitFile.objects.filter(commit__repo=repo, git_oid=oid).select_related("blob").first()
+    row = _nearest(CommitFile.objects.filter(git_oid=oid).select_related("blob"), repo, None)
     if row is not None:
         return 3, (lfs_pointer(row.blob.sha256, row.size) if row.blob is not None else bytes(row.content))
-    if oid == EMPTY_TREE or CommitDir.objects.filter(commit__repo=repo, oid=oid).exists():
+    if oid == EMPTY_TREE or _nearest(CommitDir.objects.filter(oid=oid), repo, None) is not None:
         entries = _Objects(repo, lambda _oid: None).tree(oid, "")
         return 2, tree_body((name, mode == TREE_MODE, sha) for name, mode, sha in entries)
     return None
