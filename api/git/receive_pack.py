@@ -170,8 +170,6 @@ def _read_commands(body: IO[bytes]) -> tuple[list[RefUpdate], set[bytes]]:
         updates.append(update)
         if len(updates) > MAX_COMMANDS:
             raise Refused(400, f"A push may update at most {MAX_COMMANDS} refs")
-    if not updates:
-        raise Refused(400, "Malformed push: no commands")
     return updates, capabilities
 
 
@@ -190,6 +188,9 @@ def serve(request: HttpRequest, principal: Principal, namespace: str, name: str)
                     shutil.copyfileobj(body, pack_file)
         except Refused as exc:
             return git_error(exc.status, exc.message)
+        if not updates:
+            # git's probe before a large (chunked) push, and a push with nothing to update: nothing to do
+            return _response(b"", f"application/x-{RECEIVE_PACK}-result")
         pack = None
         unpack_error = None
         if os.path.getsize(os.path.join(folder, "push.pack")):

@@ -409,7 +409,7 @@ def test_a_pull_request_ref_takes_pushes_through_the_pr_rules(hub, repo, tmp_pat
 
 
 @pytest.mark.parametrize("body", [
-    b"", b"zzzz", b"0003", b"00ff" + b"a" * 10, pkt(b"not a command\n") + b"0000",
+    b"zzzz", b"0003", b"00ff" + b"a" * 10, pkt(b"not a command\n") + b"0000",
     pkt(b"%s %s refs/heads/main\0report-status\n" % (b"0" * 40, b"0" * 40)) + b"0000",
     pkt(b"%s %s refs/heads/x\0report-status\n" % (b"0" * 40, b"1" * 40)),
     pkt(b"shallow " + b"1" * 40 + b"\n") + b"0000",
@@ -420,6 +420,25 @@ def test_malformed_receive_pack_bodies_get_a_4xx(hub, repo, body):  # noqa: F811
                                       "Authorization": "Basic " + base64.b64encode(
                                           f"u:{hub.tokens['member']}".encode()).decode()}, timeout=30)
     assert 400 <= response.status_code < 500, (response.status_code, response.text)
+
+
+def test_a_push_larger_than_the_post_buffer_is_probed_then_told_to_raise_it(hub, repo, tmp_path):  # noqa: F811
+    """git probes with a bare flush before a chunked body (answered like git-http-backend: 200, nothing); the test
+    server (wsgiref) can't read chunked bodies, so the push itself gets a 411 saying to raise http.postBuffer
+    (gunicorn, in production, decodes them: wsgi.input_terminated)."""
+    probe = requests.post(f"{hub.url}/{repo.repo_id}.git/git-receive-pack", data=b"0000",
+                          headers={"Content-Type": "application/x-git-receive-pack-request"},
+                          auth=("u", hub.tokens["member"]), timeout=30)
+    assert (probe.status_code, probe.content) == (200, b"")
+    git = local(tmp_path, hub, repo, hub.tokens["member"])
+    head = mirror(git, repo)
+    git.write("r.txt", os.urandom(200 * 1024).hex().encode())
+    git.commit("more than the post buffer")
+    refused = git("-c", "http.postBuffer=1024", "push", "origin", "main", check=False)
+    assert refused.returncode != 0 and "411" in refused.stderr, refused.stderr  # git shows no body here
+    assert head_oid(repo) == head
+    git("-c", "http.postBuffer=104857600", "push", "origin", "main")
+    assert head_oid(repo) != head
 
 
 def test_a_garbage_pack_is_reported_as_an_unpack_error(hub, repo):  # noqa: F811
