@@ -329,13 +329,13 @@ class _Push:
             raise Conflict(gettext("stale info: the branch has moved on the hub; fetch first"))
         chain, base = _chain(self.repo, self.pack, new=update.new, stop=head.oid if head is not None else None)
         if head is not None:
+            if not chain and base == update.new and Commit.objects.filter(repo=self.repo, oid=base).exists():
+                raise Conflict(gettext("non-fast-forward: %(oid)s is already in the repository; moving a branch "
+                                       "to an existing commit is not supported over git") % {"oid": update.new[:12]})
             if base != head.oid:
                 raise Conflict(gettext("non-fast-forward: the pushed commits do not build on the branch head "
                                        "%(head)s; pull (rebase) and push again (force pushes are refused)")
                                % {"head": head.oid[:12]})
-            if not chain:
-                raise Conflict(gettext("non-fast-forward: %(oid)s is already in the repository; moving a branch "
-                                       "to an existing commit is not supported over git") % {"oid": update.new[:12]})
             self.commits(branch=name, head=head, chain=chain)
             return
         if name.startswith(PR_REF_PREFIX):

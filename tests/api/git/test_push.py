@@ -291,6 +291,10 @@ def test_non_fast_forward_merge_and_forced_pushes_are_refused(hub, repo, tmp_pat
     refused = git("push", "origin", "main:merged", check=False)
     assert refused.returncode != 0 and "rebase" in refused.stderr, refused.stderr
     assert head_oid(repo, "merged") is None
+    # moving a branch to a commit the hub already has (here: back to an older one)
+    refused = git("push", "--force", "origin", f"{base}:refs/heads/main", check=False)
+    assert refused.returncode != 0 and "already in the repository" in refused.stderr, refused.stderr
+    assert head_oid(repo) == moved
 
 
 def test_executables_symlinks_and_large_plain_files_are_refused(hub, repo, tmp_path, settings):  # noqa: F811
