@@ -96,7 +96,10 @@ def _spool(request: HttpRequest, into: IO[bytes]) -> None:
     if encoding not in ("", "identity", "gzip", "x-gzip"):
         raise Refused(415, f"Unsupported Content-Encoding: {encoding[:40]}")
     limit = settings.GIT_PUSH_MAX_PACK_SIZE + MAX_COMMANDS * 512
-    if request.META.get("CONTENT_LENGTH"):
+    declared = request.META.get("CONTENT_LENGTH")
+    if declared and declared.isdigit() and not encoding.endswith("gzip") and int(declared) > limit:
+        raise Refused(413, _too_large())  # refused before a byte is read
+    if declared:
         read = request.read
     elif (request.META.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked"
           and request.META.get("wsgi.input_terminated")):

@@ -466,6 +466,11 @@ def test_a_pack_over_the_cap_is_refused(hub, repo, settings):  # noqa: F811
                              headers={"Content-Type": "application/x-git-receive-pack-request"},
                              auth=("u", hub.tokens["member"]), timeout=30)
     assert response.status_code == 413 and "GIT_PUSH_MAX_PACK_SIZE" in response.text
+    bomb = requests.post(f"{hub.url}/{repo.repo_id}.git/git-receive-pack", data=gzip.compress(body * 8),
+                         headers={"Content-Type": "application/x-git-receive-pack-request",
+                                  "Content-Encoding": "gzip"},
+                         auth=("u", hub.tokens["member"]), timeout=30)
+    assert bomb.status_code == 413  # counted as it inflates, never inflated whole
 
 
 @pytest.mark.parametrize("case", ["junk commit", "bad parent", "missing tree", "bad tree", "non-utf8 name", "tag"])
