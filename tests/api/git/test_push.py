@@ -301,11 +301,14 @@ def test_executables_symlinks_and_large_plain_files_are_refused(hub, repo, tmp_p
     settings.INLINE_FILE_MAX_SIZE = 64 * 1024
     git = local(tmp_path, hub, repo, hub.tokens["member"])
     head = mirror(git, repo)
+    git.write("fine.txt", b"fine\n")
+    git.commit("a fine commit first")
     git.write("run.sh", b"#!/bin/sh\n")
     (git.root / "run.sh").chmod(0o755)
     git.commit("an executable")
     refused = git("push", "origin", "main", check=False)
     assert refused.returncode != 0 and "only plain files" in refused.stderr, refused.stderr
+    assert head_oid(repo) == head  # the chain is one transaction: the fine commit before it did not land either
     git("reset", "-q", "--hard", head)
     git.write("weights.dat", os.urandom(100 * 1024))
     git.commit("a large plain file")
