@@ -35,6 +35,10 @@ class Migration(migrations.Migration):
             model_name='commit',
             constraint=models.UniqueConstraint(fields=('repo', 'oid'), name='uniq_commit_repo_oid'),
         ),
+        migrations.AddIndex(
+            model_name='commit',
+            index=models.Index(fields=['oid'], name='commit_oid'),
+        ),
         migrations.AddField(
             model_name='commitalias',
             name='commit',
