@@ -31,12 +31,13 @@ from dulwich.object_format import SHA1
 from dulwich.pack import pack_object_header
 from dulwich.protocol import pkt_line
 
-from api.auth import Principal
+from api.auth import Principal, client_ip
 from api.git.common import UPLOAD_PACK, git_error
 from registry.exceptions import Disabled, GatedRepo
 from registry.models import ModelRepo
 from registry.selectors import git as git_selectors
 from registry.selectors.resolve import repo_for_download
+from registry.services.downloads import repo_download_record, user_download_record
 
 AGENT = b"agent=consortium-hub/1"
 REQUEST_MAX_BYTES = 8 * 1024 * 1024  # a negotiation's body, after gunzip too (git sends 50-byte lines)
@@ -52,6 +53,48 @@ OBJ_COMMIT, OBJ_TREE, OBJ_BLOB = 1, 2, 3
 
 class BadRequest(Exception):
     """A request git (or anyone) sent that this server can't read: a 400 whose message git prints."""
+
+    status = 400
+
+
+class Refused(BadRequest):
+    """A fetch this server won't send (a quarantined file in it): a 403 whose message git prints."""
+
+    status = 403
+
+
+@dataclass
+class _Context:
+    """One fetch: the repo and its history, and who asked (to count a clone as a download)."""
+
+    repo: ModelRepo
+    principal: Principal
+    ip: str | None
+    history: git_selectors.History | None = None
+
+    def commits(self) -> git_selectors.History:
+        if self.history is None:
+            self.history = git_selectors.History(self.repo)
+        return self.history
+
+    def plan(self, *, wants: list[str], haves: list[str], depth: int | None,
+             client_shallow: list[str]) -> git_selectors.FetchPlan:
+        """The objects to send, refused when a small file among them is quarantined (its bytes are in the git
+        blob itself: there is no pointer to withhold). A fetch from nothing (a clone) counts as a download."""
+        plan = git_selectors.fetch_plan(history=self.commits(), wants=wants, haves=haves, depth=depth,
+                                        client_shallow=client_shallow)
+        blocked = git_selectors.quarantined_blob(plan)
+        if blocked is not None:
+            raise Refused(f"This fetch includes a file that failed validation and is quarantined (git blob "
+                          f"{blocked}); it can't be downloaded. See the repository's page for details.")
+        if not haves and not client_shallow and plan.commits:
+            first = self.commits().by_oid[wants[0]]
+            repo_download_record(repo_id=self.repo.pk)
+            if self.principal.is_authenticated:
+                user_download_record(repo_id=self.repo.pk, commit_id=first.pk, user_id=self.principal.user.pk,
+                                     api_key_id=self.principal.api_key.pk if self.principal.api_key else None,
+                                     ip=self.ip)
+        return plan
 
 
 def _v2(request: HttpRequest) -> bool:
@@ -254,7 +297,7 @@ def _guarded(stream: Iterator[bytes], sideband: bool) -> Iterator[bytes]:
 # --- v0 -------------------------------------------------------------------------------------------------------
 
 
-def _serve_v0(repo: ModelRepo, packets: list[bytes | None]) -> Iterator[bytes] | bytes:
+def _serve_v0(context: _Context, packets: list[bytes | None]) -> Iterator[bytes] | bytes:
     fetch = _Fetch()
     lines = iter(packets)
     for packet in lines:
@@ -269,12 +312,12 @@ def _serve_v0(repo: ModelRepo, packets: list[bytes | None]) -> Iterator[bytes] |
             raise _unsupported(line)
     if not fetch.wants:
         return b""  # git sends a flush alone when it has everything
-    history = git_selectors.History(repo)
+    history = context.commits()
     _check_wants(history, fetch.wants)
     out: list[bytes] = []
     plan_args = {"wants": fetch.wants, "depth": fetch.depth, "client_shallow": fetch.shallow}
     if fetch.depth is not None:
-        plan = git_selectors.fetch_plan(history=history, **plan_args)
+        plan = git_selectors.fetch_plan(history=history, haves=[], **plan_args)
         out += [_line(b"shallow " + oid.encode()) for oid in plan.shallow]
         out += [_line(b"unshallow " + oid.encode()) for oid in plan.unshallow]
         out.append(FLUSH)
@@ -327,7 +370,7 @@ def _serve_v0(repo: ModelRepo, packets: list[bytes | None]) -> Iterator[bytes] |
                 out.append(_line(b"ACK " + oid.encode() + (b" ready" if detailed else b" continue")))
     else:
         return b"".join(out)  # the request ended before a flush or "done": nothing more to say (as git)
-    plan = git_selectors.fetch_plan(history=history, haves=common, **plan_args)
+    plan = context.plan(haves=common, **plan_args)
     sideband = b"side-band-64k" in fetch.capabilities or b"side-band" in fetch.capabilities
     pack = pack_stream(plan)
     body: Iterable[bytes] = _sideband(pack) if sideband else pack
@@ -349,7 +392,7 @@ def _check_wants(history: git_selectors.History, wants: list[str]) -> None:
 # --- v2 -------------------------------------------------------------------------------------------------------
 
 
-def _serve_v2(repo: ModelRepo, packets: list[bytes | None]) -> Iterator[bytes] | bytes:
+def _serve_v2(context: _Context, packets: list[bytes | None]) -> Iterator[bytes] | bytes:
     if not packets or packets[0] in (FLUSH, DELIM):
         return b""  # a flush alone: the client has nothing more to ask
     command = packets[0][1:]
@@ -371,9 +414,9 @@ def _serve_v2(repo: ModelRepo, packets: list[bytes | None]) -> Iterator[bytes] |
         if capability.startswith(b"object-format=") and capability != b"object-format=sha1":
             raise BadRequest("this server speaks object-format=sha1 only")
     if command == b"command=ls-refs":
-        return _ls_refs(repo, args)
+        return _ls_refs(context.repo, args)
     if command == b"command=fetch":
-        return _fetch_v2(repo, args)
+        return _fetch_v2(context, args)
     raise BadRequest(f"unknown command: {command[:60].decode('utf-8', 'replace')}")
 
 
@@ -397,7 +440,7 @@ def _ls_refs(repo: ModelRepo, args: list[bytes]) -> bytes:
 V2_FETCH_FLAGS = {b"thin-pack", b"no-progress", b"include-tag", b"ofs-delta", b"sideband-all", b"wait-for-done"}
 
 
-def _fetch_v2(repo: ModelRepo, args: list[bytes]) -> Iterator[bytes] | bytes:
+def _fetch_v2(context: _Context, args: list[bytes]) -> Iterator[bytes] | bytes:
     fetch = _Fetch()
     for line in args:
         if line == b"done":
@@ -410,7 +453,7 @@ def _fetch_v2(repo: ModelRepo, args: list[bytes]) -> Iterator[bytes] | bytes:
             raise _unsupported(line)
     if not fetch.wants:
         raise BadRequest("fetch: no want")
-    history = git_selectors.History(repo)
+    history = context.commits()
     _check_wants(history, fetch.wants)
     common = [oid for oid in fetch.haves if oid in history.by_oid]
     out: list[bytes] = []
@@ -421,8 +464,7 @@ def _fetch_v2(repo: ModelRepo, args: list[bytes]) -> Iterator[bytes] | bytes:
         if not ready:
             return b"".join(out) + FLUSH
         out += [_line(b"ready"), DELIM]
-    plan = git_selectors.fetch_plan(history=history, wants=fetch.wants, haves=common, depth=fetch.depth,
-                                    client_shallow=fetch.shallow)
+    plan = context.plan(wants=fetch.wants, haves=common, depth=fetch.depth, client_shallow=fetch.shallow)
     if fetch.depth is not None or fetch.shallow:
         out.append(_line(b"shallow-info"))
         out += [_line(b"shallow " + oid.encode()) for oid in plan.shallow]
@@ -439,9 +481,10 @@ def serve(request: HttpRequest, principal: Principal, namespace: str, name: str)
     repo = _fetchable_repo(request, principal, namespace, name)
     try:
         packets = list(_packets(_read_body(request)))
-        answer = _serve_v2(repo, packets) if _v2(request) else _serve_v0(repo, packets)
+        context = _Context(repo, principal, client_ip(request))
+        answer = _serve_v2(context, packets) if _v2(request) else _serve_v0(context, packets)
     except BadRequest as exc:
-        return git_error(400, str(exc))
+        return git_error(exc.status, str(exc))
     content_type = f"application/x-{UPLOAD_PACK}-result"
     if isinstance(answer, bytes):
         response: HttpResponse | StreamingHttpResponse = HttpResponse(answer, content_type=content_type)

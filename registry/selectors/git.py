@@ -15,9 +15,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from django.db.models import Exists, OuterRef
+
 from registry.git_objects import tree_body
 from registry.hashing import lfs_pointer
-from registry.models import PR_REF_PREFIX, Branch, Commit, CommitDir, CommitFile, ModelRepo, Tag
+from registry.models import (
+    PR_REF_PREFIX,
+    Blob,
+    Branch,
+    Commit,
+    CommitDir,
+    CommitFile,
+    ContentVerdict,
+    ModelRepo,
+    RepoBlob,
+    Tag,
+)
 
 HEAD_BRANCH = "main"
 PAGE = 1000  # rows per keyset read
@@ -219,3 +232,63 @@ def _inline_batch(pks: list[int]) -> Iterator[tuple[int, bytes]]:
 
 def pointer_body(sha256: str, size: int) -> bytes:
     return lfs_pointer(sha256, size)
+
+
+def quarantined_blob(plan: FetchPlan) -> str | None:
+    """The id of a small file in the plan whose content failed validation (quarantined: never served), or None."""
+    oids = sorted(plan.inline_blobs)
+    for start in range(0, len(oids), PAGE):
+        found = ContentVerdict.objects.filter(git_oid__in=oids[start:start + PAGE], status="failed").values_list(
+            "git_oid", flat=True).first()
+        if found is not None:
+            return found
+    return None
+
+
+# --- git-lfs downloads ----------------------------------------------------------------------------------------
+
+LFS_BATCH_MAX = 1000  # objects per batch request (git-lfs sends 100)
+
+
+@dataclass(frozen=True)
+class LfsDownload:
+    """One object of a git-lfs download batch: the blob to serve, or why not (`refusal`: 'missing' — not a file
+    of this repo, whatever the store holds; 'size' — another size than the repo's; 'pending' — still being
+    verified; 'rejected'; 'not_granted' — committed, but this repo's upload of the bytes never verified;
+    'quarantined' — failed validation, `reason` says why)."""
+
+    oid: str
+    size: int
+    blob: Blob | None = None
+    refusal: str = ""
+    reason: str = ""
+
+
+def lfs_downloads(*, repo: ModelRepo, objects: list[tuple[str, int]]) -> list[LfsDownload]:
+    """Which of these LFS objects (sha256, size) the repo may serve: a blob is this repo's to serve only when one of
+    its commits holds a file of it (knowing a sha256 grants nothing), the repo holds the blob (RepoBlob) and its
+    content isn't quarantined. Four queries whatever the count."""
+    oids = sorted({oid for oid, _size in objects})
+    in_repo = Exists(CommitFile.objects.filter(blob=OuterRef("pk"), commit__repo=repo))
+    blobs = {blob.sha256: blob for blob in Blob.objects.filter(in_repo, sha256__in=oids)}
+    granted = set(RepoBlob.objects.filter(repo=repo, blob__in=list(blobs.values())).values_list("blob_id", flat=True))
+    verdicts = dict(ContentVerdict.objects.filter(sha256__in=list(blobs), status="failed").values_list(
+        "sha256", "reason"))
+    answers = []
+    for oid, size in objects:
+        blob = blobs.get(oid)
+        if blob is None:
+            answers.append(LfsDownload(oid, size, refusal="missing"))
+        elif blob.size != size:
+            answers.append(LfsDownload(oid, size, refusal="size"))
+        elif blob.state == Blob.State.REJECTED:
+            answers.append(LfsDownload(oid, size, refusal="rejected", reason=blob.rejected_reason))
+        elif blob.pk not in granted:
+            answers.append(LfsDownload(oid, size, refusal="not_granted"))
+        elif blob.state != Blob.State.VERIFIED:
+            answers.append(LfsDownload(oid, size, refusal="pending"))
+        elif oid in verdicts:
+            answers.append(LfsDownload(oid, size, refusal="quarantined", reason=verdicts[oid]))
+        else:
+            answers.append(LfsDownload(oid, size, blob=blob))
+    return answers
