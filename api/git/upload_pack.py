@@ -58,9 +58,10 @@ class BadRequest(Exception):
 
 
 class Refused(BadRequest):
-    """A fetch this server won't send (a quarantined file in it): a 403 whose message git prints."""
+    """A fetch this server won't send (a quarantined file in it). Git shows no body of a failed POST, so this is
+    answered as git's own upload-pack refuses: 200 with an `ERR <message>` pkt-line ("remote error: …")."""
 
-    status = 403
+    status = 200
 
 
 @dataclass
@@ -437,7 +438,9 @@ def _ls_refs(repo: ModelRepo, args: list[bytes]) -> bytes:
     return b"".join(out) + FLUSH
 
 
-V2_FETCH_FLAGS = {b"thin-pack", b"no-progress", b"include-tag", b"ofs-delta", b"sideband-all", b"wait-for-done"}
+# What a v2 fetch may ask for that changes nothing here (no deltas, no progress, no annotated tags to include);
+# sideband-all, wait-for-done and packfile-uris are not advertised, so asking for them is a 400.
+V2_FETCH_FLAGS = {b"thin-pack", b"no-progress", b"include-tag", b"ofs-delta"}
 
 
 def _fetch_v2(context: _Context, args: list[bytes]) -> Iterator[bytes] | bytes:
@@ -479,13 +482,15 @@ def _fetch_v2(context: _Context, args: list[bytes]) -> Iterator[bytes] | bytes:
 
 def serve(request: HttpRequest, principal: Principal, namespace: str, name: str) -> HttpResponse:
     repo = _fetchable_repo(request, principal, namespace, name)
+    content_type = f"application/x-{UPLOAD_PACK}-result"
     try:
         packets = list(_packets(_read_body(request)))
         context = _Context(repo, principal, client_ip(request))
         answer = _serve_v2(context, packets) if _v2(request) else _serve_v0(context, packets)
+    except Refused as exc:
+        return _no_cache(HttpResponse(pkt_line(b"ERR " + str(exc).encode()), content_type=content_type))
     except BadRequest as exc:
         return git_error(exc.status, str(exc))
-    content_type = f"application/x-{UPLOAD_PACK}-result"
     if isinstance(answer, bytes):
         response: HttpResponse | StreamingHttpResponse = HttpResponse(answer, content_type=content_type)
     else:

@@ -90,6 +90,7 @@ def test_shallow_clone_then_unshallow(hub, git, public, tmp_path, version):  # n
 def test_fetch_after_a_new_commit_sends_only_new_objects(hub, git, public, tmp_path, packed, version):  # noqa: ANN001
     target = tmp_path / "clone"
     git.run("-c", f"protocol.version={version}", "clone", git.remote(public.repo_id), str(target))
+    assert ModelRepo.objects.get(pk=public.pk).downloads == 1  # a clone counts as one download...
     old = _head(public)
     hub.seed(public, inline={"sub/dir/new.txt": b"new\n"}, title="third")
     new = _head(public)
@@ -97,6 +98,7 @@ def test_fetch_after_a_new_commit_sends_only_new_objects(hub, git, public, tmp_p
     git.run("-c", f"protocol.version={version}", "fetch", "origin", cwd=target)
     # the commit, the root, sub and sub/dir trees, and one blob
     assert packed[-1] == 5
+    assert ModelRepo.objects.get(pk=public.pk).downloads == 1  # ...a fetch doesn't
     log = git.run("log", "--format=%H", "origin/main", cwd=target).stdout.split()
     assert log == [c.commit_id for c in hub.api().list_repo_commits(public.repo_id)]
     assert log[:2] == [new.oid, old.oid]
@@ -212,3 +214,18 @@ def test_pack_stream_is_a_valid_pack(public, tmp_path):  # noqa: ANN001
     subprocess.run(["git", "init", "-q", str(tmp_path / "r")], check=True, timeout=30)
     subprocess.run(["git", "index-pack", "--strict", "-o", str(tmp_path / "p.idx"), str(pack)], check=True,
                    cwd=tmp_path / "r", timeout=30, capture_output=True)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_clone_holding_a_quarantined_small_file_is_refused(hub, git, public, tmp_path, version):  # noqa: ANN001
+    import hashlib
+
+    from registry.models import ContentVerdict
+
+    entry = CommitFile.objects.get(commit=_head(public), path="config.json")
+    ContentVerdict.objects.create(sha256=hashlib.sha256(bytes(entry.content)).hexdigest(), git_oid=entry.git_oid,
+                                  size=entry.size, status="failed", reason="bad")
+    refused = git.run("-c", f"protocol.version={version}", "clone", git.remote(public.repo_id), str(tmp_path / "no"),
+                      check=False)
+    assert refused.returncode != 0
+    assert "remote error: This fetch includes a file that failed validation and is quarantined" in refused.stderr

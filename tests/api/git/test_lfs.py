@@ -121,3 +121,14 @@ def test_basic_credentials_are_for_the_git_routes_only(hub, make_repo):  # noqa:
 def test_malformed_download_batch_is_400(hub, make_repo, objects):  # noqa: ANN001
     repo = make_repo("weights")
     assert _batch(repo, objects).status_code == 400
+
+
+def test_download_batch_refuses_a_quarantined_object(hub, make_repo, local_store):  # noqa: ANN001
+    from registry.models import ContentVerdict
+
+    repo = make_repo("weights")
+    hub.seed(repo, blobs={"model.bin": WEIGHTS})
+    ContentVerdict.objects.create(sha256=_obj(WEIGHTS)["oid"], size=len(WEIGHTS), status="failed",
+                                  reason="pickle imports os.system")
+    error = _batch(repo, [_obj(WEIGHTS)]).json()["objects"][0]["error"]
+    assert error["code"] == 403 and "pickle imports os.system" in error["message"]
