@@ -318,7 +318,7 @@ def _serve_v0(context: _Context, packets: list[bytes | None]) -> Iterator[bytes]
     out: list[bytes] = []
     plan_args = {"wants": fetch.wants, "depth": fetch.depth, "client_shallow": fetch.shallow}
     if fetch.depth is not None:
-        plan = git_selectors.fetch_plan(history=history, haves=[], **plan_args)
+        plan, _boundary = git_selectors.commit_walk(history=history, **plan_args)  # before the haves, as git
         out += [_line(b"shallow " + oid.encode()) for oid in plan.shallow]
         out += [_line(b"unshallow " + oid.encode()) for oid in plan.unshallow]
         out.append(FLUSH)

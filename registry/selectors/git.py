@@ -120,11 +120,12 @@ class FetchPlan:
         return len(self.commits) + len(self.trees) + len(self.inline_blobs) + len(self.pointer_blobs)
 
 
-def fetch_plan(*, history: History, wants: Iterable[str], haves: Iterable[str] = (), depth: int | None = None,
-               client_shallow: Iterable[str] = ()) -> FetchPlan:
-    """The objects a client holding `haves` (whole history below each) and shallow at `client_shallow` lacks for
-    `wants`: commits down the first-parent chain to a have (or `depth` commits, reporting the last as shallow when
-    it has a parent), then every tree and blob of those commits that the boundary haves don't hold."""
+def commit_walk(*, history: History, wants: Iterable[str], haves: Iterable[str] = (), depth: int | None = None,
+                client_shallow: Iterable[str] = ()) -> tuple[FetchPlan, set[int]]:
+    """The commits a client holding `haves` (whole history below each) and shallow at `client_shallow` lacks for
+    `wants`, down the first-parent chain to a have (or `depth` commits, reporting the last as shallow when it has
+    a parent, and the client's shallow commits it walks past as unshallow): a plan without trees and blobs yet,
+    and the pks of the haves it stopped at (the client holds their trees)."""
     known_haves = history.get(haves)
     shallow_in = set(history.get(client_shallow))
     plan = FetchPlan()
@@ -152,6 +153,14 @@ def fetch_plan(*, history: History, wants: Iterable[str], haves: Iterable[str] =
                 if node.parent_id is not None:
                     plan.unshallow.append(node.oid)
             node = history.parent(node)
+    return plan, boundary
+
+
+def fetch_plan(*, history: History, wants: Iterable[str], haves: Iterable[str] = (), depth: int | None = None,
+               client_shallow: Iterable[str] = ()) -> FetchPlan:
+    """`commit_walk`, then every tree and blob of those commits that the boundary haves don't hold (ids only)."""
+    plan, boundary = commit_walk(history=history, wants=wants, haves=haves, depth=depth,
+                                 client_shallow=client_shallow)
     held_trees: set[str] = set()
     held_blobs: set[str] = set()
     for pk in boundary:
