@@ -229,3 +229,20 @@ def test_clone_holding_a_quarantined_small_file_is_refused(hub, git, public, tmp
                       check=False)
     assert refused.returncode != 0
     assert "remote error: This fetch includes a file that failed validation and is quarantined" in refused.stderr
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_fetch_negotiates_past_local_commits(hub, git, public, tmp_path, packed, version):  # noqa: ANN001
+    """Local commits the hub has never seen come first among the haves: the negotiation goes on to a common one."""
+    target = tmp_path / "clone"
+    git.run("-c", f"protocol.version={version}", "clone", git.remote(public.repo_id), str(target))
+    for n in range(40):  # more than one round of haves (git sends 16, then 32)
+        (target / f"local-{n}.txt").write_text(f"{n}\n")
+        git.run("add", ".", cwd=target)
+        git.run("-c", "user.name=me", "-c", "user.email=me@example.com", "commit", "-qm", f"local {n}", cwd=target)
+    hub.seed(public, inline={"remote.txt": b"remote\n"}, title="third")
+    packed.clear()
+    git.run("-c", f"protocol.version={version}", "fetch", "origin", cwd=target)
+    assert packed[-1] == 3  # the commit, the root tree, one blob
+    assert git.run("rev-parse", "origin/main", cwd=target).stdout.strip() == _head(public).oid
+    git.run("fsck", "--strict", cwd=target)
