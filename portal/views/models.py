@@ -118,7 +118,7 @@ def _repo_base(repo: ModelRepo) -> str:
 
 
 def _snippets(request: HttpRequest, repo: ModelRepo, filename: str) -> dict[str, str]:
-    """"Use this model": the same files through transformers, huggingface_hub, the hf CLI and curl."""
+    """"Use this model": the same files through transformers, huggingface_hub, the hf CLI, git and curl."""
     endpoint = request.build_absolute_uri("/").rstrip("/")
     repo_id = repo.repo_id
     resolve = f"{endpoint}{_repo_base(repo)}/resolve/main/{quote(filename)}"
@@ -141,6 +141,12 @@ def _snippets(request: HttpRequest, repo: ModelRepo, filename: str) -> dict[str,
             f"export HF_ENDPOINT={endpoint}\n"
             + ("export HF_TOKEN=hub_…\n" if token_line else "")
             + f"hf download {repo_id}\n"
+        ),
+        "git": (
+            "git lfs install\n"
+            + (("# " + _("git asks for a password: give an API key from Settings → Access tokens") + "\n")
+               if token_line else "")
+            + f"git clone {endpoint}{_repo_base(repo)}\n"
         ),
         "curl": (
             f'curl -L -H "Authorization: Bearer $HUB_API_KEY" \\\n  "{resolve}" \\\n'

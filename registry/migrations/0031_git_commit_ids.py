@@ -19,6 +19,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('old_oid', models.CharField(max_length=40)),
             ],
+            options={'verbose_name_plural': 'commit aliases'},
         ),
         migrations.AddField(
             model_name='commit',
@@ -33,6 +34,10 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='commit',
             constraint=models.UniqueConstraint(fields=('repo', 'oid'), name='uniq_commit_repo_oid'),
+        ),
+        migrations.AddIndex(
+            model_name='commit',
+            index=models.Index(fields=['oid'], name='commit_oid'),
         ),
         migrations.AddField(
             model_name='commitalias',

@@ -233,6 +233,8 @@ class Commit(models.Model):
             models.CheckConstraint(condition=Q(oid__regex=r"^[0-9a-f]{40}$"), name="commit_oid_hex"),
             models.UniqueConstraint(fields=["repo", "oid"], name="uniq_commit_repo_oid"),
         ]
+        # An id or its prefix across repos (the admin's search, registry.selectors.admin.hex_matches).
+        indexes = [models.Index(fields=["oid"], name="commit_oid")]
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
@@ -249,6 +251,7 @@ class CommitAlias(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["repo", "old_oid"], name="uniq_commit_alias")]
+        verbose_name_plural = "commit aliases"
 
     def __str__(self) -> str:
         return f"{self.old_oid[:8]} → {self.commit_id}"

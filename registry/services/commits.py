@@ -259,7 +259,10 @@ def _git_commit(*, repo: ModelRepo, head: Commit | None, tree: str, title: str, 
                 return oid, body
         raise Conflict(gettext("the branch is too busy right now; retry the commit"))
     else:
-        pushed_tree, pushed_parents = commit_header(git_raw)
+        try:
+            pushed_tree, pushed_parents = commit_header(git_raw)
+        except ValueError as exc:
+            raise InvalidInput(gettext("the pushed object is not a git commit")) from exc
         if pushed_parents != parents:
             raise StaleParent(gettext("the pushed commit's parent is not the head of the branch; pull and retry"))
         if pushed_tree != tree:

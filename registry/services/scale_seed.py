@@ -53,6 +53,7 @@ from django.utils import timezone
 
 from registry import generation
 from registry.cards import card_fields, card_summary
+from registry.git_objects import commit_body, commit_message, hub_signature, object_id
 from registry.hashing import git_blob_sha1
 from registry.licenses_common import COMMON_LICENSES, license_text
 from registry.lineage import card_lineage
@@ -81,6 +82,7 @@ from registry.services.lineage import lineage_rows
 from registry.services.repos import DEFAULT_GITATTRIBUTES
 from registry.services.tensors import content_tensor_rows
 from registry.storage import get_store
+from registry.tree_index import folders_of
 from registry.validation import validate_stream
 from registry.validation.types import FAILED, TensorInfo, worst
 from registry.validation_repo import TreeFile, check_repo
@@ -418,10 +420,6 @@ def _render_card(data: dict[str, Any], name: str, prose: str, repo_id: str) -> s
     return "\n".join([*lines, f"# {name}", "", prose, "", "## Use", "", "```python",
                       "from transformers import AutoModelForCausalLM", "",
                       f'model = AutoModelForCausalLM.from_pretrained("{repo_id}")', "```", ""])
-
-
-def _oid(*parts: object) -> str:
-    return hashlib.sha1("/".join(map(str, parts)).encode(), usedforsecurity=False).hexdigest()
 
 
 # --- validation, as the worker would have done it --------------------------------------------------------------
@@ -782,12 +780,15 @@ def _write_repos(specs: list[RepoSpec], users: dict[int, int], orgs: dict[int, O
     report.add("base model links", len(lineage))
 
     gitattributes = DEFAULT_GITATTRIBUTES.encode()
-    first = [Commit(oid=_oid(plan.seed, "c1", r.namespace, r.name), repo=r, author_id=users[s.author],
-                    author_name=usernames[users[s.author]], title="initial commit", created_at=s.created_at)
+    attributes = _inline(GITATTRIBUTES, gitattributes)
+    # Real git commits, as commit_create writes them (registry.git_objects): the ids a clone would verify.
+    first = [_git_commit(Commit(repo=r, author_id=users[s.author], author_name=usernames[users[s.author]],
+                                title="initial commit", created_at=s.created_at), [attributes])
              for r, s in zip(repos, specs, strict=True)]
     _insert(Commit, first)
-    second = [Commit(oid=_oid(plan.seed, "c2", r.namespace, r.name), repo=r, parent=c1, author_id=c1.author_id,
-                     author_name=c1.author_name, title=s.title, created_at=s.committed_at)
+    second = [_git_commit(Commit(repo=r, parent=c1, author_id=c1.author_id, author_name=c1.author_name,
+                                 title=s.title, created_at=s.committed_at),
+                          [attributes, _inline(README, s.readme), _inline(CONFIG, s.config)])
               for r, s, c1 in zip(repos, specs, first, strict=True)]
     _insert(Commit, second)
     report.add("commits", 2 * len(repos))
@@ -796,7 +797,6 @@ def _write_repos(specs: list[RepoSpec], users: dict[int, int], orgs: dict[int, O
     report.add("branches", len(repos))
 
     trees: list[tuple[Commit, list[TreeEntry]]] = []
-    attributes = _inline(GITATTRIBUTES, gitattributes)
     for s, c1, c2 in zip(specs, first, second, strict=True):
         trees.append((c1, [attributes]))
         trees.append((c2, [TreeEntry(**{**attributes.__dict__, "changed": False}),
@@ -855,6 +855,17 @@ def _write_repos(specs: list[RepoSpec], users: dict[int, int], orgs: dict[int, O
     _insert(AuditEvent, events)
     report.add("audit events", len(events))
     return [r.pk for r in repos], [c.pk for c in first + second]
+
+
+def _git_commit(commit: Commit, tree: Sequence[TreeEntry]) -> Commit:
+    """`commit` with its git object and id: the tree of `tree`, its parent's id, the author and second of
+    `created_at`, its title (registry.git_objects, as commit_create builds them)."""
+    root = next(f.oid for f in folders_of((e.path, e.git_oid, e.size) for e in tree) if f.path == "")
+    signature = hub_signature(commit.author_name, int(commit.created_at.timestamp()))
+    commit.raw = commit_body(tree=root, parents=[commit.parent.oid] if commit.parent else [], author=signature,
+                             committer=signature, message=commit_message(commit.title))
+    commit.oid = object_id("commit", commit.raw)
+    return commit
 
 
 def _inline(path: str, content: bytes) -> TreeEntry:

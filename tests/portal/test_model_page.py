@@ -41,6 +41,12 @@ def test_use_this_model_snippets_point_at_this_hub(client, seed):
     assert 'snapshot_download(repo_id=&quot;acme/tiny&quot;, endpoint=&quot;http://testserver&quot;)' in html
     assert "Authorization: Bearer $HUB_API_KEY" in html
     assert "http://testserver/acme/tiny/resolve/main/config.json" in html
+    assert "git lfs install\ngit clone http://testserver/acme/tiny\n" in html  # public: no password needed
+
+
+def test_the_git_snippet_of_a_private_repo_says_which_password(as_user, personas, seed):
+    html = as_user(personas.member).get("/acme/secret-model").content.decode()
+    assert "give an API key from Settings" in html and "git clone http://testserver/acme/secret-model" in html
 
 
 @pytest.mark.parametrize("who, status", [

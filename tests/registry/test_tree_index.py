@@ -1,5 +1,6 @@
-"""registry.tree_index: the folders of a tree in one pass, with the ids the tree API always gave (their definition,
-`directory_oid`), and the SQL twin of `parent_of` on both databases."""
+"""registry.tree_index: the folders of a tree in one pass, each with the id `directory_oid` gives a folder on its own
+(git tree ids: tests/registry/test_git_objects.py checks them against git), and the SQL twin of `parent_of` on both
+databases."""
 
 from __future__ import annotations
 
@@ -36,15 +37,6 @@ def test_every_folder_gets_the_id_of_its_definition_with_counts_and_sizes(seed):
         assert folder.oid == directory_oid(pairs, path)
         assert (folder.files, folder.size, folder.parent) == (len(below), sum(tree[p][1] for p in below),
                                                                parent_of(path))
-
-
-def test_a_folder_id_is_the_sha1_of_its_sorted_relative_lines():
-    """Guard: the definition itself, as the tree API has always computed it."""
-    files = [("m/b.txt", "2" * 40), ("m/a b", "1" * 40), ("m/a/c", "3" * 40), ("x.txt", "4" * 40)]
-    lines = "a b 1111111111111111111111111111111111111111\na/c 3333333333333333333333333333333333333333\n" \
-            "b.txt 2222222222222222222222222222222222222222"
-    assert directory_oid(files, "m") == hashlib.sha1(lines.encode()).hexdigest()
-    assert {f.path: f.oid for f in folders_of((p, o, 1) for p, o in files)}["m"] == directory_oid(files, "m")
 
 
 @pytest.mark.django_db

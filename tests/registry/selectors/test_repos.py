@@ -111,7 +111,10 @@ def test_revision_resolve_refuses_short_and_uppercase_oids(personas, make_repo):
 def test_revision_resolve_refuses_another_repos_commit(personas, make_repo):
     repo = make_repo("a")
     other = make_repo("b")
-    foreign = Branch.objects.get(repo=other, name="main").head
+    # (Both initial commits may be the same git object — same files, author, second and message — and then the id
+    # is each repo's own; a commit only `other` holds is what must not resolve in `repo`.)
+    foreign = commit_create(actor=personas.owner, repo=other, title="only in b",
+                            operations=[AddInline("b.txt", b"b")])
     with pytest.raises(RevisionNotFound):
         revision_resolve(repo=repo, revision=foreign.oid)
 

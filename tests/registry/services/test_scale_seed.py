@@ -350,6 +350,7 @@ def test_command_refuses_negative_sizes(db, settings):
 def test_bulk_commits_get_the_folders_and_catalogue_counts_the_services_would_write(db, local_store):
     """The derived tables after a bulk seed: each bulk commit's folder rows as commit_create writes them, and facet
     counts equal to a rebuild from scratch (so lists, trees and filters work on a seeded catalogue)."""
+    from registry.git_objects import commit_header, object_id
     from registry.models import CatalogueFacet, CommitDir
     from registry.services.catalogue import catalogue_rebuild
     from registry.tree_index import folders_of
@@ -362,6 +363,10 @@ def test_bulk_commits_get_the_folders_and_catalogue_counts_the_services_would_wr
         expected = {(f.path, f.parent, f.oid, f.files, f.size) for f in folders_of(files)}
         stored = set(CommitDir.objects.filter(commit=commit).values_list("path", "parent", "oid", "files", "size"))
         assert stored == expected and ("", "") == next((p, q) for p, q, *_ in stored if p == "")
+        # A real git commit (issue 21): its id hashes its body, which names the root tree and the parent.
+        root = next(oid for p, _q, oid, *_ in stored if p == "")
+        assert object_id("commit", bytes(commit.raw)) == commit.oid
+        assert commit_header(bytes(commit.raw)) == (root, [commit.parent.oid] if commit.parent else [])
     counts = dict(((f.kind, f.value), f.count) for f in CatalogueFacet.objects.all())
     assert counts[("all", "")] == ModelRepo.objects.filter(private=False).count()
     catalogue_rebuild()
