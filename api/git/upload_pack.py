@@ -218,6 +218,11 @@ class _Fetch:
     capabilities: set[bytes] = field(default_factory=set)
 
 
+# Requests git makes for features this server doesn't advertise: refused in words git prints, not as malformed.
+GIT_FEATURES_NOT_SERVED = (b"deepen-since", b"deepen-not", b"filter", b"want-ref", b"deepen-relative",
+                           b"sideband-all", b"wait-for-done", b"packfile-uris")
+
+
 def _unsupported(line: bytes) -> BadRequest:
     return BadRequest(f"unsupported request: {line[:60].decode('utf-8', 'replace')}")
 
@@ -231,8 +236,9 @@ def _fetch_argument(fetch: _Fetch, line: bytes) -> bool:
         fetch.shallow.append(_oid(rest, "shallow"))
     elif word == b"deepen":
         fetch.depth = _depth(rest)
-    elif word in (b"deepen-since", b"deepen-not", b"filter", b"want-ref", b"deepen-relative"):
-        raise _unsupported(line)
+    elif word in GIT_FEATURES_NOT_SERVED:
+        raise Refused(f"this server does not support {word.decode()} (shallow clones take --depth only; no "
+                      "partial clone filters)")
     else:
         return False
     return True
@@ -452,6 +458,8 @@ def _fetch_v2(context: _Context, args: list[bytes]) -> Iterator[bytes] | bytes:
             fetch.haves.append(_oid(line[5:], "have"))
         elif line in V2_FETCH_FLAGS:
             fetch.capabilities.add(line)
+        elif line.partition(b" ")[0] in GIT_FEATURES_NOT_SERVED:
+            raise Refused(f"this server does not support {line.partition(b' ')[0].decode()}")
         elif not _fetch_argument(fetch, line):
             raise _unsupported(line)
     if not fetch.wants:

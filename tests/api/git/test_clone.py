@@ -246,3 +246,14 @@ def test_fetch_negotiates_past_local_commits(hub, git, public, tmp_path, packed,
     assert packed[-1] == 3  # the commit, the root tree, one blob
     assert git.run("rev-parse", "origin/main", cwd=target).stdout.strip() == _head(public).oid
     git.run("fsck", "--strict", cwd=target)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_shallow_since_is_refused_with_a_message(git, public, tmp_path, version):  # noqa: ANN001
+    refused = git.run("-c", f"protocol.version={version}", "clone", "--shallow-since=2020-01-01",
+                      git.remote(public.repo_id), str(tmp_path / "no"), check=False)
+    assert refused.returncode != 0
+    # v0: git reads the capabilities and stops itself; v2 asks, and prints the server's refusal
+    expected = "Server does not support --shallow-since" if version == "0" else \
+        "remote error: this server does not support deepen-since"
+    assert expected in refused.stderr

@@ -49,7 +49,6 @@ def _head(repo) -> str:  # noqa: ANN001
     pkt("want nothex\n") + b"0000",
     pkt("wont " + "a" * 40 + "\n") + b"0000",
     pkt("want " + "a" * 40 + "\n") + b"0000" + pkt("done\n"),  # not a commit of this repo
-    pkt("deepen-since 5\n") + b"0000",
     pkt("want {head}\n") + pkt("deepen 0\n") + b"0000",
     pkt("want {head}\n") + pkt("deepen -1\n") + b"0000",
     pkt("want {head}\n") + b"0000" + pkt("have xyz\n") + pkt("done\n"),
@@ -73,6 +72,18 @@ def test_malformed_v0_requests_are_400(repo, body):  # noqa: ANN001
 def test_malformed_v2_requests_are_400(repo, body):  # noqa: ANN001
     response = _post(repo, body.replace(b"{head}", _head(repo).encode()), HTTP_GIT_PROTOCOL="version=2")
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("version", ["0", "2"])
+def test_features_not_served_are_refused_in_words_git_prints(repo, version):  # noqa: ANN001
+    want = pkt(f"want {_head(repo)}\n") + pkt("deepen-since 5\n")
+    if version == "2":
+        body, headers = pkt("command=fetch\n") + b"0001" + want + b"0000", {"HTTP_GIT_PROTOCOL": "version=2"}
+    else:
+        body, headers = want + b"0000", {}
+    response = _post(repo, body, **headers)
+    assert response.status_code == 200
+    assert response.content.startswith(b"00") and b"ERR this server does not support deepen-since" in response.content
 
 
 def test_wrong_method_content_type_and_encoding_are_4xx(repo):  # noqa: ANN001
