@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 from benchmarks._common import (
@@ -154,6 +155,10 @@ def main(argv: list[str] | None = None) -> None:
         token = manage(env, "issue_api_key", "bencher", "--scopes", "read").strip().splitlines()[-1]
         hub = start_gunicorn(procs, env, "portal.wsgi", 1, work / "hub.log")
         master = procs._procs[-1].pid
+        # Warm the worker first: gunicorn loads Django and the app on its first request (~85 MB), which would
+        # otherwise count as the growth of whichever side runs first.
+        with urllib.request.urlopen(f"{hub}/api/models/{NAMESPACE}/{REPO}", timeout=60) as response:
+            response.read()
         git_env = {"PATH": os.environ["PATH"], "HOME": str(work / "home"), "GIT_CONFIG_NOSYSTEM": "1",
                    "GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1"}
         (work / "home").mkdir()

@@ -48,15 +48,38 @@ def hub_error_response(exc: HubError, principal: Principal | None, *, head: bool
     return error_response(status, exc.code, exc.message, headers=headers, head=head)
 
 
-def hf_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+GIT_LFS_CONTENT_TYPE = "application/vnd.git-lfs+json"
+
+
+def _basic(request: HttpRequest) -> bool:
+    return request.META.get("HTTP_AUTHORIZATION", "").partition(" ")[0].lower() == "basic"
+
+
+def lfs_principal(request: HttpRequest) -> Principal:
+    """`principal_for`, and also `Basic base64(user:<API key>)`: git-lfs sends the credentials git uses. Only the
+    git-lfs routes take it (api.git.common.git_principal: an API key, never a password)."""
+    if not _basic(request):
+        return principal_for(request)
+    from api.git.common import git_principal
+
+    principal = git_principal(request)
+    request._hub_principal = principal  # type: ignore[attr-defined]
+    return principal
+
+
+def hf_view(view: Callable[..., HttpResponse] | None = None, *, git_basic: bool = False) -> Any:
     """Authenticate the bearer key (or the session, whose writes must pass the CSRF check) and turn domain errors
-    into HF-shaped responses."""
+    into HF-shaped responses. `git_basic` (the git-lfs routes): HTTP Basic with an API key as the password too; a
+    browser may have cached those credentials, so a POST signed that way must carry git-lfs's JSON content type,
+    which no cross-site form can send."""
+    if view is None:
+        return functools.partial(hf_view, git_basic=git_basic)
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         head = request.method == "HEAD"
         try:
-            principal = principal_for(request)
+            principal = lfs_principal(request) if git_basic else principal_for(request)
         except InvalidToken:
             principal = None
         # Rate limit (api/ratelimit.py): per key, or per IP for anonymous and bad-token callers.
@@ -66,6 +89,9 @@ def hf_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
             return error_response(429, "RateLimited", message, headers=limit.headers(), head=head)
         if principal is None:
             return error_response(401, None, INVALID_CREDENTIALS, head=head)
+        if git_basic and _basic(request) and request.method == "POST" and request.content_type != GIT_LFS_CONTENT_TYPE:
+            return error_response(415, "UnsupportedMediaType", f"send Content-Type: {GIT_LFS_CONTENT_TYPE} with "
+                                  "HTTP Basic credentials", head=head)
         csrf_failure = session_csrf_failure(request, principal)
         if csrf_failure is not None:
             return error_response(403, "CsrfFailed", f"CSRF check failed ({csrf_failure}): a write signed in with the "

@@ -23,10 +23,14 @@ from api.auth import Principal, client_ip
 from api.hf.common import absolute, error_response, get_repo, hf_view, json_body
 from api.hf.files import check_downloadable
 from api.wire import parse_json
-from registry.exceptions import InvalidInput, TooLarge
+from registry.exceptions import Disabled, GatedRepo, InvalidInput, TooLarge
+from registry.hashing import SHA256_RE
 from registry.models import BlobUpload
+from registry.selectors import git as git_selectors
+from registry.selectors.resolve import repo_for_download
 from registry.services import pulls, uploads, xet_hub
 from registry.services.commits import AddBlob, AddInline, Delete, DeleteFolder, Operation
+from registry.storage import get_store
 
 LFS_CONTENT_TYPE = "application/vnd.git-lfs+json"
 COMPLETION_SALT = "hub.lfs.multipart-complete"
@@ -123,19 +127,18 @@ def _object_answer(
 
 
 @require_http_methods(["POST"])
-@hf_view
+@hf_view(git_basic=True)
 def lfs_batch(request: HttpRequest, principal: Principal, namespace: str, name: str) -> HttpResponse:
-    repo = get_repo(principal, namespace, name)
     body = json_body(request)
     operation = body.get("operation", "upload")
-    if operation != "upload":
-        raise InvalidInput(
-            f"only the 'upload' operation is supported here, not {operation!r}; "
-            "download files through /resolve"
-        )
+    if operation not in ("upload", "download"):
+        raise InvalidInput(f"the operation is 'upload' or 'download', not {operation!r}")
     objects = body.get("objects")
     if not isinstance(objects, list) or not all(isinstance(o, dict) for o in objects):
         raise InvalidInput('"objects" must be a list of {oid, size}')
+    if operation == "download":
+        return _lfs_download(request, principal, namespace, name, objects)
+    repo = get_repo(principal, namespace, name)
     transfers = body.get("transfers") or ["basic"]
     plans = uploads.lfs_batch_plan(
         actor=principal.user, repo=repo, objects=objects, api_key=principal.api_key
@@ -153,8 +156,66 @@ def lfs_batch(request: HttpRequest, principal: Principal, namespace: str, name: 
     return JsonResponse(answer, content_type=LFS_CONTENT_TYPE)
 
 
+LFS_REFUSALS = {  # LfsDownload.refusal → (LFS error code, message)
+    "missing": (404, "Object does not exist in this repository"),
+    "size": (422, "Object has another size in this repository"),
+    "rejected": (403, "Object failed verification and can't be downloaded: {reason}"),
+    "not_granted": (403, "Object is not verified for this repository: its upload failed the check"),
+    "pending": (503, "Object was just uploaded and is still being checked; retry in a few seconds"),
+    "quarantined": (403, "Object failed validation and is quarantined: {reason}"),
+    "refused": (403, "{reason}"),
+}
+
+
+def _lfs_download(request: HttpRequest, principal: Principal, namespace: str, name: str,
+                  objects: list[dict[str, Any]]) -> HttpResponse:
+    """git-lfs's download batch (`git lfs pull` after a clone): for each object this repo may serve to the viewer,
+    a `download` action to the store's presigned URL (S3) or the local store's signed URL, so the bytes never pass
+    through this process; otherwise an LFS error object saying why. The authority is /resolve's: a private repo is
+    not found, an anonymous caller of a gated repo is asked for credentials (401), and a gated repo whose license
+    the viewer hasn't accepted, or a taken-down one, refuses each object."""
+    if len(objects) > git_selectors.LFS_BATCH_MAX:
+        raise InvalidInput(f"at most {git_selectors.LFS_BATCH_MAX} objects per batch")
+    wanted = []
+    for item in objects:
+        oid, size = item.get("oid"), item.get("size")
+        if not isinstance(oid, str) or not SHA256_RE.match(oid):
+            raise InvalidInput(f"bad object id {str(oid)[:80]!r}: a sha256, 64 lowercase hex digits")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise InvalidInput(f"{oid}: size must be a non-negative integer")
+        wanted.append((oid, size))
+    repo, allowed = repo_for_download(viewer=principal.user, namespace=namespace, name=name)
+    refusal = ""
+    try:
+        check_downloadable(request, principal, repo, allowed)
+    except GatedRepo as exc:
+        if not principal.is_authenticated:
+            raise  # 401: git-lfs asks for credentials
+        refusal = exc.message
+    except Disabled as exc:
+        refusal = exc.message
+    if refusal:
+        answers = [git_selectors.LfsDownload(oid, size, refusal="refused", reason=refusal) for oid, size in wanted]
+    else:
+        answers = git_selectors.lfs_downloads(repo=repo, objects=wanted)
+    store = get_store()
+    out = []
+    for answer in answers:
+        item: dict[str, Any] = {"oid": answer.oid, "size": answer.size}
+        if answer.blob is None:
+            code, message = LFS_REFUSALS[answer.refusal]
+            item["error"] = {"code": code, "message": message.format(reason=answer.reason)}
+        else:
+            url = store.presigned_get_url(answer.blob.storage_key, expires=settings.PRESIGNED_URL_TTL)
+            item["authenticated"] = True
+            item["actions"] = {"download": {"href": absolute(request, url), "header": {},
+                                            "expires_in": settings.PRESIGNED_URL_TTL}}
+        out.append(item)
+    return JsonResponse({"transfer": "basic", "objects": out, "hash_algo": "sha256"}, content_type=LFS_CONTENT_TYPE)
+
+
 @require_http_methods(["POST"])
-@hf_view
+@hf_view(git_basic=True)
 def lfs_verify(request: HttpRequest, principal: Principal, namespace: str, name: str) -> HttpResponse:
     repo = get_repo(principal, namespace, name)
     body = json_body(request)
