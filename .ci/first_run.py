@@ -14,7 +14,8 @@ see first, and fails on the first thing that is wrong:
 - the worker validates both demo models (passed, no warnings) within 60 s of the web server answering, and their
   inference checks end (run, or "not run" said plainly without a Python import error);
 - the README's client walk-through works: `manage.py issue_api_key`, `hf download`, `hf upload`, the
-  `hf_hub_download` snippet;
+  `hf_hub_download` snippet; `git lfs install` and `git clone` of a demo model (its HEAD is the API's commit id,
+  git-lfs fetched the weights);
 - the log has no "database is locked" and no traceback; web server and worker are both still running;
 - Ctrl-C stops everything, and `make clean-var` deletes the embedded data.
 """
@@ -284,6 +285,35 @@ def check_readme_commands(hub: Hub, checkout: Path, venv: Path, work: Path) -> N
     ok("the README's hf_hub_download snippet fetched model.safetensors")
 
 
+def check_git_clone(hub: Hub, work: Path) -> None:
+    """The README's git lines: `git lfs install`, then `git clone` of a public demo model — the clone's head is the
+    commit id the API reports, and git-lfs fetched the real weights through the LFS batch endpoint."""
+    home = work / "git-home"
+    home.mkdir()
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0"}
+
+    def git(*args: str, cwd: Path = work) -> str:
+        done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
+        if done.returncode != 0:
+            raise Failure(f"git {' '.join(args)} failed ({done.returncode}): {done.stdout[-2000:]} "
+                          f"{done.stderr[-3000:]}")
+        return done.stdout.strip()
+
+    git("lfs", "install")
+    git("clone", f"{hub.base}/consortium/hanbit-tiny")
+    clone = work / "hanbit-tiny"
+    status, _h, body = hub.get("/api/models/consortium/hanbit-tiny")
+    sha = json.loads(body).get("sha") if status == 200 else None
+    head = git("rev-parse", "HEAD", cwd=clone)
+    if head != sha:
+        raise Failure(f"git clone gave HEAD {head}, the API says main is {sha}")
+    weights = (clone / "model.safetensors").read_bytes()
+    if weights.startswith(b"version https://git-lfs") or weights[8:9] != b"{":
+        raise Failure(f"git clone left model.safetensors as {weights[:80]!r} (git-lfs did not fetch it)")
+    ok(f"git lfs install; git clone consortium/hanbit-tiny -> HEAD {head[:12]} = the API's, weights fetched by "
+       f"git-lfs ({len(weights)} bytes)")
+
+
 def check_log(hub: Hub) -> None:
     output = hub.output()
     for bad in BAD_LOG_LINES:
@@ -308,6 +338,7 @@ def main() -> int:
         check_sign_in(hub)
         check_worker(hub)
         check_readme_commands(hub, checkout, venv, work)
+        check_git_clone(hub, work)
         check_log(hub)
     except Failure as exc:
         hub.stop()

@@ -29,6 +29,9 @@ EXERCISED = {
     "hf download consortium/hanbit-tiny": (".ci/first_run.py", '"download", "consortium/hanbit-tiny"'),
     "hf upload consortium/my-model ./my-model-dir":
         (".ci/first_run.py", '"upload", "consortium/my-model", "./my-model-dir"'),
+    "git lfs install": (".ci/first_run.py", 'git("lfs", "install")'),
+    "git clone http://127.0.0.1:8000/consortium/hanbit-tiny":
+        (".ci/first_run.py", 'git("clone", f"{hub.base}/consortium/hanbit-tiny")'),
     # Releases: run below, against a live hub, line by line.
     "hf download acme/tiny --revision v1.0.0 --local-dir tiny-1.0.0": ("tests/test_readme.py", "RELEASE_COMMANDS"),
     "curl -o m.json  $HF_ENDPOINT/api/v1/models/acme/tiny/releases/1.0.0/manifest":

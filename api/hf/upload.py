@@ -113,7 +113,14 @@ def _object_answer(
         return answer
     if plan.kind == "present":
         return answer  # no "actions": the client skips the upload
-    verify = {"href": absolute(request, reverse("hf-lfs-verify", kwargs=repo_path)), "header": {}}
+    # The object is marked "authenticated": git-lfs then sends the action's own headers and not the Basic
+    # credentials it took from the remote's URL, so the verify call carries them back. (A bearer key comes from the
+    # client's own configuration — huggingface_hub's token, git's http.extraHeader — which it sends anyway: echoing
+    # it would make two Authorization headers.)
+    sent = request.META.get("HTTP_AUTHORIZATION", "")
+    credentials = sent if principal.api_key is not None and sent[:6].lower() == "basic " else ""
+    verify = {"href": absolute(request, reverse("hf-lfs-verify", kwargs=repo_path)),
+              "header": {"Authorization": credentials} if credentials else {}}
     if plan.kind == "basic":
         upload = {"href": absolute(request, plan.upload_url or "")}
     else:
