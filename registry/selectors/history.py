@@ -38,3 +38,25 @@ def history_page(*, repo: ModelRepo, start: str, limit: int) -> tuple[list[Commi
     query; an empty page when `start` is no commit of the repo."""
     found = commit_chain(repo=repo, start_oid=start, limit=limit + 1)
     return found[:limit], (found[limit].oid if len(found) > limit else None)
+
+
+_ANCESTOR = """
+WITH RECURSIVE chain(id, parent_id, depth) AS (
+    SELECT id, parent_id, 1 FROM {table} WHERE id = %s
+    UNION ALL
+    SELECT c.id, c.parent_id, chain.depth + 1 FROM {table} c JOIN chain ON c.id = chain.parent_id
+    WHERE chain.depth < %s AND chain.id <> %s
+)
+SELECT 1 FROM chain WHERE id = %s
+"""
+
+
+def is_ancestor(*, ancestor: Commit, descendant: Commit, limit: int = 100_000) -> bool:
+    """Whether `ancestor` is `descendant` or one of its first parents, at most `limit` commits down (one query,
+    one indexed lookup per step; stops at `ancestor`)."""
+    from django.db import connection
+
+    sql = _ANCESTOR.format(table=Commit._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [descendant.pk, limit, ancestor.pk, ancestor.pk])
+        return cursor.fetchone() is not None

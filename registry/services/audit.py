@@ -13,7 +13,7 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "api_key.create", "api_key.revoke",
     "attachment.delete",
     "blob.materialise", "blob.reject", "blob.upload",
-    "branch.create", "branch.delete",
+    "branch.create", "branch.delete", "branch.update",
     "commit.create",
     "discussion.comment.edit", "discussion.comment.hide", "discussion.create", "discussion.delete",
     "discussion.lock", "discussion.status", "discussion.unlock",

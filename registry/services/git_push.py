@@ -35,7 +35,13 @@ from registry.hashing import lfs_pointer
 from registry.models import PR_REF_PREFIX, ApiKey, Branch, Commit, CommitDir, CommitFile, ModelRepo, Tag
 from registry.names import check_ref_name
 from registry.services.commits import AddBlob, AddInline, Delete, DeleteFolder, Operation, commit_create
-from registry.services.refs import branch_create, branch_delete, tag_create, tag_delete
+from registry.services.refs import (
+    branch_create,
+    branch_delete,
+    branch_fast_forward,
+    tag_create,
+    tag_delete,
+)
 
 ZERO_OID = "0" * 40
 HEADS = "refs/heads/"
@@ -329,13 +335,17 @@ class _Push:
             raise Conflict(gettext("stale info: the branch has moved on the hub; fetch first"))
         chain, base = _chain(self.repo, self.pack, new=update.new, stop=head.oid if head is not None else None)
         if head is not None:
-            if not chain and base == update.new and Commit.objects.filter(repo=self.repo, oid=base).exists():
-                raise Conflict(gettext("non-fast-forward: %(oid)s is already in the repository; moving a branch "
-                                       "to an existing commit is not supported over git") % {"oid": update.new[:12]})
             if base != head.oid:
-                raise Conflict(gettext("non-fast-forward: the pushed commits do not build on the branch head "
-                                       "%(head)s; pull (rebase) and push again (force pushes are refused)")
-                               % {"head": head.oid[:12]})
+                # The pushed commits build on a commit the repo holds already (another branch's, a PR's): a
+                # fast-forward when it descends from the head, then the new commits on top.
+                existing = Commit.objects.filter(repo=self.repo, oid=base).first() if base else None
+                if existing is None:
+                    raise Conflict(gettext("non-fast-forward: the pushed commits do not build on the branch head "
+                                           "%(head)s; pull (rebase) and push again (force pushes are refused)")
+                                   % {"head": head.oid[:12]})
+                branch_fast_forward(actor=self.actor, repo=self.repo, name=name, to=existing,
+                                    expected_head=head.oid, api_key=self.api_key, ip=self.ip)
+                head = existing
             self.commits(branch=name, head=head, chain=chain)
             return
         if name.startswith(PR_REF_PREFIX):

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from registry import hooks, permissions
-from registry.exceptions import Conflict, InvalidInput, RevisionNotFound
-from registry.models import PR_REF_PREFIX, ApiKey, Branch, ModelRepo, Tag
+from registry.exceptions import Conflict, InvalidInput, PermissionDenied, RevisionNotFound
+from registry.models import PR_REF_PREFIX, ApiKey, Branch, Commit, ModelRepo, Tag
 from registry.names import check_ref_name, check_text, lookup_ok
 from registry.services.audit import audit_record
 
@@ -38,6 +39,41 @@ def branch_create(*, actor: Any, repo: ModelRepo, name: str, start_revision: str
     except IntegrityError as exc:
         raise Conflict(gettext("Reference already exists: refs/heads/%(name)s") % {"name": name}) from exc
     return branch
+
+
+def branch_fast_forward(*, actor: Any, repo: ModelRepo, name: str, to: Commit, expected_head: str,
+                        api_key: ApiKey | None = None, ip: str | None = None) -> Branch:
+    """Move branch `name` forward to `to`, a commit of the repo that descends from the branch's head (git's
+    fast-forward: `git push origin feature:main` after review), by compare-and-set on `expected_head`. Nothing is
+    rewritten: `to` and the commits between were made (and validated) already."""
+    from registry.selectors.history import is_ancestor
+
+    permissions.require_write_repo(actor, repo, api_key)
+    if repo.disabled:
+        raise PermissionDenied(gettext("This repository has been disabled"))
+    if name.startswith(PR_REF_PREFIX):
+        raise InvalidInput(gettext("a pull request's ref is not a branch: close the pull request instead"))
+    if to.repo_id != repo.pk:
+        raise RevisionNotFound(gettext("Invalid rev id: %(revision)s") % {"revision": to.oid})
+    with transaction.atomic():
+        ref = Branch.objects.select_for_update().filter(repo=repo, name=name).first()
+        if ref is None:
+            raise RevisionNotFound(gettext("Invalid rev id: %(revision)s") % {"revision": name})
+        head = ref.head
+        if head.oid != expected_head:
+            raise Conflict(gettext("stale info: the branch has moved on the hub; fetch first"))
+        if not is_ancestor(ancestor=head, descendant=to):
+            raise Conflict(gettext("non-fast-forward: %(oid)s does not build on the branch head %(head)s; pull "
+                                   "(rebase) and push again (force pushes are refused)")
+                           % {"oid": to.oid[:12], "head": head.oid[:12]})
+        moved = Branch.objects.filter(pk=ref.pk, head_id=head.pk).update(head=to, updated_at=timezone.now())
+        if not moved:
+            raise Conflict(gettext("stale info: the branch has moved on the hub; fetch first"))
+        audit_record(actor=actor, action="branch.update", target=repo, ip=ip,
+                     metadata={"branch": name, "from": head.oid, "to": to.oid})
+        hooks.ref_moved(repo_id=repo.pk, ref=f"refs/heads/{name}", old=head.oid, new=to.oid)
+    ref.head = to
+    return ref
 
 
 def branch_delete(*, actor: Any, repo: ModelRepo, name: str, api_key: ApiKey | None = None,

@@ -20,7 +20,7 @@ import requests
 from huggingface_hub import hf_hub_download
 
 from registry.hashing import lfs_pointer
-from registry.models import Blob, Branch, Commit, CommitFile, ModelRepo, Tag, ValidationRun
+from registry.models import AuditEvent, Blob, Branch, Commit, CommitFile, ModelRepo, Tag, ValidationRun
 from tests.api.hf.conftest import Hub, hub  # noqa: F401 — the live server fixture, shared with the HF API tests
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -291,10 +291,39 @@ def test_non_fast_forward_merge_and_forced_pushes_are_refused(hub, repo, tmp_pat
     refused = git("push", "origin", "main:merged", check=False)
     assert refused.returncode != 0 and "rebase" in refused.stderr, refused.stderr
     assert head_oid(repo, "merged") is None
-    # moving a branch to a commit the hub already has (here: back to an older one)
+    # moving a branch back to a commit the hub already has (an ancestor of its head): not a fast-forward
     refused = git("push", "--force", "origin", f"{base}:refs/heads/main", check=False)
-    assert refused.returncode != 0 and "already in the repository" in refused.stderr, refused.stderr
+    assert refused.returncode != 0 and "non-fast-forward" in refused.stderr, refused.stderr
     assert head_oid(repo) == moved
+
+
+def test_a_reviewed_branch_fast_forwards_main_without_new_commits(hub, repo, tmp_path):  # noqa: F811
+    """`git push origin HEAD:main` after review: main moves forward to the feature branch's commits (made and
+    validated when they were pushed; nothing rewritten), then a local commit on top lands after them; pushing the
+    feature branch afterwards is a plain fast-forward to a commit the hub has. A diverged branch can't move main."""
+    git = local(tmp_path, hub, repo, hub.tokens["member"])
+    base = mirror(git, repo)
+    git("checkout", "-q", "-b", "feature")
+    git.write("feature.txt", b"one\n")
+    first = git.commit("feature one")
+    git.write("feature.txt", b"two\n")
+    second = git.commit("feature two")
+    git("push", "origin", "feature")
+    commits = Commit.objects.filter(repo=repo).count()
+    git.write("feature.txt", b"three\n")
+    third = git.commit("on top, after review")
+    git("push", "origin", "HEAD:main")
+    assert head_oid(repo) == third and Commit.objects.filter(repo=repo).count() == commits + 1
+    assert AuditEvent.objects.filter(action="branch.update").latest("pk").metadata == {
+        "branch": "main", "from": base, "to": second}
+    git("push", "origin", "feature")  # feature: second → third, a commit main already holds
+    assert head_oid(repo, "feature") == third and Commit.objects.filter(repo=repo).count() == commits + 1
+    git("checkout", "-q", "-b", "stale", first)
+    git.write("other.txt", b"x\n")
+    git.commit("diverged")
+    refused = git("push", "--force", "origin", "stale:main", check=False)  # the hub refuses, not only git
+    assert refused.returncode != 0 and "non-fast-forward" in refused.stderr and head_oid(repo) == third
+
 
 
 def test_executables_symlinks_and_large_plain_files_are_refused(hub, repo, tmp_path, settings):  # noqa: F811

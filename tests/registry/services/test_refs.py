@@ -8,7 +8,7 @@ from registry.exceptions import Conflict, InvalidInput, PermissionDenied, RepoNo
 from registry.models import AuditEvent, Branch, Tag
 from registry.services.commits import AddInline, commit_create
 from registry.services.keys import api_key_create
-from registry.services.refs import branch_create, branch_delete, tag_create, tag_delete
+from registry.services.refs import branch_create, branch_delete, branch_fast_forward, tag_create, tag_delete
 
 
 def main_head(repo):  # noqa: ANN001, ANN201
@@ -243,3 +243,33 @@ def test_non_writers_cannot_create_or_delete_tags(personas, make_repo, who):
     with pytest.raises(PermissionDenied):
         tag_delete(actor=getattr(personas, who), repo=repo, name="v1")
     assert list(Tag.objects.filter(repo=repo).values_list("name", flat=True)) == ["v1"]
+
+
+# --- fast-forward (git push of a branch onto commits the repo holds) ----------------------------------------
+
+
+def test_fast_forward_moves_a_branch_only_forward_and_by_compare_and_set(personas, make_repo):
+    repo = make_repo()
+    base = main_head(repo)
+    branch_create(actor=personas.owner, repo=repo, name="feature")
+    one = add(personas, repo, "one.txt", branch="feature")
+    two = add(personas, repo, "two.txt", branch="feature")
+    with pytest.raises(Conflict, match="moved on the hub"):
+        branch_fast_forward(actor=personas.member, repo=repo, name="main", to=two, expected_head=one.oid)
+    moved = branch_fast_forward(actor=personas.member, repo=repo, name="main", to=two, expected_head=base.oid,
+                                ip="10.0.0.2")
+    assert moved.head == two == main_head(repo)
+    event = AuditEvent.objects.get(action="branch.update")
+    assert (event.metadata, event.ip) == ({"branch": "main", "from": base.oid, "to": two.oid}, "10.0.0.2")
+    with pytest.raises(Conflict, match="non-fast-forward"):  # back to an ancestor
+        branch_fast_forward(actor=personas.member, repo=repo, name="main", to=one, expected_head=two.oid)
+    branch_create(actor=personas.owner, repo=repo, name="other", start_revision=base.oid)
+    elsewhere = add(personas, repo, "else.txt", branch="other")
+    with pytest.raises(Conflict, match="non-fast-forward"):  # a commit that doesn't contain main's head
+        branch_fast_forward(actor=personas.member, repo=repo, name="main", to=elsewhere, expected_head=two.oid)
+    with pytest.raises(PermissionDenied):
+        branch_fast_forward(actor=personas.reader, repo=repo, name="main", to=two, expected_head=two.oid)
+    foreign = add(personas, make_repo("other-repo"), "f.txt")
+    with pytest.raises(RevisionNotFound):
+        branch_fast_forward(actor=personas.owner, repo=repo, name="main", to=foreign, expected_head=two.oid)
+    assert main_head(repo) == two
