@@ -30,10 +30,11 @@ from django.utils.translation import gettext, gettext_noop
 
 from registry import permissions
 from registry.exceptions import BlobMissing, Conflict, HubError, InvalidInput, RevisionNotFound
-from registry.git_objects import EMPTY_TREE, commit_header, tree_body
+from registry.git_objects import EMPTY_TREE, commit_header
 from registry.hashing import lfs_pointer
 from registry.models import PR_REF_PREFIX, ApiKey, Branch, Commit, CommitDir, CommitFile, ModelRepo, Tag
 from registry.names import check_ref_name
+from registry.selectors.git import tree_object
 from registry.services.commits import AddBlob, AddInline, Delete, DeleteFolder, Operation, commit_create
 from registry.services.refs import (
     branch_create,
@@ -112,12 +113,7 @@ class _Objects:
             raise InvalidInput(gettext("%(path)s: tree %(oid)s is neither in the pack nor in the repository")
                                % {"path": path or "/", "oid": oid})
         commit_id, folder = row
-        prefix = folder + "/" if folder else ""
-        entries = [(p[len(prefix):], TREE_MODE, o) for p, o in CommitDir.objects.filter(
-            commit_id=commit_id, parent=folder).exclude(path=folder).values_list("path", "oid")]
-        entries += [(p[len(prefix):], FILE_MODE, o) for p, o in CommitFile.objects.filter(
-            commit_id=commit_id, parent=folder).values_list("path", "git_oid")]
-        return entries
+        return _parse_tree(tree_object(commit_id, folder), path)  # the tree a clone gets (registry.selectors.git)
 
     def file_operation(self, path: str, oid: str) -> Operation:
         """The operation that puts blob `oid` at `path`: an inline file, or the LFS object its pointer names."""
@@ -171,9 +167,11 @@ def repo_object(repo: ModelRepo, oid: str) -> tuple[int, bytes] | None:
     row = _nearest(CommitFile.objects.filter(git_oid=oid).select_related("blob"), repo, None)
     if row is not None:
         return 3, (lfs_pointer(row.blob.sha256, row.size) if row.blob is not None else bytes(row.content))
-    if oid == EMPTY_TREE or _nearest(CommitDir.objects.filter(oid=oid), repo, None) is not None:
-        entries = _Objects(repo, lambda _oid: None).tree(oid, "")
-        return 2, tree_body((name, mode == TREE_MODE, sha) for name, mode, sha in entries)
+    if oid == EMPTY_TREE:
+        return 2, b""
+    row = _nearest(CommitDir.objects.filter(oid=oid).values_list("commit_id", "path"), repo, None)
+    if row is not None:
+        return 2, tree_object(*row)
     return None
 
 
