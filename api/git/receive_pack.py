@@ -197,6 +197,8 @@ def serve(request: HttpRequest, principal: Principal, namespace: str, name: str)
         pack = None
         unpack_error = None
         if os.path.getsize(os.path.join(folder, "push.pack")):
+            unpack_error = _oversized_object(os.path.join(folder, "push.pack"))
+        if unpack_error is None and os.path.getsize(os.path.join(folder, "push.pack")):
             try:
                 pack = _index_pack(os.path.join(folder, "push"), repo)
             except Exception as exc:  # noqa: BLE001 — any failure to read a client's pack is the client's
@@ -212,7 +214,7 @@ def serve(request: HttpRequest, principal: Principal, namespace: str, name: str)
                     for r in results]
             else:
                 lines = [f"unpack {unpack_error}\n".encode()]
-                lines += [f"ng {u.ref} unpacker error\n".encode() for u in updates]
+                lines += [f"ng {u.ref} {_one_line(unpack_error)}\n".encode() for u in updates]
         finally:
             if pack is not None:
                 pack.close()
@@ -232,6 +234,94 @@ def _report(lines: list[bytes], capabilities: set[bytes]) -> HttpResponse:
         report = b"".join(pkt(b"\x01" + report[at:at + SIDEBAND_DATA])
                           for at in range(0, len(report), SIDEBAND_DATA)) + FLUSH
     return _response(report, content_type)
+
+
+OBJECT_MAX_BYTES = 32 * 1024 * 1024  # an object a push may hold, inflated (a plain file over the inline limit is
+# refused later anyway, with the git-lfs hint; trees of 20,000 files are about 1 MB)
+OFS_DELTA, REF_DELTA = 6, 7
+
+
+def _oversized_object(path: str) -> str | None:
+    """Why the pack holds an object too large to read (its declared size, or a delta's result size, over the
+    limit), else None. dulwich inflates each object whole in memory, so a few KB of zlib could otherwise ask the
+    server for gigabytes: this pass reads each object's header and inflates it in 64 KB pieces, keeping nothing.
+    A pack it can't follow is left to dulwich to refuse."""
+    limit = max(settings.INLINE_FILE_MAX_SIZE, OBJECT_MAX_BYTES)
+    too_big = ("an object in the pack is {size} bytes inflated, over the {limit} bytes a push may carry: large "
+               "files go through git-lfs (`git lfs install`, `git lfs track \"*.ext\"`, commit them again)")
+    with open(path, "rb") as pack:
+        buffer = pack.read(12)
+        if len(buffer) < 12 or buffer[:4] != b"PACK":
+            return None
+        count = int.from_bytes(buffer[8:12], "big")
+        buffer = b""
+
+        def take(n: int) -> bytes:
+            nonlocal buffer
+            while len(buffer) < n:
+                more = pack.read(READ_CHUNK)
+                if not more:
+                    raise EOFError
+                buffer += more
+            piece, buffer = buffer[:n], buffer[n:]
+            return piece
+
+        try:
+            for _ in range(count):
+                byte = take(1)[0]
+                kind, size, shift = (byte >> 4) & 7, byte & 15, 4
+                while byte & 0x80:
+                    byte = take(1)[0]
+                    size |= (byte & 0x7F) << shift
+                    shift += 7
+                if kind == OFS_DELTA:
+                    while take(1)[0] & 0x80:
+                        pass
+                elif kind == REF_DELTA:
+                    take(20)
+                if size > limit:
+                    return too_big.format(size=size, limit=limit)
+                inflater, head, seen, data = zlib.decompressobj(), b"", 0, buffer
+                buffer = b""
+                while True:
+                    out = inflater.decompress(data, READ_CHUNK)
+                    seen += len(out)
+                    if kind in (OFS_DELTA, REF_DELTA) and len(head) < 20:
+                        head += out[:20 - len(head)]
+                    if seen > limit:
+                        return too_big.format(size=f"more than {limit}", limit=limit)
+                    if inflater.eof:
+                        buffer = inflater.unused_data
+                        break
+                    data = inflater.unconsumed_tail or pack.read(READ_CHUNK)
+                    if not data:
+                        return None
+                if kind in (OFS_DELTA, REF_DELTA):
+                    target = _delta_target_size(head)
+                    if target is not None and target > limit:
+                        return too_big.format(size=target, limit=limit)
+        except (EOFError, zlib.error):
+            return None
+    return None
+
+
+def _delta_target_size(head: bytes) -> int | None:
+    """A delta's result size: the second of the two varints it starts with (base size, result size)."""
+    at = 0
+    values = []
+    for _ in range(2):
+        value, shift = 0, 0
+        while True:
+            if at >= len(head):
+                return None
+            byte = head[at]
+            at += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        values.append(value)
+    return values[1]
 
 
 def _index_pack(basename: str, repo: ModelRepo):  # noqa: ANN202 — dulwich.pack.Pack

@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import zlib
 from pathlib import Path
 
 import pytest
@@ -531,4 +532,48 @@ def test_hostile_objects_in_a_pack_are_refused_per_ref_never_a_5xx(hub, repo, tm
     pack = git.pack("\n".join([commit, blob, *extra]) + "\n", objects=True)
     report = raw_push(hub, repo, [(head, commit, "refs/heads/main")], pack)
     assert report[0] == b"unpack ok" and report[1].startswith(b"ng refs/heads/main "), report
+    assert head_oid(repo) == head
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _entry(kind: int, size: int, payload: bytes, *, base: bytes = b"") -> bytes:
+    """One pack entry: the type/size header as git writes it, a ref-delta's base id, the zlib stream."""
+    first = (kind << 4) | (size & 15)
+    rest = size >> 4
+    header = bytearray([first | (0x80 if rest else 0)])
+    while rest:
+        byte, rest = rest & 0x7F, rest >> 7
+        header.append(byte | (0x80 if rest else 0))
+    return bytes(header) + base + zlib.compress(payload)
+
+
+def _pack(*entries: bytes) -> bytes:
+    body = b"PACK" + (2).to_bytes(4, "big") + len(entries).to_bytes(4, "big") + b"".join(entries)
+    return body + hashlib.sha1(body).digest()
+
+
+@pytest.mark.parametrize("case", ["declared", "lying", "delta"])
+def test_an_object_that_would_inflate_to_gigabytes_is_refused_before_it_is_read(hub, repo, case):  # noqa: F811
+    """A few KB of zlib may claim (or secretly hold) tens of MB, or a delta a 1 GiB result: refused from the
+    object headers and a bounded inflate, with the git-lfs hint, before dulwich would inflate it in memory."""
+    zeros = b"\0" * (40 * 1024 * 1024)
+    entry = {
+        "declared": lambda: _entry(3, len(zeros), zeros),
+        "lying": lambda: _entry(3, 10, zeros),
+        "delta": lambda: _entry(7, 8, _varint(10) + _varint(2**30), base=b"\x11" * 20),
+    }[case]()
+    pack = _pack(entry)
+    assert len(pack) < 100_000
+    head = head_oid(repo)
+    report = raw_push(hub, repo, [(head, "1" * 40, "refs/heads/main")], pack)
+    assert report[0].startswith(b"unpack an object in the pack is") and b"git lfs track" in report[0], report
+    assert report[1].startswith(b"ng refs/heads/main")
     assert head_oid(repo) == head
