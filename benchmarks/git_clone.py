@@ -141,8 +141,10 @@ def main(argv: list[str] | None = None) -> None:
     if shutil.which("git-lfs") is None:
         sys.exit("git-lfs is not installed (apt-get install git-lfs)")
     from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.utils import disable_progress_bars
 
     constants.HF_HUB_DISABLE_XET = True
+    disable_progress_bars()  # one table, not 5,000 progress lines
     work = Path(tempfile.mkdtemp(prefix="bench-git-"))
     procs = Processes()
     try:
