@@ -15,10 +15,11 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from dulwich.protocol import pkt_line
 
 from api.auth import INVALID_CREDENTIALS, InvalidToken, Principal
 from api.ratelimit import rate_limit_request, too_many_requests_message
@@ -28,6 +29,29 @@ from registry.services.keys import api_key_authenticate
 REALM = 'Basic realm="Consortium Model Hub", charset="UTF-8"'
 UPLOAD_PACK = "git-upload-pack"
 RECEIVE_PACK = "git-receive-pack"
+FLUSH = b"0000"
+SIDEBAND_DATA_MAX = 65515  # a pkt-line is 65520 bytes at most: 4 of length, 1 of band
+
+
+def sideband_lines(chunks: Iterable[bytes], band: int = 1) -> Iterator[bytes]:
+    """Data in side-band pkt-lines of at most SIDEBAND_DATA_MAX bytes, merged from small pieces."""
+    prefix = bytes([band])
+    buffer = bytearray()
+    for chunk in chunks:
+        buffer += chunk
+        while len(buffer) >= SIDEBAND_DATA_MAX:
+            yield pkt_line(prefix + bytes(buffer[:SIDEBAND_DATA_MAX]))
+            del buffer[:SIDEBAND_DATA_MAX]
+    if buffer:
+        yield pkt_line(prefix + bytes(buffer))
+
+
+def no_cache(response: HttpResponse | StreamingHttpResponse) -> HttpResponse | StreamingHttpResponse:
+    """What git-http-backend sends: answers about refs and packs are never cached."""
+    response["Cache-Control"] = "no-cache, max-age=0, must-revalidate"
+    response["Expires"] = "Fri, 01 Jan 1980 00:00:00 GMT"
+    response["Pragma"] = "no-cache"
+    return response
 
 
 def git_secret(request: HttpRequest) -> str | None:

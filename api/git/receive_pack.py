@@ -20,9 +20,10 @@ from typing import IO
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from dulwich.protocol import pkt_line
 
 from api.auth import Principal, client_ip
-from api.git.common import RECEIVE_PACK, git_error
+from api.git.common import FLUSH, RECEIVE_PACK, git_error, no_cache, sideband_lines
 from registry import permissions
 from registry.models import ModelRepo
 from registry.selectors.repos import repo_get, repo_pr_refs, repo_refs
@@ -32,9 +33,7 @@ logger = logging.getLogger(__name__)
 
 CAPABILITIES = (b"report-status side-band-64k delete-refs quiet atomic no-thin ofs-delta "
                 b"agent=consortium-hub object-format=sha1")
-FLUSH = b"0000"
 MAX_PKT = 65520
-SIDEBAND_DATA = 65515  # 65520 less the 4-byte length and the band byte
 MAX_COMMANDS = 1000
 READ_CHUNK = 64 * 1024
 COMMAND_RE = re.compile(r"^([0-9a-f]{40}) ([0-9a-f]{40}) (refs/[^\0 ]+)$")
@@ -47,10 +46,6 @@ class Refused(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-def pkt(data: bytes) -> bytes:
-    return f"{len(data) + 4:04x}".encode() + data
 
 
 def write_refusal(principal: Principal, repo: ModelRepo) -> HttpResponse | None:
@@ -74,20 +69,18 @@ def advertise(request: HttpRequest, principal: Principal, namespace: str, name: 
     refs += [(b.head.oid, b.name) for _number, b in repo_pr_refs(repo=repo)]
     if not refs:
         refs = [(ZERO_OID, "capabilities^{}")]
-    lines = [pkt(b"# service=git-receive-pack\n"), FLUSH]
+    lines = [pkt_line(b"# service=git-receive-pack\n"), FLUSH]
     for index, (oid, ref) in enumerate(refs):
         line = f"{oid} {ref}".encode()
         if index == 0:
             line += b"\0" + CAPABILITIES
-        lines.append(pkt(line + b"\n"))
+        lines.append(pkt_line(line + b"\n"))
     lines.append(FLUSH)
     return _response(b"".join(lines), f"application/x-{RECEIVE_PACK}-advertisement")
 
 
 def _response(body: bytes, content_type: str) -> HttpResponse:
-    response = HttpResponse(body, content_type=content_type)
-    response["Cache-Control"] = "no-cache, max-age=0, must-revalidate"
-    return response
+    return no_cache(HttpResponse(body, content_type=content_type))  # type: ignore[return-value]
 
 
 def _spool(request: HttpRequest, into: IO[bytes]) -> None:
@@ -229,10 +222,9 @@ def _report(lines: list[bytes], capabilities: set[bytes]) -> HttpResponse:
     content_type = f"application/x-{RECEIVE_PACK}-result"
     if b"report-status" not in capabilities:
         return _response(b"", content_type)
-    report = b"".join(pkt(line) for line in lines) + FLUSH
+    report = b"".join(pkt_line(line) for line in lines) + FLUSH
     if b"side-band-64k" in capabilities:
-        report = b"".join(pkt(b"\x01" + report[at:at + SIDEBAND_DATA])
-                          for at in range(0, len(report), SIDEBAND_DATA)) + FLUSH
+        report = b"".join(sideband_lines([report])) + FLUSH
     return _response(report, content_type)
 
 

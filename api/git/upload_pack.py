@@ -32,7 +32,7 @@ from dulwich.pack import pack_object_header
 from dulwich.protocol import pkt_line
 
 from api.auth import Principal, client_ip
-from api.git.common import UPLOAD_PACK, git_error
+from api.git.common import FLUSH, UPLOAD_PACK, git_error, no_cache, sideband_lines
 from registry.exceptions import Disabled, GatedRepo
 from registry.models import ModelRepo
 from registry.selectors import git as git_selectors
@@ -41,13 +41,12 @@ from registry.services.downloads import repo_download_record, user_download_reco
 
 AGENT = b"agent=consortium-hub/1"
 REQUEST_MAX_BYTES = 8 * 1024 * 1024  # a negotiation's body, after gunzip too (git sends 50-byte lines)
-SIDEBAND_DATA_MAX = 65515  # a pkt-line is 65520 bytes at most: 4 of length, 1 of band
 DEPTH_MAX = 2**31 - 1  # `git fetch --unshallow` asks for this
 V0_CAPABILITIES = [b"multi_ack_detailed", b"no-done", b"side-band-64k", b"shallow", b"no-progress",
                    b"include-tag", b"allow-tip-sha1-in-want", b"allow-reachable-sha1-in-want", b"object-format=sha1"]
 V2_CAPABILITIES = [b"version 2", AGENT, b"ls-refs", b"fetch=shallow", b"server-option", b"object-format=sha1"]
 OID_RE = re.compile(rb"^[0-9a-f]{40}$")
-FLUSH, DELIM = b"0000", b"0001"
+DELIM = b"0001"
 OBJ_COMMIT, OBJ_TREE, OBJ_BLOB = 1, 2, 3
 
 
@@ -120,13 +119,6 @@ def _fetchable_repo(request: HttpRequest, principal: Principal, namespace: str, 
     return repo
 
 
-def _no_cache(response: HttpResponse | StreamingHttpResponse) -> HttpResponse | StreamingHttpResponse:
-    response["Cache-Control"] = "no-cache, max-age=0, must-revalidate"
-    response["Expires"] = "Fri, 01 Jan 1980 00:00:00 GMT"
-    response["Pragma"] = "no-cache"
-    return response
-
-
 def _line(text: bytes) -> bytes:
     return pkt_line(text + b"\n")
 
@@ -148,7 +140,7 @@ def advertise(request: HttpRequest, principal: Principal, namespace: str, name: 
         lines[0] += b"\0" + b" ".join(caps)
         body = _line(b"# service=" + UPLOAD_PACK.encode()) + FLUSH + b"".join(_line(line) for line in lines) + FLUSH
     response = HttpResponse(body, content_type=f"application/x-{UPLOAD_PACK}-advertisement")
-    return _no_cache(response)
+    return no_cache(response)
 
 
 # --- requests -------------------------------------------------------------------------------------------------
@@ -278,19 +270,6 @@ def pack_stream(plan: git_selectors.FetchPlan) -> Iterator[bytes]:
     yield digest.digest()
 
 
-def _sideband(chunks: Iterable[bytes], band: int = 1) -> Iterator[bytes]:
-    """Data in side-band pkt-lines of at most SIDEBAND_DATA_MAX bytes, merged from small pieces."""
-    prefix = bytes([band])
-    buffer = bytearray()
-    for chunk in chunks:
-        buffer += chunk
-        while len(buffer) >= SIDEBAND_DATA_MAX:
-            yield pkt_line(prefix + bytes(buffer[:SIDEBAND_DATA_MAX]))
-            del buffer[:SIDEBAND_DATA_MAX]
-    if buffer:
-        yield pkt_line(prefix + bytes(buffer))
-
-
 def _guarded(stream: Iterator[bytes], sideband: bool) -> Iterator[bytes]:
     """The stream, and if reading it fails midway, a fatal side-band message git prints (the status is sent)."""
     try:
@@ -380,7 +359,7 @@ def _serve_v0(context: _Context, packets: list[bytes | None]) -> Iterator[bytes]
     plan = context.plan(haves=common, **plan_args)
     sideband = b"side-band-64k" in fetch.capabilities or b"side-band" in fetch.capabilities
     pack = pack_stream(plan)
-    body: Iterable[bytes] = _sideband(pack) if sideband else pack
+    body: Iterable[bytes] = sideband_lines(pack) if sideband else pack
     tail = [FLUSH] if sideband else []
     return _chain(out, _guarded(iter(body), sideband), tail)
 
@@ -482,7 +461,7 @@ def _fetch_v2(context: _Context, args: list[bytes]) -> Iterator[bytes] | bytes:
         out += [_line(b"unshallow " + oid.encode()) for oid in plan.unshallow]
         out.append(DELIM)
     out.append(_line(b"packfile"))
-    return _chain(out, _guarded(_sideband(pack_stream(plan)), True), [FLUSH])
+    return _chain(out, _guarded(sideband_lines(pack_stream(plan)), True), [FLUSH])
 
 
 # --- the view -------------------------------------------------------------------------------------------------
@@ -496,11 +475,11 @@ def serve(request: HttpRequest, principal: Principal, namespace: str, name: str)
         context = _Context(repo, principal, client_ip(request))
         answer = _serve_v2(context, packets) if _v2(request) else _serve_v0(context, packets)
     except Refused as exc:
-        return _no_cache(HttpResponse(pkt_line(b"ERR " + str(exc).encode()), content_type=content_type))
+        return no_cache(HttpResponse(pkt_line(b"ERR " + str(exc).encode()), content_type=content_type))
     except BadRequest as exc:
         return git_error(exc.status, str(exc))
     if isinstance(answer, bytes):
         response: HttpResponse | StreamingHttpResponse = HttpResponse(answer, content_type=content_type)
     else:
         response = StreamingHttpResponse(answer, content_type=content_type)
-    return _no_cache(response)  # type: ignore[return-value]
+    return no_cache(response)  # type: ignore[return-value]

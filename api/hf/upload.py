@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from api.auth import Principal, client_ip
-from api.hf.common import absolute, error_response, get_repo, hf_view, json_body
+from api.hf.common import GIT_LFS_CONTENT_TYPE, absolute, error_response, get_repo, hf_view, json_body
 from api.hf.files import check_downloadable
 from api.wire import parse_json
 from registry.exceptions import Disabled, GatedRepo, InvalidInput, TooLarge
@@ -32,7 +32,6 @@ from registry.services import pulls, uploads, xet_hub
 from registry.services.commits import AddBlob, AddInline, Delete, DeleteFolder, Operation
 from registry.storage import get_store
 
-LFS_CONTENT_TYPE = "application/vnd.git-lfs+json"
 COMPLETION_SALT = "hub.lfs.multipart-complete"
 # A commit body holds the inline files (each at most INLINE_FILE_MAX_SIZE, base64) and one line per
 # LFS file or deletion; it is read line by line, so this bounds memory, not a single line.
@@ -160,7 +159,7 @@ def lfs_batch(request: HttpRequest, principal: Principal, namespace: str, name: 
         "objects": [_object_answer(request, principal, repo_path, plan) for plan in plans],
         "hash_algo": "sha256",
     }
-    return JsonResponse(answer, content_type=LFS_CONTENT_TYPE)
+    return JsonResponse(answer, content_type=GIT_LFS_CONTENT_TYPE)
 
 
 LFS_REFUSALS = {  # LfsDownload.refusal → (LFS error code, message)
@@ -218,7 +217,7 @@ def _lfs_download(request: HttpRequest, principal: Principal, namespace: str, na
             item["actions"] = {"download": {"href": absolute(request, url), "header": {},
                                             "expires_in": settings.PRESIGNED_URL_TTL}}
         out.append(item)
-    return JsonResponse({"transfer": "basic", "objects": out, "hash_algo": "sha256"}, content_type=LFS_CONTENT_TYPE)
+    return JsonResponse({"transfer": "basic", "objects": out, "hash_algo": "sha256"}, content_type=GIT_LFS_CONTENT_TYPE)
 
 
 @require_http_methods(["POST"])
@@ -240,7 +239,7 @@ def lfs_verify(request: HttpRequest, principal: Principal, namespace: str, name:
 def _upload_answer(upload: BlobUpload) -> HttpResponse:
     """The state of this upload (verified, or pending while a worker hashes it); never of anyone else's bytes."""
     state = "verified" if upload.state == BlobUpload.State.VERIFIED else "pending"
-    return JsonResponse({"oid": upload.sha256, "size": upload.size, "state": state}, content_type=LFS_CONTENT_TYPE)
+    return JsonResponse({"oid": upload.sha256, "size": upload.size, "state": state}, content_type=GIT_LFS_CONTENT_TYPE)
 
 
 @require_http_methods(["POST"])
